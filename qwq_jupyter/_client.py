@@ -1,0 +1,422 @@
+"""The client: one async core, and a synchronous facade over a private loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+
+from ._credentials import Credentials, redact
+from ._decode import EventDecoder
+from ._errors import (
+    DeadlineExceeded,
+    NetworkError,
+    QwQError,
+    StallError,
+    classify_http_error,
+)
+from ._events import Event, Finish, Response, ResponseBuilder, Retrying
+from ._loop import LoopThread
+from ._retry import RetryPolicy
+from ._settings import QwQSettings
+from ._sse import SSEDecoder
+from ._wire import HTTPRequest, Message, build_request
+
+__all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
+
+_TICK = object()  # a pause in the stream; lets a view flush text on time
+_END = object()
+
+
+class AsyncQwQClient:
+    """Calls QwQ and yields events as they arrive.
+
+    In [1]: client = AsyncQwQClient()
+    In [2]: response = await client.complete([{"role": "user", "content": "2+2?"}])
+    """
+
+    def __init__(
+        self,
+        settings: QwQSettings | None = None,
+        credentials: Credentials | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings if settings is not None else QwQSettings()
+        self._credentials = credentials
+        self._transport = transport
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncQwQClient backend={self.settings.backend} model={self.settings.model}>"
+
+    @property
+    def credentials(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = Credentials.from_env(openai=self.settings.backend == "openai")
+        return self._credentials
+
+    def prepare(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+    ) -> HTTPRequest:
+        """Build (and so validate) the request without sending it."""
+        return build_request(
+            settings or self.settings, self.credentials, messages=messages, prompt=prompt
+        )
+
+    def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
+        settings = settings or self.settings
+        return ResponseBuilder(
+            settings.model_parameters() | {"backend": settings.backend, "model": settings.model},
+            input_price=settings.input_price,
+            output_price=settings.output_price,
+        )
+
+    async def events(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[Event]:
+        """Send `request`, retrying per the policy; always ends with one `Finish` event."""
+        settings = settings or self.settings
+        policy = RetryPolicy(
+            max_retries=settings.max_retries,
+            retry_after_cap=settings.retry_after_cap,
+            random=self._jitter,
+        )
+        deadline = self._clock() + settings.deadline
+        retries = 0
+        while True:
+            decoder = EventDecoder()
+            try:
+                async for event in self._attempt(request, settings, decoder, deadline):
+                    yield event
+                return
+            except QwQError as error:
+                error = self._redacted(error)
+                if decoder.tokens:
+                    # Tokens already reached the caller: a retry would show a different
+                    # reply. Keep what arrived, marked incomplete.
+                    yield Finish("incomplete", error, decoder.malformed)
+                    return
+                delay = policy.delay(retries, error, deadline - self._clock())
+                if delay is None:
+                    yield Finish("error", error, decoder.malformed)
+                    return
+                retries += 1
+                yield Retrying(retries, delay, error)
+                await self._sleep(delay)
+
+    async def stream(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[Event]:
+        """Events for one call; `overrides` change settings for this call only."""
+        settings = self.settings.override(**overrides) if overrides else self.settings
+        request = self.prepare(messages, prompt=prompt, settings=settings)
+        async for event in self.events(request, settings):
+            yield event
+
+    async def complete(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        **overrides: Any,
+    ) -> Response:
+        """The whole response of one call. Raises the error if nothing arrived."""
+        settings = self.settings.override(**overrides) if overrides else self.settings
+        builder = self.builder(settings)
+        try:
+            async for event in self.stream(messages, prompt=prompt, **overrides):
+                builder.add(event)
+                if isinstance(event, Finish) and event.reason == "error" and event.error:
+                    raise event.error
+        except asyncio.CancelledError:
+            builder.finish("interrupted")
+            raise
+        return builder.response
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                transport=self._transport,
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=32),
+            )
+        return self._http
+
+    async def _attempt(
+        self,
+        request: HTTPRequest,
+        settings: QwQSettings,
+        decoder: EventDecoder,
+        deadline: float,
+    ) -> AsyncIterator[Event]:
+        time_left = deadline - self._clock()
+        if time_left <= 0:
+            raise DeadlineExceeded(f"no reply within the {settings.deadline:g} s deadline")
+        timeout = httpx.Timeout(
+            connect=min(settings.connect_timeout, time_left),
+            read=min(settings.stall_timeout, time_left),
+            write=settings.connect_timeout,
+            pool=settings.connect_timeout,
+        )
+        try:
+            async with self._client().stream(
+                "POST", request.url, json=request.body, headers=request.headers, timeout=timeout
+            ) as reply:
+                if reply.status_code >= 400:
+                    await reply.aread()
+                    raise _api_error(reply)
+                if "text/event-stream" not in reply.headers.get("content-type", ""):
+                    data = json.loads(await reply.aread() or b"null")
+                    for event in [*decoder.feed_whole(data), *decoder.end()]:
+                        yield event
+                    return
+                sse = SSEDecoder()
+                async for raw in reply.aiter_raw():
+                    for payload in sse.feed(raw):
+                        for event in decoder.feed(payload):
+                            yield event
+                    if self._clock() > deadline:
+                        raise DeadlineExceeded(
+                            f"the reply took longer than the {settings.deadline:g} s deadline"
+                        )
+                for payload in sse.close():
+                    for event in decoder.feed(payload):
+                        yield event
+                for event in decoder.end():
+                    yield event
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ReadTimeout):
+                raise StallError(
+                    f"the server sent nothing for {settings.stall_timeout:g} s (stalled)"
+                ) from None
+            raise NetworkError(f"timed out connecting to {_host(request.url)}") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"connection to {_host(request.url)} failed: {_describe(exc)}"
+            ) from None
+        except ValueError as exc:  # a non-streamed body that is not JSON
+            raise NetworkError(f"unreadable reply from {_host(request.url)}: {exc}") from None
+
+    def _redacted(self, error: QwQError) -> QwQError:
+        error.args = (redact(str(error), self.credentials.secrets()),)
+        return error
+
+
+def _api_error(reply: httpx.Response) -> QwQError:
+    code: int | str | None = None
+    message = ""
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            code, message = errors[0].get("code"), str(errors[0].get("message", ""))
+        elif isinstance(body.get("error"), dict):
+            code, message = body["error"].get("code"), str(body["error"].get("message", ""))
+        elif isinstance(body.get("error"), str):
+            message = body["error"]
+    if not message:
+        message = reply.reason_phrase or "request refused"
+    return classify_http_error(reply.status_code, code, message, _retry_after(reply))
+
+
+def _retry_after(reply: httpx.Response) -> float | None:
+    value = reply.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare for these APIs; fall back to our own backoff
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).split("\n")[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ResponseStream:
+    """A running call, read synchronously; `cancel()` works from any thread.
+
+    Iterate it for events; `events(tick=0.1)` also yields None during pauses so a view can
+    flush text on time. `response` is the (partial) response at any moment.
+    """
+
+    def __init__(
+        self,
+        client: AsyncQwQClient,
+        request: HTTPRequest,
+        settings: QwQSettings,
+        loop: LoopThread | None = None,
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._settings = settings
+        self._loop = loop or LoopThread.get()
+        self._builder = client.builder(settings)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.last_error: QwQError | None = None
+        self._future = self._loop.submit(self._pump())
+
+    @property
+    def response(self) -> Response:
+        return self._builder.snapshot()
+
+    @property
+    def finished(self) -> bool:
+        return self._builder.finished
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self.events():
+            if event is not None:
+                yield event
+
+    def events(self, tick: float | None = None) -> Iterator[Event | None]:
+        try:
+            while not self._builder.finished:
+                try:
+                    item = self._queue.get(timeout=tick)
+                except queue.Empty:
+                    yield None
+                    continue
+                if item is _END:
+                    yield self._interrupted()
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, Finish):
+                    self.last_error = item.error
+                self._builder.add(item)
+                yield item
+        finally:
+            if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
+                self.cancel()
+
+    def cancel(self, timeout: float = 2.0) -> Response:
+        """Stop the call: the task is cancelled, which closes the HTTP connection."""
+        if not self._future.done():
+            self._future.cancel()
+            deadline = time.monotonic() + timeout
+            while not self._future.done() and time.monotonic() < deadline:
+                time.sleep(0.005)
+        self._interrupted()
+        return self._builder.response
+
+    def wait(self) -> Response:
+        """Consume the rest of the stream and return the response."""
+        for _ in self:
+            pass
+        return self._builder.response
+
+    def _interrupted(self) -> Finish:
+        event = Finish("interrupted")
+        self._builder.add(event)
+        return event
+
+    async def _pump(self) -> None:
+        try:
+            async for event in self._client.events(self._request, self._settings):
+                self._queue.put(event)
+        except Exception as exc:  # a bug of ours: surface it in the caller's thread
+            self._queue.put(exc)
+        finally:
+            self._queue.put(_END)
+
+
+class QwQClient:
+    """The synchronous client, for scripts, terminal IPython and notebook cells.
+
+    In [1]: client = QwQClient()
+    In [2]: client.complete([{"role": "user", "content": "2+2?"}]).answer
+    """
+
+    def __init__(
+        self,
+        settings: QwQSettings | None = None,
+        credentials: Credentials | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._async = AsyncQwQClient(settings, credentials, transport=transport)
+        self._loop = LoopThread.get()
+
+    def __repr__(self) -> str:
+        return f"<QwQClient backend={self.settings.backend} model={self.settings.model}>"
+
+    @property
+    def settings(self) -> QwQSettings:
+        return self._async.settings
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._async.credentials
+
+    def prepare(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+    ) -> HTTPRequest:
+        return self._async.prepare(messages, prompt=prompt, settings=settings)
+
+    def stream(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+        **overrides: Any,
+    ) -> ResponseStream:
+        """Start a call and return its stream of events."""
+        settings = (settings or self.settings).override(**overrides) if overrides else settings
+        settings = settings or self.settings
+        request = self.prepare(messages, prompt=prompt, settings=settings)
+        return ResponseStream(self._async, request, settings, self._loop)
+
+    def complete(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        **overrides: Any,
+    ) -> Response:
+        """The whole response. Raises the error if nothing arrived; Ctrl-C stops the call."""
+        stream = self.stream(messages, prompt=prompt, **overrides)
+        response = stream.wait()
+        if response.finish_reason == "error" and response.error:
+            last = stream.last_error
+            raise last if last is not None else QwQError(response.error)
+        return response
+
+    def close(self) -> None:
+        self._loop.run(self._async.aclose())

@@ -1,0 +1,134 @@
+"""Credentials, held so that the token cannot leak through a repr, an error or a saved file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._errors import MissingCredentialError
+
+__all__ = ["Credentials", "Secret", "redact"]
+
+ACCOUNT_VAR = "CLOUDFLARE_ACCOUNT_ID"
+TOKEN_VAR = "CLOUDFLARE_API_TOKEN"
+#: Token for a self-hosted OpenAI-compatible server (vLLM `--api-key`, etc.), checked first.
+OPENAI_KEY_VARS = ("QWQ_API_KEY", "OPENAI_API_KEY")
+
+MASK = "****"
+
+
+class Secret:
+    """A string that never shows itself: repr, str and format print a mask."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the Authorization header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        # Pickling would write the token into a file; refuse loudly rather than leak quietly.
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An account id and API token; the token is a `Secret`, the account id redacted in errors."""
+
+    account_id: str = ""
+    api_token: Secret = field(default_factory=lambda: Secret(""))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.api_token, str):
+            object.__setattr__(self, "api_token", Secret(self.api_token))
+
+    def __repr__(self) -> str:
+        account = f"{self.account_id[:4]}…" if self.account_id else "unset"
+        token = MASK if self.api_token else "unset"
+        return f"Credentials(account_id={account!r}, api_token={token!r})"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        dotenv: str | Path | None = ".env",
+        *,
+        openai: bool = False,
+    ) -> Credentials:
+        """Read credentials from the environment, falling back to a `.env` file.
+
+        With `openai=True` the token may come from QWQ_API_KEY or OPENAI_API_KEY first.
+        """
+        env = dict(read_dotenv(dotenv)) if dotenv else {}
+        env.update(os.environ if environ is None else environ)
+        token_vars = (*OPENAI_KEY_VARS, TOKEN_VAR) if openai else (TOKEN_VAR,)
+        token = next((env[name] for name in token_vars if env.get(name)), "")
+        return cls(account_id=env.get(ACCOUNT_VAR, "").strip(), api_token=Secret(token.strip()))
+
+    def require(self, *, account: bool = True, token: bool = True) -> None:
+        """Raise one line naming the variable to set when a needed credential is missing."""
+        missing = []
+        if account and not self.account_id:
+            missing.append(ACCOUNT_VAR)
+        if token and not self.api_token:
+            missing.append(TOKEN_VAR)
+        if missing:
+            names = " and ".join(missing)
+            raise MissingCredentialError(
+                f"set {names} in the environment or in a .env file "
+                "(or pass credentials=Credentials(...))"
+            )
+
+    def secrets(self) -> tuple[str, ...]:
+        """The strings that must never appear in output, longest first."""
+        values = [self.api_token.reveal(), self.account_id]
+        return tuple(sorted((v for v in values if v), key=len, reverse=True))
+
+
+def read_dotenv(path: str | Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines of a .env file (comments, `export` and quotes allowed)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace every secret in `text` with a mask."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text

@@ -1,0 +1,142 @@
+"""A small, explicit exception hierarchy; each error reads as one line a user can act on."""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ContextWindowError",
+    "DeadlineExceeded",
+    "MissingCredentialError",
+    "NetworkError",
+    "QuotaExceededError",
+    "QwQError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "StallError",
+    "classify_http_error",
+]
+
+
+class QwQError(Exception):
+    """Base of every error qwq-jupyter raises; `str()` is one readable line."""
+
+    #: Whether sending the same request again may succeed.
+    retryable: bool = False
+
+
+class ConfigurationError(QwQError, ValueError):
+    """A parameter, flag or setting is invalid; nothing was sent."""
+
+
+class MissingCredentialError(QwQError):
+    """A credential the chosen backend needs is not set."""
+
+
+class DeadlineExceeded(QwQError):
+    """The overall time allowed for one call ran out."""
+
+
+class NetworkError(QwQError):
+    """The connection failed or broke before the reply finished."""
+
+    retryable = True
+
+
+class StallError(NetworkError):
+    """The server stopped sending mid-reply for longer than the stall timeout."""
+
+
+class APIError(QwQError):
+    """The server refused the request with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIError):
+    """400/404: the request itself is wrong (model id, input)."""
+
+
+class AuthenticationError(APIError):
+    """401/403: the token is wrong, lacks permission, or the account is blocked."""
+
+
+class ContextWindowError(APIError):
+    """413: prompt plus max_tokens exceed the model's context window."""
+
+
+class RequestTimeoutError(APIError):
+    """408: the server timed out or aborted the request."""
+
+    retryable = True
+
+
+class RateLimitError(APIError):
+    """429/3040: the model is out of capacity for a moment."""
+
+    retryable = True
+
+
+class QuotaExceededError(APIError):
+    """429/3036 or 4006: the daily free allocation is used up; retrying only burns time."""
+
+
+class ServerError(APIError):
+    """5xx: a fault on the server's side."""
+
+    retryable = True
+
+
+_QUOTA_CODES = {3036, 4006}
+
+_HINTS: dict[type[APIError], str] = {
+    AuthenticationError: "check CLOUDFLARE_API_TOKEN (it needs the Workers AI permission)",
+    QuotaExceededError: "the daily free allocation is used up; it resets at 00:00 UTC",
+    RateLimitError: "the model is busy; try again shortly",
+    ContextWindowError: "shorten the conversation (%qwq reset) or lower max_tokens",
+}
+
+
+def classify_http_error(
+    status: int,
+    code: int | str | None,
+    message: str,
+    retry_after: float | None = None,
+) -> APIError:
+    """Map an HTTP status and Cloudflare error code to the error class that says what to do."""
+    numeric = (
+        int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None
+    )
+    cls: type[APIError]
+    if status == 429:
+        cls = QuotaExceededError if numeric in _QUOTA_CODES else RateLimitError
+    elif status in (401, 403):
+        cls = AuthenticationError
+    elif status == 408:
+        cls = RequestTimeoutError
+    elif status == 413:
+        cls = ContextWindowError
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = BadRequestError
+    label = f"HTTP {status}" + (f", code {code}" if code not in (None, "") else "")
+    text = f"{message.strip() or 'request refused'} ({label})"
+    hint = _HINTS.get(cls)
+    if hint:
+        text += f": {hint}"
+    return cls(text, status=status, code=code, retry_after=retry_after)

@@ -1,0 +1,92 @@
+"""Split QwQ's inline text into reasoning and answer.
+
+QwQ's chat template ends the prompt with `<think>\\n`, so the model's own text usually starts
+*inside* the reasoning, with no opening tag, and the answer begins after `</think>`. Some servers
+echo the opening `<think>`; some send reasoning in a separate field (then the text is all answer,
+and this splitter is not used). Tags may be split across stream chunks, so a tail that could be
+the start of a tag is held back until the next piece decides it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["ReasoningSplitter"]
+
+OPEN_TAG = "<think>"
+CLOSE_TAG = "</think>"
+
+Part = tuple[Literal["reasoning", "answer"], str]
+
+
+class ReasoningSplitter:
+    """Feed text pieces in order; get ("reasoning" | "answer", text) parts back."""
+
+    def __init__(self) -> None:
+        self._state: Literal["start", "reasoning", "answer"] = "start"
+        self._held = ""
+        self._answer_started = False
+        self.saw_close_tag = False
+
+    @property
+    def in_answer(self) -> bool:
+        return self._state == "answer"
+
+    def feed(self, text: str) -> list[Part]:
+        text = self._held + text
+        self._held = ""
+        parts: list[Part] = []
+        if self._state == "start":
+            stripped = text.lstrip()
+            if not stripped or OPEN_TAG.startswith(stripped):
+                self._held = text  # may still become a leading <think>
+                return parts
+            if stripped.startswith(OPEN_TAG):
+                text = stripped[len(OPEN_TAG) :]
+            self._state = "reasoning"
+        if self._state == "reasoning":
+            end = text.find(CLOSE_TAG)
+            if end == -1:
+                keep = _partial_suffix(text, CLOSE_TAG)
+                self._held = text[len(text) - keep :] if keep else ""
+                self._emit(parts, "reasoning", text[: len(text) - keep])
+                return parts
+            self._emit(parts, "reasoning", text[:end])
+            self.saw_close_tag = True
+            self._state = "answer"
+            text = text[end + len(CLOSE_TAG) :]
+        self._emit_answer(parts, text)
+        return parts
+
+    def flush(self) -> list[Part]:
+        """End of stream: release held text as what it most likely is."""
+        held, self._held = self._held, ""
+        parts: list[Part] = []
+        if held:
+            kind = "answer" if self._state == "answer" else "reasoning"
+            if self._state == "start":
+                held = held.lstrip().removeprefix(OPEN_TAG)
+            self._emit(parts, kind, held)
+        return parts
+
+    def _emit_answer(self, parts: list[Part], text: str) -> None:
+        if not self._answer_started:
+            # The answer conventionally follows `</think>` after a blank line; drop it.
+            text = text.lstrip()
+            if not text:
+                return
+            self._answer_started = True
+        self._emit(parts, "answer", text)
+
+    @staticmethod
+    def _emit(parts: list[Part], kind: Literal["reasoning", "answer"], text: str) -> None:
+        if text:
+            parts.append((kind, text))
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0

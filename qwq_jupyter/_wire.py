@@ -1,0 +1,191 @@
+"""The two wire dialects: building request bodies and reading reply chunks.
+
+Workers AI's native endpoint and OpenAI-compatible servers differ in URL, body and reply shape,
+and the native endpoint sometimes answers in the OpenAI shape too, so the readers accept both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._credentials import Credentials
+from ._errors import ConfigurationError
+from ._events import ToolCall, Usage
+from ._settings import QwQSettings
+
+__all__ = ["Chunk", "HTTPRequest", "ToolCallAssembler", "build_request", "read_chunk"]
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HTTPRequest:
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(repr=False)
+    dialect: str  # "native" or "openai"
+
+
+def build_request(
+    settings: QwQSettings,
+    credentials: Credentials,
+    *,
+    messages: list[Message] | None = None,
+    prompt: str | None = None,
+) -> HTTPRequest:
+    """The URL, headers and JSON body for one call with these settings."""
+    if (messages is None) == (prompt is None):
+        raise ConfigurationError("give either messages or prompt")
+    if prompt is not None and not prompt:
+        raise ConfigurationError("prompt must not be empty")
+    params = settings.model_parameters()
+    if settings.backend == "openai":
+        if not settings.base_url:
+            raise ConfigurationError(
+                "backend openai needs base_url, e.g. %config QwQSettings.base_url = "
+                "'http://localhost:8000/v1'"
+            )
+        if params.get("raw") or prompt is not None:
+            raise ConfigurationError("raw prompts need backend workers-ai or ai-gateway")
+        url = settings.base_url.rstrip("/") + "/chat/completions"
+        body = _openai_body(settings.model, messages or [], params)
+        dialect = "openai"
+    else:
+        credentials.require()
+        if settings.backend == "ai-gateway":
+            if not settings.gateway_id:
+                raise ConfigurationError("backend ai-gateway needs gateway_id")
+            url = (
+                f"{settings.gateway_base.rstrip('/')}/{credentials.account_id}/"
+                f"{settings.gateway_id}/workers-ai/{settings.model}"
+            )
+        else:
+            url = (
+                f"{settings.api_base.rstrip('/')}/accounts/{credentials.account_id}"
+                f"/ai/run/{settings.model}"
+            )
+        body = _native_body(messages, prompt, params)
+        dialect = "native"
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if credentials.api_token:
+        headers["Authorization"] = f"Bearer {credentials.api_token.reveal()}"
+    return HTTPRequest(url=url, body=body, headers=headers, dialect=dialect)
+
+
+def _native_body(
+    messages: list[Message] | None, prompt: str | None, params: dict[str, Any]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"messages": messages} if messages is not None else {"prompt": prompt}
+    body.update(params)
+    if not body.get("raw"):
+        body.pop("raw", None)
+    return body
+
+
+def _openai_body(model: str, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(params)
+    params.pop("raw", None)
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    schema = params.pop("guided_json", None)
+    if schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema},
+        }
+    tools = params.pop("tools", None)
+    if tools:
+        body["tools"] = [_openai_tool(tool) for tool in tools]
+    body.update(params)
+    if body.get("stream"):
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """Workers AI accepts `{name, description, parameters}`; OpenAI wants it wrapped."""
+    if tool.get("type") == "function":
+        return tool
+    return {"type": "function", "function": tool}
+
+
+@dataclass
+class Chunk:
+    """What one reply chunk carries, whichever dialect it came in."""
+
+    text: str = ""
+    reasoning: str = ""
+    has_reasoning_field: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+
+def read_chunk(data: dict[str, Any]) -> Chunk:
+    """Read a streamed chunk or a whole non-streamed reply (native or OpenAI shaped)."""
+    if isinstance(data.get("result"), dict):
+        data = data["result"]  # the non-streaming native envelope
+    chunk = Chunk()
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        chunk.usage = Usage.from_wire(usage)
+    choices = data.get("choices")
+    if isinstance(choices, list) and choices:
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        part = choice.get("delta") or choice.get("message") or {}
+        chunk.finish_reason = choice.get("finish_reason")
+    else:
+        part = data
+        chunk.finish_reason = data.get("finish_reason")
+    if not isinstance(part, dict):
+        return chunk
+    text = part.get("response") if "response" in part else part.get("content")
+    chunk.text = text if isinstance(text, str) else ""
+    for name in ("reasoning_content", "reasoning"):
+        value = part.get(name)
+        if isinstance(value, str):
+            chunk.has_reasoning_field = True
+            chunk.reasoning = value
+            break
+    calls = part.get("tool_calls")
+    if isinstance(calls, list):
+        chunk.tool_calls = [call for call in calls if isinstance(call, dict)]
+    return chunk
+
+
+class ToolCallAssembler:
+    """Joins tool calls: whole (native) or in fragments keyed by index (OpenAI streaming)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, dict[str, Any]] = {}
+
+    def add(self, calls: list[dict[str, Any]]) -> None:
+        for call in calls:
+            # OpenAI streams send fragments of one call under the same index; native replies
+            # send whole calls without one, each a new call.
+            index = call["index"] if isinstance(call.get("index"), int) else len(self._parts)
+            slot = self._parts.setdefault(index, {"id": None, "name": "", "arguments": ""})
+            function = call.get("function") if isinstance(call.get("function"), dict) else call
+            slot["id"] = call.get("id") or slot["id"]
+            slot["name"] += function.get("name") or ""
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                slot["arguments"] += arguments
+            elif arguments is not None:
+                slot["arguments"] = arguments
+
+    def finish(self) -> list[ToolCall]:
+        calls = [_tool_call(slot) for _, slot in sorted(self._parts.items())]
+        self._parts.clear()
+        return calls
+
+
+def _tool_call(slot: dict[str, Any]) -> ToolCall:
+    arguments = slot["arguments"]
+    if isinstance(arguments, str):
+        # Unparseable arguments stay a string: the caller sees exactly what the model wrote.
+        with contextlib.suppress(json.JSONDecodeError):
+            arguments = json.loads(arguments) if arguments else {}
+    return ToolCall(name=slot["name"], arguments=arguments, id=slot["id"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import re
@@ -66,7 +67,15 @@ _ERROR_CODES: dict[int, tuple[int, str]] = {
     4006: (429, _FREE_ALLOCATION_MESSAGE),
     3040: (429, "Capacity temporarily exceeded, please try again."),
 }
-_STATUS_DEFAULT_CODES = {400: 5006, 401: 10000, 403: 3023, 404: 3042, 408: 3007, 413: 3010, 429: 3040}
+_STATUS_DEFAULT_CODES = {
+    400: 5006,
+    401: 10000,
+    403: 3023,
+    404: 3042,
+    408: 3007,
+    413: 3010,
+    429: 3040,
+}
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
 _PADDING = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -305,9 +314,7 @@ def _native_tail(events: list[_Json], plan: _Plan, *, padded: bool) -> list[_Jso
     return events
 
 
-def _openai_envelope(
-    events: list[_Json], plan: _Plan, request: _Json, model: str
-) -> list[_Json]:
+def _openai_envelope(events: list[_Json], plan: _Plan, request: _Json, model: str) -> list[_Json]:
     """Add the role-only first chunk, the include_usage chunk and the chunk envelope."""
     role = _choice_chunk({"role": "assistant"})
     if plan.usage_style == "per_chunk":
@@ -426,7 +433,7 @@ def _writes(data: bytes, fault: Fault | None) -> list[bytes]:
     if fault is not None and fault.split_utf8:
         cuts = [i + 1 for i, byte in enumerate(data) if byte >= 0xC0]
         bounds = [0, *cuts, len(data)]
-        return [data[a:b] for a, b in zip(bounds, bounds[1:]) if a < b]
+        return [data[a:b] for a, b in itertools.pairwise(bounds) if a < b]
     return [data]
 
 
@@ -487,7 +494,7 @@ class _HttpRequest:
 
     @property
     def keep_alive(self) -> bool:
-        return self.version == "HTTP/1.1" and self.headers.get("connection", "") != "close"
+        return self.version == "HTTP/1.1" and self.headers.get("connection", "").lower() != "close"
 
     def json(self) -> _Json | None:
         try:
@@ -790,7 +797,9 @@ class QwQTestServer:
             body = _error_body(openai_host, 10000, "Authentication error")
             return await _send_json(writer, 401, body)
         if route.account is not None and route.account != self._account_id:
-            message = f"Could not route to {request.path}, perhaps your object identifier is invalid?"
+            message = (
+                f"Could not route to {request.path}, perhaps your object identifier is invalid?"
+            )
             return await _send_json(writer, 404, _error_body(False, 7003, message))
         body = request.json()
         if body is None:
@@ -809,7 +818,7 @@ class QwQTestServer:
         if reply.latency:
             await asyncio.sleep(reply.latency)
         fault = reply.fault
-        extra = {}
+        extra: dict[str, str] = {}
         if fault is not None and fault.retry_after is not None:
             extra["Retry-After"] = f"{fault.retry_after:g}"
         if fault is not None and fault.is_error:

@@ -1,0 +1,11 @@
+"""Test helpers: a fake QwQ-32B server, so code using qwq_jupyter can be tested offline.
+
+`QwQTestServer` speaks the Workers AI native and OpenAI-compatible dialects over real HTTP and
+can be scripted with `Reply` and `Fault` to misbehave the ways real servers do.
+"""
+
+from __future__ import annotations
+
+from qwq_jupyter.testing._server import Fault, QwQTestServer, RecordedRequest, Reply
+
+__all__ = ["Fault", "QwQTestServer", "RecordedRequest", "Reply"]

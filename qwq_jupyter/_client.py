@@ -321,8 +321,15 @@ class ResponseStream:
             if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
                 self.cancel()
 
-    def cancel(self, timeout: float = 2.0) -> Response:
-        """Stop the call: the task is cancelled, which closes the HTTP connection."""
+    def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
+        """Stop the call: the task is cancelled, which closes the HTTP connection.
+
+        With `wait=False` (from another thread, e.g. a Stop button) it only asks; the thread
+        reading the events then sees the stream end as interrupted.
+        """
+        if not wait:
+            self._future.cancel()
+            return self._builder.response
         if not self._future.done():
             self._future.cancel()
             deadline = time.monotonic() + timeout
@@ -400,8 +407,11 @@ class QwQClient:
         """Start a call and return its stream of events."""
         settings = (settings or self.settings).override(**overrides) if overrides else settings
         settings = settings or self.settings
-        request = self.prepare(messages, prompt=prompt, settings=settings)
-        return ResponseStream(self._async, request, settings, self._loop)
+        return self.send(self.prepare(messages, prompt=prompt, settings=settings), settings)
+
+    def send(self, request: HTTPRequest, settings: QwQSettings | None = None) -> ResponseStream:
+        """Send a prepared request and return its stream of events."""
+        return ResponseStream(self._async, request, settings or self.settings, self._loop)
 
     def complete(
         self,

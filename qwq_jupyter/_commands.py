@@ -1,0 +1,130 @@
+"""The `%qwq` line commands. Each returns a display object or prints one short report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ._credentials import MASK
+from ._render import escape_markdown_html
+
+if TYPE_CHECKING:
+    from ._magics import QwQMagics
+
+__all__ = ["Commands"]
+
+
+class Commands:
+    """`%qwq NAME ARGS…` calls the method NAME with the words that follow."""
+
+    def __init__(self, magics: QwQMagics) -> None:
+        self._magics = magics
+        self._session = magics.session
+
+    def panel(self) -> Any:
+        """The ipywidgets parameter panel, bound to the same settings as %config."""
+        from ._panel import ParameterPanel
+
+        return ParameterPanel(self._session).widget
+
+    def history(self, name: str | None = None) -> Any:
+        """The conversation's turns: prompts and answers, and what is sent back."""
+        conversation = self._session.conversation(name)
+        lines = [f"### Conversation `{conversation.name}`: {len(conversation.turns)} turns"]
+        if conversation.system_prompt:
+            lines.append(f"**system:** {escape_markdown_html(conversation.system_prompt)}")
+        for number, turn in enumerate(conversation.turns, 1):
+            sent = "" if turn.in_history else f" *(not sent back: {turn.response.finish_reason})*"
+            lines.append(f"**{number}. you:** {escape_markdown_html(turn.prompt)}{sent}")
+            lines.append(f"**QwQ:** {escape_markdown_html(turn.answer) or '*(no answer)*'}")
+        return _markdown("\n\n".join(lines))
+
+    def chats(self) -> Any:
+        """Every conversation with its number of turns; the current one is marked."""
+        store = self._session.store
+        self._session.conversation()  # the current one exists even before its first turn
+        rows = [
+            f"{'*' if name == store.current else ' '} {name}: {len(c.turns)} turns"
+            for name, c in store.conversations.items()
+        ]
+        print("\n".join(rows))
+
+    def reset(self, name: str | None = None) -> None:
+        """Forget a conversation's turns (the current one by default)."""
+        conversation = self._session.store.reset(
+            name, system_prompt=self._session.settings.system_prompt
+        )
+        print(f"conversation {conversation.name!r} is empty now")
+
+    def undo(self, name: str | None = None) -> None:
+        """Drop the last turn."""
+        turn = self._session.conversation(name).undo()
+        print("nothing to undo" if turn is None else f"removed the turn {_short(turn.prompt)!r}")
+
+    def keep(self, name: str | None = None) -> None:
+        """Send the last turn back as history even though it was interrupted or cut off."""
+        conversation = self._session.conversation(name)
+        if not conversation.turns:
+            raise UsageError("no turn to keep")
+        turn = conversation.turns[-1]
+        turn.keep = True
+        print(f"the turn {_short(turn.prompt)!r} will be sent back as history")
+
+    def retry(self, *flags: str) -> Any:
+        """Regenerate the last turn, with new flags if given: %qwq retry --temperature 0.9."""
+        magics = self._magics
+        args = magics._parse(" ".join(flags))
+        conversation = self._session.conversation(args.chat)
+        if not conversation.turns:
+            raise UsageError("no turn to retry")
+        turn = conversation.turns[-1]
+        retry_id = turn.cell_id or f"retry-{id(turn)}"
+        turn.cell_id = retry_id  # so the new reply replaces it
+        args.append = False
+        return magics._ask(turn.prompt, args, cell_id=retry_id)
+
+    def save(self, path: str) -> None:
+        """Save every conversation to a JSON file (never the token)."""
+        written = self._session.store.save(path)
+        print(f"saved {len(self._session.store.conversations)} conversation(s) to {written}")
+
+    def load(self, path: str) -> None:
+        """Load conversations saved with %qwq save."""
+        names = self._session.store.load(path)
+        print(f"loaded {', '.join(names) or 'no conversations'} from {path}")
+
+    def settings(self) -> None:
+        """Every setting, and which credentials are set (the token masked)."""
+        settings = self._session.settings
+        credentials = self._session.client.credentials
+        width = max(len(name) for name in settings.trait_names(config=True))
+        for name, value in settings.as_dict().items():
+            print(f"{name:<{width}} = {value!r}")
+        account = credentials.account_id[:4] + "…" if credentials.account_id else "(not set)"
+        print(f"{'account id':<{width}} = {account}")
+        print(f"{'api token':<{width}} = {MASK if credentials.api_token else '(not set)'}")
+
+    def usage(self) -> None:
+        """Tokens and dollars spent in this session."""
+        totals = self._session.totals
+        print(
+            f"{totals.calls} calls · {totals.input_tokens:,} input tokens · "
+            f"{totals.output_tokens:,} output tokens · ${totals.cost:.5f}"
+        )
+        if totals.unknown_usage_calls:
+            print(f"({totals.unknown_usage_calls} calls reported no usage: not counted)")
+
+    def stop(self) -> None:
+        """Stop calls running in the background."""
+        self._session.stop_all()
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def _short(text: str, size: int = 40) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"

@@ -1,0 +1,290 @@
+"""`%%qwq` and `%qwq`: parse what the user typed, then delegate to the session.
+
+Every model parameter of `QwQSettings` becomes a flag (so `%%qwq?` lists them all with their
+ranges); a flag changes that setting for one cell only.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Int
+
+from ._errors import QwQError
+from ._events import Response
+from ._session import Session
+from ._settings import BACKENDS, MODEL_PARAMETERS, QwQSettings
+
+__all__ = ["QwQMagics", "load", "unload"]
+
+#: Set by `qwq-jupyter lab` when it serves the offline demo; every output says so.
+DEMO_ENV = "QWQ_JUPYTER_DEMO"
+DEMO_BANNER = (
+    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
+    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
+)
+
+_NUMERIC_PARAMETERS = [
+    name for name in MODEL_PARAMETERS if name not in ("raw", "stream", "guided_json", "tools")
+]
+
+
+def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare one flag per numeric model parameter, help text and range from the trait."""
+    traits = QwQSettings.class_traits()
+    for name in reversed(_NUMERIC_PARAMETERS):
+        trait = traits[name]
+        kind = int if isinstance(trait, Int) else float
+        func = argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=kind,
+            metavar=kind.__name__.upper(),
+            help=f"{trait.help} ({trait.lo:g} to {trait.hi:g})",
+        )(func)
+    return func
+
+
+class DisplayedResponse(Response):
+    """The value of a `%%qwq` cell: shown by the live view, so the output prompt stays quiet."""
+
+    _shown_in_cell: int | None = None
+    #: The answer parsed from JSON, for `--json` cells.
+    value: Any = None
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        from ._render import render_markdown, render_plain
+
+        shell = get_ipython()
+        if shell is not None and shell.execution_count == self._shown_in_cell:
+            return  # this cell's own value: the view already shows it
+        display(
+            {"text/markdown": render_markdown(self), "text/plain": render_plain(self)}, raw=True
+        )
+
+    @classmethod
+    def wrap(cls, response: Response, cell: int | None) -> DisplayedResponse:
+        fields = {name: getattr(response, name) for name in Response.__dataclass_fields__}
+        displayed = cls(**fields)
+        displayed._shown_in_cell = cell
+        return displayed
+
+
+@magics_class
+class QwQMagics(Magics):
+    """The `%%qwq` cell magic and the `%qwq` commands."""
+
+    def __init__(self, shell: Any, session: Session) -> None:
+        super().__init__(shell)
+        self.session = session
+
+    @magic_arguments()
+    @argument("--chat", metavar="NAME", help="Use the named conversation (default: 'default')")
+    @argument("--new", action="store_true", help="Start the conversation afresh")
+    @argument("--no-history", action="store_true", help="A one-off question: no history")
+    @argument("--append", action="store_true", help="Keep this cell's earlier turn on re-run")
+    @argument("--system", metavar="TEXT", help="System prompt for this conversation")
+    @argument("--hide-reasoning", action="store_true", help="Do not show the reasoning")
+    @argument("--show-reasoning", action="store_true", help="Show the reasoning")
+    @argument("--raw", action="store_true", help="Send QwQ's chat-template text, raw")
+    @argument("--no-stream", action="store_true", help="Wait for the whole reply")
+    @argument("--json", metavar="VAR", help="Variable holding a JSON schema for the answer")
+    @argument("--tools", metavar="VAR", help="Variable holding a list of tools")
+    @argument("--out", metavar="NAME", help="Store the response in this variable")
+    @argument("--background", action="store_true", help="Return at once; stream in background")
+    @argument("--backend", choices=BACKENDS, help="Where to send the request")
+    @argument("--base-url", metavar="URL", help="OpenAI-compatible base URL")
+    @argument("--model", metavar="ID", help="Model id")
+    @_parameter_flags
+    @line_cell_magic
+    def qwq(self, line: str, cell: str | None = None) -> Any:
+        """Ask QwQ: the cell is the prompt; reasoning and answer stream into the output.
+
+        In [1]: %%qwq --temperature 0.8
+           ...: Why is the sky blue?
+
+        Line commands: %qwq panel | history [NAME] | chats | reset [NAME] | undo |
+        retry [FLAGS] | keep | save PATH | load PATH | settings | usage | stop
+        """
+        if cell is None:
+            return self._command(line)
+        return self._ask(cell.strip(), self._parse(line))
+
+    # --- %%qwq ---------------------------------------------------------------------------------
+
+    def _parse(self, line: str) -> Any:
+        try:
+            return parse_argstring(self.qwq, line)
+        except UsageError as err:
+            raise UsageError(str(err).strip().split("\n")[-1]) from None
+
+    def _settings_for(self, args: Any) -> QwQSettings:
+        changes: dict[str, Any] = {
+            name: getattr(args, name)
+            for name in _NUMERIC_PARAMETERS
+            if getattr(args, name) is not None
+        }
+        if args.raw:
+            changes["raw"] = True
+        if args.no_stream:
+            changes["stream"] = False
+        if args.hide_reasoning or args.show_reasoning:
+            changes["show_reasoning"] = args.show_reasoning
+        if args.background:
+            changes["background"] = True
+        if args.system is not None:
+            changes["system_prompt"] = args.system
+        for flag, name in (("backend", "backend"), ("base_url", "base_url"), ("model", "model")):
+            if getattr(args, flag):
+                changes[name] = getattr(args, flag)
+        if args.json:
+            changes["guided_json"] = _schema(self._variable(args.json, "--json"))
+        if args.tools:
+            changes["tools"] = self._variable(args.tools, "--tools")
+        return self.session.settings.override(**changes)
+
+    def _variable(self, name: str, flag: str) -> Any:
+        if name not in self.shell.user_ns:
+            raise UsageError(f"{flag}: no variable named {name!r}")
+        return self.shell.user_ns[name]
+
+    def _ask(self, prompt: str, args: Any, *, cell_id: str | None = None) -> Any:
+        if not prompt:
+            raise UsageError("the cell is empty: write the question below %%qwq")
+        try:
+            settings = self._settings_for(args)
+            ask = self.session.ask(
+                prompt,
+                settings,
+                chat=args.chat,
+                new=args.new,
+                history=not args.no_history,
+                append=args.append,
+                cell_id=cell_id or self._cell_id(),
+            )
+            view = self._view(settings)
+            if settings.background and self._in_kernel:
+                return self._ask_in_background(ask, view, args.out)
+            response = self.session.run(ask, view)
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+        return self._finish(response, args.out)
+
+    def _finish(self, response: Response, out: str | None) -> DisplayedResponse:
+        value = DisplayedResponse.wrap(response, self.shell.execution_count)
+        if response.settings.get("guided_json") and response.answer:
+            try:
+                value.value = response.json()
+            except ValueError:
+                value.value = None
+        if out:
+            self.shell.user_ns[out] = value
+        return value
+
+    def _ask_in_background(self, ask: Any, view: Any, out: str | None) -> None:
+        def stop(_button: Any) -> None:
+            stream.cancel(wait=False)
+
+        button = view.stop_button
+        button.on_click(stop)
+        stream = self.session.run_in_background(ask, view)
+        if out:
+            self.shell.user_ns[out] = stream
+
+    def _view(self, settings: QwQSettings) -> Any:
+        banner = DEMO_BANNER if os.environ.get(DEMO_ENV) else ""
+        if self._in_kernel:
+            from ._view import NotebookView
+
+            extra: tuple[Any, ...] = ()
+            button = None
+            if settings.background:
+                import ipywidgets
+
+                button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
+                extra = (button,)
+            view = NotebookView(
+                show_reasoning=settings.show_reasoning, extra_outputs=extra, banner=banner
+            )
+            view.stop_button = button  # type: ignore[attr-defined]
+            return view
+        from ._view import TerminalView
+
+        return TerminalView(show_reasoning=settings.show_reasoning, banner=banner)
+
+    @property
+    def _in_kernel(self) -> bool:
+        return getattr(self.shell, "kernel", None) is not None
+
+    def _cell_id(self) -> str | None:
+        """JupyterLab, Notebook 7 and VS Code send the cell's id; nbclient and terminals don't."""
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is None:
+            return None
+        try:
+            return kernel.get_parent().get("metadata", {}).get("cellId")
+        except Exception:  # an unusual kernel: fall back to appending turns
+            return None
+
+    # --- %qwq commands -------------------------------------------------------------------------
+
+    def _command(self, line: str) -> Any:
+        from ._commands import Commands
+
+        words = shlex.split(line)
+        if not words:
+            raise UsageError(
+                "usage: %qwq panel | history | chats | reset | undo | retry | keep | "
+                "save PATH | load PATH | settings | usage | stop  (%%qwq? for help)"
+            )
+        commands = Commands(self)
+        handler = getattr(commands, words[0].replace("-", "_"), None)
+        if words[0].startswith("_") or handler is None:
+            raise UsageError(f"unknown command {words[0]!r}; try %qwq? for the list")
+        try:
+            return handler(*words[1:])
+        except TypeError as err:
+            raise UsageError(f"%qwq {words[0]}: {err}") from None
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+
+
+def _schema(value: Any) -> dict[str, Any]:
+    """A JSON schema from a dict, or from a pydantic model class."""
+    if isinstance(value, dict):
+        return value
+    to_schema = getattr(value, "model_json_schema", None)
+    if callable(to_schema):
+        return to_schema()
+    raise UsageError("--json needs a dict holding a JSON schema (or a pydantic model class)")
+
+
+_loaded: dict[int, QwQMagics] = {}
+
+
+def load(shell: Any) -> None:
+    settings = QwQSettings(parent=shell)
+    shell.configurables.append(settings)
+    magics = QwQMagics(shell, Session(settings))
+    shell.register_magics(magics)
+    _loaded[id(shell)] = magics
+
+
+def unload(shell: Any) -> None:
+    magics = _loaded.pop(id(shell), None)
+    if magics is None:
+        return
+    magics.session.stop_all()
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("qwq", None)
+    if magics.session.settings in shell.configurables:
+        shell.configurables.remove(magics.session.settings)

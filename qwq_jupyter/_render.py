@@ -1,0 +1,132 @@
+"""Turning a response into portable, safe Markdown and plain text.
+
+Model text is untrusted: JupyterLab renders Markdown output with its HTML unsanitised, so raw
+HTML in an answer is escaped (outside code, where it is shown literally anyway), `javascript:`
+and `data:` links are neutralised, and the reasoning goes inside `<pre>` fully escaped so a
+literal `</details>` or `<think>` in it cannot break the layout.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from ._events import Response
+
+__all__ = [
+    "escape_markdown_html",
+    "footer_text",
+    "reasoning_summary",
+    "render_markdown",
+    "render_plain",
+]
+
+_CODE = re.compile(r"(```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|`[^`\n]*`)", re.DOTALL)
+_UNSAFE_LINK = re.compile(r"\]\(\s*(?:javascript|data|vbscript):[^)]*\)", re.IGNORECASE)
+
+
+def escape_markdown_html(text: str) -> str:
+    """Escape HTML in Markdown text but not inside code spans and fenced code blocks."""
+    pieces = _CODE.split(text)
+    for index in range(0, len(pieces), 2):  # even indices are outside code
+        pieces[index] = _UNSAFE_LINK.sub("](#unsafe-link-removed)", pieces[index])
+        pieces[index] = pieces[index].replace("<", "&lt;")
+    return "".join(pieces)
+
+
+def _escape_pre(text: str) -> str:
+    # `$` is escaped too, so MathJax in the notebook does not typeset the raw reasoning.
+    return html.escape(text, quote=False).replace("$", "&#36;")
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f} s"
+
+
+def _count(value: int | None, estimated: bool) -> str:
+    if value is None:
+        return "unknown"
+    return f"≈{value:,}" if estimated else f"{value:,}"
+
+
+def reasoning_summary(response: Response) -> str:
+    tokens = _count(response.reasoning_tokens, response.tokens_estimated)
+    return f"Reasoning · {tokens} tokens · {_seconds(response.thinking_time)}"
+
+
+def footer_text(response: Response) -> str:
+    """One line of stats: tokens, times, speed, cost, finish reason."""
+    estimated = response.tokens_estimated
+    parts = [
+        f"reasoning {_count(response.reasoning_tokens, estimated)} tok",
+        f"answer {_count(response.answer_tokens, estimated)} tok",
+        f"first token {_seconds(response.time_to_first_token)}",
+        f"thinking {_seconds(response.thinking_time)}",
+    ]
+    speed = response.output_tokens_per_second
+    parts.append("? tok/s" if speed is None else f"{speed:.1f} tok/s")
+    parts.append("cost unknown" if response.cost is None else f"${response.cost:.5f}")
+    parts.append(response.finish_reason)
+    return " · ".join(parts)
+
+
+def notice_text(response: Response) -> str | None:
+    """A plain sentence for a reply that did not finish normally, else None."""
+    reason = response.finish_reason
+    if reason == "length":
+        where = " while still reasoning" if not response.answer else ""
+        return f"⚠ Stopped at max_tokens{where}: raise max_tokens for a full answer."
+    if reason == "interrupted":
+        return "■ Interrupted: what arrived is kept."
+    if reason == "incomplete":
+        cause = f" ({response.error})" if response.error else ""
+        return f"⚠ The reply was cut off{cause}; what arrived is kept."
+    if reason == "error":
+        return f"✖ {response.error or 'the call failed'}"
+    return None
+
+
+def render_markdown(
+    response: Response,
+    *,
+    show_reasoning: bool = True,
+    notes: list[str] | tuple[str, ...] = (),
+    footer: bool = True,
+) -> str:
+    """The final, portable output of a call: collapsed reasoning, answer, notices, footer."""
+    blocks = [f"> {escape_markdown_html(note)}" for note in notes]
+    if show_reasoning and response.reasoning:
+        blocks.append(
+            f"<details><summary>{html.escape(reasoning_summary(response))}</summary>\n\n"
+            f'<pre style="white-space: pre-wrap">{_escape_pre(response.reasoning.strip())}'
+            "</pre>\n\n</details>"
+        )
+    if response.answer:
+        blocks.append(escape_markdown_html(response.answer))
+    for call in response.tool_calls:
+        blocks.append(f"🔧 tool call `{call.name}` with arguments `{call.arguments}`")
+    notice = notice_text(response)
+    if notice:
+        blocks.append(f"**{escape_markdown_html(notice)}**")
+    if footer:
+        blocks.append(f"<sub>{html.escape(footer_text(response))}</sub>")
+    return "\n\n".join(blocks)
+
+
+def render_plain(
+    response: Response, *, notes: list[str] | tuple[str, ...] = (), footer: bool = True
+) -> str:
+    """The same, as plain text, for text-only frontends and `text/plain`."""
+    lines = [f"note: {note}" for note in notes]
+    if response.reasoning:
+        lines.append(f"[{reasoning_summary(response)}]")
+    if response.answer:
+        lines.append(response.answer)
+    for call in response.tool_calls:
+        lines.append(f"tool call {call.name}({call.arguments})")
+    notice = notice_text(response)
+    if notice:
+        lines.append(notice)
+    if footer:
+        lines.append(f"[{footer_text(response)}]")
+    return "\n\n".join(lines)

@@ -1,0 +1,197 @@
+"""The kernel's QwQ state: settings, conversations, the client, and running totals.
+
+The magics parse what the user typed and hand it here; this module turns it into a request,
+runs it through a view, and records the turn. It knows nothing of argument parsing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._conversation import (
+    Conversation,
+    ConversationStore,
+    TokenEstimator,
+    Turn,
+    WindowFit,
+    fit_to_window,
+)
+from ._credentials import Credentials
+from ._events import Response
+from ._settings import QwQSettings
+from ._template import apply_chat_template
+
+if TYPE_CHECKING:
+    from ._client import QwQClient, ResponseStream
+    from ._view import View
+
+__all__ = ["Ask", "Session", "Totals"]
+
+
+@dataclass
+class Ask:
+    """One `%%qwq` cell, resolved: what to send, where its turn goes, and what to say first."""
+
+    prompt: str
+    settings: QwQSettings
+    conversation: Conversation
+    slot: int | None  # None: a one-off question, not recorded
+    messages: list[dict[str, Any]]
+    fit: WindowFit
+    cell_id: str | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        return self.fit.notices()
+
+    def request_input(self) -> dict[str, Any]:
+        """`messages=` for the chat template, or `prompt=` for a raw request."""
+        if self.settings.raw:
+            if "<|im_start|>" in self.prompt:
+                return {"prompt": self.prompt}  # the user wrote the template themselves
+            return {"prompt": apply_chat_template(self.fit.messages)}
+        return {"messages": self.fit.messages}
+
+
+@dataclass
+class Totals:
+    """Tokens and dollars spent in this session."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    unknown_usage_calls: int = 0
+
+    def add(self, response: Response) -> None:
+        self.calls += 1
+        if not response.usage.known:
+            self.unknown_usage_calls += 1
+            return
+        self.input_tokens += response.usage.input_tokens or 0
+        self.output_tokens += response.usage.output_tokens or 0
+        self.cost += response.cost or 0.0
+
+
+@dataclass
+class Session:
+    settings: QwQSettings
+    credentials: Credentials | None = None
+    store: ConversationStore = field(default_factory=ConversationStore)
+    estimator: TokenEstimator = field(default_factory=TokenEstimator)
+    totals: Totals = field(default_factory=Totals)
+    last: Response | None = None
+    #: Called after each recorded turn (the panel refreshes its conversation size).
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+    _client: QwQClient | None = None
+    _running: dict[str, ResponseStream] = field(default_factory=dict)
+    _idle: dict[str, threading.Event] = field(default_factory=dict)
+
+    @property
+    def client(self) -> QwQClient:
+        from ._client import QwQClient
+
+        if self._client is None:
+            self._client = QwQClient(self.settings, self.credentials)
+        return self._client
+
+    def conversation(self, name: str | None = None) -> Conversation:
+        return self.store.get(name, system_prompt=self.settings.system_prompt)
+
+    def ask(
+        self,
+        prompt: str,
+        settings: QwQSettings,
+        *,
+        chat: str | None = None,
+        new: bool = False,
+        history: bool = True,
+        append: bool = False,
+        cell_id: str | None = None,
+    ) -> Ask:
+        """Resolve one question: history before its slot, trimmed to the window."""
+        if new:
+            self.store.reset(chat, system_prompt=settings.system_prompt)
+        conversation = self.conversation(chat)
+        if settings.system_prompt and settings.system_prompt != conversation.system_prompt:
+            conversation.system_prompt = settings.system_prompt
+        slot = conversation.slot_for(cell_id, append=append) if history else None
+        if history:
+            messages = conversation.history(before=slot)
+        elif conversation.system_prompt:
+            messages = [{"role": "system", "content": conversation.system_prompt}]
+        else:
+            messages = []
+        messages.append({"role": "user", "content": prompt})
+        fit = fit_to_window(messages, settings.max_tokens, settings.context_window, self.estimator)
+        if fit.clamped_from is not None:
+            settings = settings.override(max_tokens=fit.max_tokens)
+        return Ask(prompt, settings, conversation, slot, messages, fit, cell_id)
+
+    def start(self, ask: Ask) -> ResponseStream:
+        """Send the request; wait first for a background call of the same conversation."""
+        self.wait_idle(ask.conversation.name)
+        request = self.client.prepare(settings=ask.settings, **ask.request_input())
+        return self.client.send(request, ask.settings)
+
+    def run(self, ask: Ask, view: View, stream: ResponseStream | None = None) -> Response:
+        """Stream into `view` until the call ends; ■ interrupts it, keeping what arrived."""
+        stream = stream or self.start(ask)
+        view.start(ask.notes)
+        try:
+            for event in stream.events(tick=0.05):
+                view.on_event(event)
+        except KeyboardInterrupt:
+            stream.cancel()
+        response = stream.response
+        self.record(ask, response)
+        view.finish(response, ask.notes)
+        return response
+
+    def run_in_background(self, ask: Ask, view: View) -> ResponseStream:
+        """Stream from a thread; the cell returns at once. Output stays in the cell's area."""
+        import contextvars
+
+        stream = self.start(ask)
+        name = ask.conversation.name
+        idle = self._idle.setdefault(name, threading.Event())
+        idle.clear()
+        self._running[name] = stream
+        context = contextvars.copy_context()  # keeps the thread's output in this cell
+
+        def consume() -> None:
+            try:
+                self.run(ask, view, stream)
+            finally:
+                self._running.pop(name, None)
+                idle.set()
+
+        threading.Thread(target=context.run, args=(consume,), daemon=True).start()
+        return stream
+
+    def wait_idle(self, name: str, timeout: float | None = None) -> None:
+        idle = self._idle.get(name)
+        if idle is not None:
+            idle.wait(timeout)
+
+    def stop_all(self) -> None:
+        for stream in list(self._running.values()):
+            stream.cancel(wait=False)
+
+    def record(self, ask: Ask, response: Response) -> None:
+        """Keep the turn (unless one-off), learn the token ratio, add to the totals."""
+        self.last = response
+        self.totals.add(response)
+        if response.usage.input_tokens and not ask.settings.raw:
+            self.estimator.calibrate(ask.fit.messages, response.usage.input_tokens)
+        if ask.slot is not None and response.finish_reason != "error":
+            turn = Turn(ask.prompt, response, ask.cell_id)
+            ask.conversation.put(ask.slot, turn)
+        for listener in self.listeners:
+            listener()
+
+    def conversation_tokens(self, name: str | None = None) -> int:
+        return self.estimator.estimate(self.conversation(name).history())

@@ -1,0 +1,222 @@
+"""Live views of a running call: one for notebooks, one for terminals, chosen once.
+
+The notebook view streams text as stdout deltas, flushed at most every `FLUSH_INTERVAL`
+seconds, so its IOPub cost grows linearly with the text (a display handle resends the whole
+text on every update, which grows quadratically). The reasoning streams grey; when the answer
+starts the reasoning collapses into a `<details>` block; when the call ends, the cell's output
+is replaced by one ordinary Markdown display that a saved notebook keeps and renders anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
+
+from ._events import AnswerDelta, Event, ReasoningDelta, Response, Retrying, ToolCallEvent
+from ._render import _escape_pre, footer_text, notice_text, render_markdown, render_plain
+
+__all__ = ["NotebookView", "TerminalView", "View"]
+
+GREY = "\x1b[38;5;245m"  # visible grey in JupyterLab, VS Code and terminals (ANSI dim is not)
+RESET = "\x1b[0m"
+FLUSH_INTERVAL = 0.2
+
+
+class View(Protocol):
+    def start(self, notes: list[str]) -> None: ...
+
+    def on_event(self, event: Event | None) -> None:
+        """An event, or None when the stream pauses (a chance to flush)."""
+
+    def finish(self, response: Response, notes: list[str]) -> None: ...
+
+
+class _Buffered:
+    """Text written to a stream in batches: at most one write per interval."""
+
+    def __init__(self, out: TextIO, clock: Callable[[], float], interval: float) -> None:
+        self._out = out
+        self._clock = clock
+        self._interval = interval
+        self._pending: list[str] = []
+        self._style: str | None = None
+        self._last_flush = clock()
+
+    def write(self, text: str, style: str = "") -> None:
+        if style != self._style and self._pending:
+            self.flush()
+        self._style = style
+        self._pending.append(text)
+
+    def maybe_flush(self) -> None:
+        if self._pending and self._clock() - self._last_flush >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self._out.write(f"{self._style}{text}{RESET}" if self._style else text)
+        self._out.flush()
+        self._last_flush = self._clock()
+
+
+class NotebookView:
+    """Grey live reasoning, collapsed at the answer, replaced by portable Markdown at the end."""
+
+    def __init__(
+        self,
+        *,
+        show_reasoning: bool = True,
+        extra_outputs: tuple[Any, ...] = (),
+        banner: str = "",
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._show_reasoning = show_reasoning
+        self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
+        self._banner = banner
+        self._clock = clock
+        self._text = _Buffered(out or sys.stdout, clock, FLUSH_INTERVAL)
+        self._reasoning: list[str] = []
+        self._reasoning_started: float | None = None
+        self._answer_started = False
+        self._status = None  # display handle for "thinking…" when reasoning is hidden
+        self._last_status = 0.0
+
+    def start(self, notes: list[str]) -> None:
+        from IPython.display import display
+
+        for output in self._extra_outputs:
+            display(output)
+        for line in ([self._banner] if self._banner else []) + notes:
+            self._text.write(f"note: {line}\n")
+        self._text.flush()
+
+    def on_event(self, event: Event | None) -> None:
+        if isinstance(event, ReasoningDelta):
+            if self._reasoning_started is None:
+                self._reasoning_started = self._clock()
+            self._reasoning.append(event.text)
+            if self._show_reasoning:
+                self._text.write(
+                    event.text.lstrip("\n") if len(self._reasoning) == 1 else event.text, GREY
+                )
+            else:
+                self._update_status()
+        elif isinstance(event, AnswerDelta):
+            if not self._answer_started:
+                self._answer_started = True
+                self._collapse()
+            self._text.write(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self._text.write(f"\n[tool call {event.call.name}]\n")
+        elif isinstance(event, Retrying):
+            self._text.write(f"note: {event.error}; retrying in {event.delay:.1f} s\n")
+            self._text.flush()
+        self._text.maybe_flush()
+
+    def finish(self, response: Response, notes: list[str]) -> None:
+        from IPython.display import clear_output, display
+
+        self._text.flush()
+        notes = ([self._banner] if self._banner else []) + notes
+        clear_output(wait=True)
+        display(
+            {
+                "text/markdown": render_markdown(
+                    response, show_reasoning=self._show_reasoning, notes=notes
+                ),
+                "text/plain": render_plain(response, notes=notes),
+            },
+            raw=True,
+        )
+
+    def _collapse(self) -> None:
+        """The answer starts: fold the reasoning away, keeping it one click from view."""
+        from IPython.display import clear_output, display
+
+        self._text.flush()
+        if not self._show_reasoning or not self._reasoning:
+            return
+        thinking = self._clock() - (self._reasoning_started or self._clock())
+        summary = f"Reasoning · ≈{len(self._reasoning):,} tokens · {thinking:.1f} s"
+        text = "".join(self._reasoning).strip()
+        clear_output(wait=True)
+        for output in self._extra_outputs:
+            display(output)
+        display(
+            {
+                "text/markdown": f"<details><summary>{summary}</summary>\n\n"
+                f'<pre style="white-space: pre-wrap">{_escape_pre(text)}</pre>\n\n</details>',
+                "text/plain": f"[{summary}]",
+            },
+            raw=True,
+        )
+
+    def _update_status(self) -> None:
+        from IPython.display import display
+
+        now = self._clock()
+        if self._status is not None and now - self._last_status < 1.0:
+            return
+        self._last_status = now
+        thinking = now - (self._reasoning_started or now)
+        text = f"thinking… ≈{len(self._reasoning):,} tokens, {thinking:.0f} s"
+        bundle = {"text/plain": text, "text/markdown": f"*{html.escape(text)}*"}
+        if self._status is None:
+            self._status = display(bundle, raw=True, display_id=True)
+        else:
+            self._status.update(bundle, raw=True)
+
+
+class TerminalView:
+    """Plain streaming text for terminal IPython and scripts: reasoning grey, then the answer."""
+
+    def __init__(
+        self,
+        *,
+        show_reasoning: bool = True,
+        banner: str = "",
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._show_reasoning = show_reasoning
+        self._banner = banner
+        self._out = out or sys.stdout
+        self._text = _Buffered(self._out, clock, 0.05)
+        self._in_reasoning = False
+        self._answer_started = False
+
+    def start(self, notes: list[str]) -> None:
+        for line in ([self._banner] if self._banner else []) + notes:
+            self._text.write(f"note: {line}\n")
+        self._text.flush()
+
+    def on_event(self, event: Event | None) -> None:
+        if isinstance(event, ReasoningDelta) and self._show_reasoning:
+            self._text.write(
+                event.text.lstrip("\n") if not self._in_reasoning else event.text, GREY
+            )
+            self._in_reasoning = True
+        elif isinstance(event, AnswerDelta):
+            if not self._answer_started:
+                self._answer_started = True
+                if self._in_reasoning:
+                    self._text.write("\n\n")
+            self._text.write(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self._text.write(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
+        elif isinstance(event, Retrying):
+            self._text.write(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
+        self._text.maybe_flush()
+
+    def finish(self, response: Response, notes: list[str]) -> None:
+        notice = notice_text(response)
+        tail = [notice] if notice else []
+        tail.append(footer_text(response))
+        self._text.write("\n\n" + "\n".join(tail) + "\n", GREY)
+        self._text.flush()

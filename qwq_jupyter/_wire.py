@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._credentials import Credentials
+from ._credentials import Credentials, redact
 from ._errors import ConfigurationError
 from ._events import ToolCall, Usage
 from ._settings import QwQSettings
@@ -23,10 +23,11 @@ Message = dict[str, Any]
 
 @dataclass(frozen=True)
 class HTTPRequest:
-    url: str
+    url: str = field(repr=False)
     body: dict[str, Any]
     headers: dict[str, str] = field(repr=False)
     dialect: str  # "native" or "openai"
+    shown_url: str = ""  # the URL with the account id masked, for reprs and dry runs
 
 
 def build_request(
@@ -72,7 +73,8 @@ def build_request(
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if credentials.api_token:
         headers["Authorization"] = f"Bearer {credentials.api_token.reveal()}"
-    return HTTPRequest(url=url, body=body, headers=headers, dialect=dialect)
+    shown_url = redact(url, (credentials.account_id,)) if credentials.account_id else url
+    return HTTPRequest(url=url, body=body, headers=headers, dialect=dialect, shown_url=shown_url)
 
 
 def _native_body(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -611,6 +612,17 @@ def test_stop_closes_stalled_stream_promptly() -> None:
         _ = server.url
 
 
+def test_usable_inside_a_running_event_loop() -> None:
+    async def main() -> str:
+        with QwQTestServer() as server:
+            async with httpx.AsyncClient() as client:
+                url = URLS["native"](server)
+                response = await client.post(url, json=body(), headers=auth(server))
+        return response.json()["result"]["response"]
+
+    assert asyncio.run(main()) == INLINE
+
+
 def test_pytest_fixture(request: pytest.FixtureRequest) -> None:
     try:
         qwq_server = request.getfixturevalue("qwq_server")
@@ -624,24 +636,24 @@ def test_command_line_server_until_interrupted() -> None:
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "qwq_jupyter.testing", "--pace", "1000", "--token", "t"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    try:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
         assert process.stdout is not None
-        info = {}
-        for line in iter(process.stdout.readline, ""):
-            if line.startswith("Serving"):
-                break
-            key, _, value = line.partition(":")
-            info[key] = value.strip()
-        response = httpx.post(
-            info["openai_base_url"] + "/chat/completions",
-            json=body(),
-            headers={"Authorization": "Bearer t"},
-        )
-        assert response.status_code == 200
-        assert info["token"] == "t"
-        assert info["account_id"] == "test-account"
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(5)
+        try:
+            info = {}
+            for line in iter(process.stdout.readline, ""):
+                if line.startswith("Serving"):
+                    break
+                key, _, value = line.partition(":")
+                info[key] = value.strip()
+            response = httpx.post(
+                info["openai_base_url"] + "/chat/completions",
+                json=body(),
+                headers={"Authorization": "Bearer t"},
+            )
+            assert response.status_code == 200
+            assert info["token"] == "t"
+            assert info["account_id"] == "test-account"
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(5)
     assert process.returncode == 0

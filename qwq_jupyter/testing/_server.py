@@ -76,6 +76,7 @@ _STATUS_DEFAULT_CODES = {
     413: 3010,
     429: 3040,
 }
+_WORKERS_AI_DEFAULT_MAX_TOKENS = 256
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
 _PADDING = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -84,9 +85,9 @@ _PADDING = "abcdefghijklmnopqrstuvwxyz0123456789"
 class Fault:
     """A scripted misbehaviour: an HTTP error answer, or a stream that breaks in a given way.
 
-    `status`/`code` make an error answer. The other options (except `retry_after` and `times`)
-    only affect streamed replies, except `reset_after`/`stall_after`, which on a non-streamed
-    request abort the connection / send nothing at all.
+    Setting `status` or `code` makes an error answer. The stream options apply to streamed
+    replies; on a non-streamed request only `reset_after` (abort at once) and `stall_after`
+    (answer nothing) have an effect.
     """
 
     status: int | None = None
@@ -396,7 +397,10 @@ def _fault_error(fault: Fault, request: _Json) -> tuple[int, int, str]:
         code = status or 500
     known_status, known_message = _ERROR_CODES.get(code, (400, ""))
     status = status if status is not None else known_status
-    tokens = _prompt_tokens(request) + (_max_tokens(request) or 256)
+    max_tokens = _max_tokens(request)
+    tokens = _prompt_tokens(request) + (
+        _WORKERS_AI_DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+    )
     message = fault.message or known_message.format(tokens=tokens) or _phrase(status)
     return status, code, message
 
@@ -757,8 +761,9 @@ class QwQTestServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
+            # Only stop() cancels these tasks. Not re-raised: Python 3.11's start_server
+            # callback calls task.exception() on a cancelled task and logs a spurious error.
             writer.transport.abort()
-            raise
         finally:
             self._tasks.discard(task)
             writer.close()

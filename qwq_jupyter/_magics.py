@@ -123,9 +123,14 @@ class QwQMagics(Magics):
 
     def _parse(self, line: str) -> Any:
         try:
-            return parse_argstring(self.qwq, line)
+            args = parse_argstring(self.qwq, line)
         except UsageError as err:
             raise UsageError(str(err).strip().split("\n")[-1]) from None
+        # IPython's splitter keeps the quotes around a quoted value: --system 'Be brief.'
+        for name, value in vars(args).items():
+            if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
+                setattr(args, name, value[1:-1])
+        return args
 
     def _settings_for(self, args: Any) -> QwQSettings:
         changes: dict[str, Any] = {

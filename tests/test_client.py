@@ -101,12 +101,19 @@ def test_every_backend_shape_and_mode(server, backend: str, shape: str, stream: 
 
 @pytest.mark.parametrize("backend", ["workers-ai", "openai"])
 def test_request_carries_settings_not_server_defaults(server, backend: str) -> None:
-    client = QwQClient(settings_for(server, backend, seed=7, presence_penalty=0.5), credentials(server))
+    client = QwQClient(
+        settings_for(server, backend, seed=7, presence_penalty=0.5), credentials(server)
+    )
     client.complete(QUESTION)
     body = server.last_body
     assert body["temperature"] == 0.6 and body["temperature"] != 0.15
     assert body["max_tokens"] == 16_000 and body["max_tokens"] != 256
-    assert (body["top_p"], body["top_k"], body["seed"], body["presence_penalty"]) == (0.95, 40, 7, 0.5)
+    assert (body["top_p"], body["top_k"], body["seed"], body["presence_penalty"]) == (
+        0.95,
+        40,
+        7,
+        0.5,
+    )
     assert body["messages"] == QUESTION
     assert "frequency_penalty" not in body  # unset parameters are left out
     if backend == "openai":
@@ -134,7 +141,9 @@ def test_raw_prompt_and_guided_json_and_tools_pass_through(server) -> None:
 def test_openai_dialect_translates_schema_and_tools(server) -> None:
     schema = {"type": "object"}
     tools = [{"name": "add", "parameters": {"type": "object"}}]
-    client = QwQClient(settings_for(server, "openai", guided_json=schema, tools=tools), credentials(server))
+    client = QwQClient(
+        settings_for(server, "openai", guided_json=schema, tools=tools), credentials(server)
+    )
     client.complete(QUESTION)
     body = server.last_body
     assert body["response_format"]["json_schema"]["schema"] == schema
@@ -147,7 +156,9 @@ def test_tool_calls_surface(server, backend: str) -> None:
     server.push(Reply(answer="", tool_calls=[call]))
     response = QwQClient(settings_for(server, backend), credentials(server)).complete(QUESTION)
     assert response.finish_reason == "tool_calls"
-    assert [(c.name, c.arguments) for c in response.tool_calls] == [("get_weather", {"city": "Oslo"})]
+    assert [(c.name, c.arguments) for c in response.tool_calls] == [
+        ("get_weather", {"city": "Oslo"})
+    ]
 
 
 @pytest.mark.parametrize(
@@ -237,7 +248,9 @@ def test_close_without_done_is_incomplete(server) -> None:
 def test_stall_is_detected(server) -> None:
     server.push(Reply(fault=Fault(stall_after=4)))
     started = time.monotonic()
-    response = QwQClient(settings_for(server, stall_timeout=0.3), credentials(server)).complete(QUESTION)
+    response = QwQClient(settings_for(server, stall_timeout=0.3), credentials(server)).complete(
+        QUESTION
+    )
     assert time.monotonic() - started < 3
     assert response.finish_reason == "incomplete" and "stalled" in response.error
     assert response.reasoning

@@ -31,7 +31,9 @@ def test_from_dotenv_file_with_environment_winning(tmp_path) -> None:
 
 
 def test_openai_key_variables() -> None:
-    creds = Credentials.from_env({"QWQ_API_KEY": "k1", "CLOUDFLARE_API_TOKEN": "k2"}, None, openai=True)
+    creds = Credentials.from_env(
+        {"QWQ_API_KEY": "k1", "CLOUDFLARE_API_TOKEN": "k2"}, None, openai=True
+    )
     assert creds.api_token.reveal() == "k1"
 
 

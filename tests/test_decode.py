@@ -61,8 +61,12 @@ def test_field_mode_keeps_literal_close_tag_in_answer() -> None:
 
 
 def test_last_usage_wins_never_summed() -> None:
-    usages = [{"prompt_tokens": 9, "completion_tokens": n, "total_tokens": 9 + n} for n in (1, 2, 3)]
-    payloads = [native(f"t{i}</think>" if i == 1 else f"t{i}", usage=u) for i, u in enumerate(usages)]
+    usages = [
+        {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": 9 + n} for n in (1, 2, 3)
+    ]
+    payloads = [
+        native(f"t{i}</think>" if i == 1 else f"t{i}", usage=u) for i, u in enumerate(usages)
+    ]
     payloads.append(native("", usage={"prompt_tokens": 9, "completion_tokens": 3, "neurons": 1.5}))
     _, response = run(payloads)
     assert (response.usage.input_tokens, response.usage.output_tokens) == (9, 3)
@@ -75,10 +79,20 @@ def test_usage_unknown_when_not_sent() -> None:
 
 
 def test_reasoning_tokens_reported_or_estimated() -> None:
-    usage = {"prompt_tokens": 5, "completion_tokens": 10, "completion_tokens_details": {"reasoning_tokens": 7}}
+    usage = {
+        "prompt_tokens": 5,
+        "completion_tokens": 10,
+        "completion_tokens_details": {"reasoning_tokens": 7},
+    }
     _, response = run([native("r</think>a", usage=usage)])
-    assert (response.reasoning_tokens, response.answer_tokens, response.tokens_estimated) == (7, 3, False)
-    _, estimated = run([native("r"), native("r"), native("r</think>a"), native("", usage={"completion_tokens": 8})])
+    assert (response.reasoning_tokens, response.answer_tokens, response.tokens_estimated) == (
+        7,
+        3,
+        False,
+    )
+    _, estimated = run(
+        [native("r"), native("r"), native("r</think>a"), native("", usage={"completion_tokens": 8})]
+    )
     assert estimated.tokens_estimated and estimated.reasoning_tokens + estimated.answer_tokens == 8
 
 
@@ -113,23 +127,35 @@ def test_stop_without_close_tag_means_it_was_all_answer() -> None:
 
 def test_native_tool_calls_whole() -> None:
     call = {"name": "get_weather", "arguments": {"city": "Oslo"}}
-    events, response = run([native("r</think>"), native("", tool_calls=[call], finish_reason="tool_calls")])
+    events, response = run(
+        [native("r</think>"), native("", tool_calls=[call], finish_reason="tool_calls")]
+    )
     assert [c.to_dict() for c in response.tool_calls] == [{**call, "id": None}]
     assert response.finish_reason == "tool_calls"
     assert any(isinstance(e, ToolCallEvent) for e in events)
 
 
 def test_openai_tool_call_fragments() -> None:
-    first = {"index": 0, "id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": '}}
+    first = {
+        "index": 0,
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "add", "arguments": '{"a": '},
+    }
     second = {"index": 0, "function": {"arguments": "1}"}}
-    _, response = run([openai(reasoning="r"), openai(tool_calls=[first]), openai(tool_calls=[second])])
+    _, response = run(
+        [openai(reasoning="r"), openai(tool_calls=[first]), openai(tool_calls=[second])]
+    )
     assert response.tool_calls[0].to_dict() == {"name": "add", "arguments": {"a": 1}, "id": "c1"}
 
 
 def test_non_streamed_native_envelope() -> None:
     decoder = EventDecoder()
     body = {
-        "result": {"response": "why</think>\n\nbecause", "usage": {"prompt_tokens": 3, "completion_tokens": 4}},
+        "result": {
+            "response": "why</think>\n\nbecause",
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+        },
         "success": True,
         "errors": [],
     }
@@ -139,6 +165,12 @@ def test_non_streamed_native_envelope() -> None:
 
 def test_non_streamed_openai_shape_inside_result() -> None:
     decoder = EventDecoder()
-    body = {"result": {"choices": [{"message": {"content": "a", "reasoning_content": "r"}, "finish_reason": "stop"}]}}
+    body = {
+        "result": {
+            "choices": [
+                {"message": {"content": "a", "reasoning_content": "r"}, "finish_reason": "stop"}
+            ]
+        }
+    }
     events = decoder.feed_whole(body) + decoder.end()
     assert [type(e) for e in events] == [ReasoningDelta, AnswerDelta, Finish]

@@ -20,7 +20,10 @@ def every_split(text: str) -> list[list[str]]:
 
 
 def test_missing_opening_tag_is_normal() -> None:
-    assert split(["Let me add 2 and 2.\n</think>\n\nIt is 4."]) == ("Let me add 2 and 2.\n", "It is 4.")
+    assert split(["Let me add 2 and 2.\n</think>\n\nIt is 4."]) == (
+        "Let me add 2 and 2.\n",
+        "It is 4.",
+    )
 
 
 def test_echoed_opening_tag_is_dropped() -> None:

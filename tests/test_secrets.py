@@ -80,7 +80,9 @@ def test_reprs_never_show_the_token(server) -> None:
     client = client_for(server)
     request = client.prepare([{"role": "user", "content": "hi"}])
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"  # it is sent, of course
-    assert_clean(repr(client), repr(client.credentials), repr(request), str(client.settings.as_dict()))
+    assert_clean(
+        repr(client), repr(client.credentials), repr(request), str(client.settings.as_dict())
+    )
 
 
 def test_saved_conversation_holds_no_secret(server, tmp_path) -> None:

@@ -1,0 +1,339 @@
+"""`%%qwq` flags and `%qwq` commands in a real IPython shell, against the local server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+from qwq_jupyter._magics import QwQMagics
+from qwq_jupyter.testing import Reply
+
+SECRET_TOKEN_MARKER = "test-token"
+
+
+def ask(shell, cell: str, line: str = ""):
+    with capture_output() as captured:
+        value = shell.run_cell_magic("qwq", line, cell)
+    return value, captured.stdout
+
+
+def command(shell, line: str):
+    with capture_output() as captured:
+        value = shell.run_line_magic("qwq", line)
+    return value, captured.stdout
+
+
+def test_a_cell_streams_reasoning_grey_then_answer_and_footer(shell, qwq_env) -> None:
+    qwq_env.push(Reply(reasoning="Six sevens.", answer="It is **42**."))
+    value, out = ask(shell, "What is 6 × 7?")
+    grey_part = out[out.index("\x1b[38;5;245m") : out.index("It is")]
+    assert "Six" in grey_part and "sevens." in grey_part
+    assert out.index("Six sevens.") < out.index("It is **42**.")
+    assert "reasoning" in out and "tok/s" in out and "$" in out and "stop" in out
+    assert value.answer == "It is **42**." and value.reasoning.strip() == "Six sevens."
+    assert value.finish_reason == "stop" and value.cost > 0
+    assert value.settings["temperature"] == 0.6
+
+
+def test_conversation_continues_without_reasoning(shell, qwq_env) -> None:
+    qwq_env.push(Reply(reasoning="SECRET THOUGHT", answer="first answer"))
+    ask(shell, "one")
+    ask(shell, "two")
+    messages = qwq_env.last_body["messages"]
+    assert messages == [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "two"},
+    ]
+    assert "SECRET THOUGHT" not in json.dumps(qwq_env.last_body)
+
+
+@pytest.mark.parametrize(
+    ("flag", "field", "value"),
+    [
+        ("--temperature 1.3", "temperature", 1.3),
+        ("--top-p 0.5", "top_p", 0.5),
+        ("--top-k 7", "top_k", 7),
+        ("--max-tokens 900", "max_tokens", 900),
+        ("--seed 42", "seed", 42),
+        ("--presence-penalty 1.5", "presence_penalty", 1.5),
+        ("--frequency-penalty 0.2", "frequency_penalty", 0.2),
+        ("--repetition-penalty 1.1", "repetition_penalty", 1.1),
+    ],
+)
+def test_parameter_flags_reach_the_request_for_this_cell_only(shell, qwq_env, flag, field, value):
+    ask(shell, "q", flag)
+    assert qwq_env.last_body[field] == value
+    ask(shell, "q")
+    assert qwq_env.last_body.get(field) != value
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--temperature 9", "temperature must be from 0 to 5, got 9"),
+        ("--top-k 0", "top_k must be from 1 to 50, got 0"),
+        ("--max-tokens 30000", "max_tokens must be from 1 to 24,000, got 30,000"),
+        ("--seed 0", "seed must be from 1 to 9,999,999,999"),
+        ("--top-p abc", "invalid float value: 'abc'"),
+        ("--top-k 2.5", "invalid int value: '2.5'"),
+        ("--bogus", "unrecognized arguments: --bogus"),
+        ("--backend bedrock", "invalid choice: 'bedrock'"),
+        ("--json nowhere", "--json: no variable named 'nowhere'"),
+    ],
+)
+def test_bad_flags_give_one_line_and_send_nothing(shell, qwq_env, flag, message) -> None:
+    with pytest.raises(UsageError) as info:
+        ask(shell, "q", flag)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value).strip()
+    assert qwq_env.requests == []
+
+
+def test_empty_cell_is_refused(shell, qwq_env) -> None:
+    with pytest.raises(UsageError, match="the cell is empty"):
+        ask(shell, "   ")
+    assert qwq_env.requests == []
+
+
+def test_system_prompt(shell, qwq_env) -> None:
+    ask(shell, "q", "--system 'Answer in French.'")
+    assert qwq_env.last_body["messages"][0] == {"role": "system", "content": "Answer in French."}
+    ask(shell, "q2")
+    assert qwq_env.last_body["messages"][0]["content"] == "Answer in French."
+
+
+def test_named_chats_are_separate_and_new_starts_afresh(shell, qwq_env) -> None:
+    ask(shell, "in default")
+    ask(shell, "in other", "--chat other")
+    assert len(qwq_env.last_body["messages"]) == 1
+    ask(shell, "again in default")
+    assert [m["content"] for m in qwq_env.last_body["messages"] if m["role"] == "user"] == [
+        "in default",
+        "again in default",
+    ]
+    ask(shell, "fresh", "--new")
+    assert len(qwq_env.last_body["messages"]) == 1
+    _, out = command(shell, "chats")
+    assert "* default: 1 turns" in out and "other: 1 turns" in out
+
+
+def test_no_history_is_a_one_off(shell, qwq_env) -> None:
+    ask(shell, "remembered")
+    ask(shell, "one-off", "--no-history")
+    assert len(qwq_env.last_body["messages"]) == 1
+    ask(shell, "next")
+    users = [m["content"] for m in qwq_env.last_body["messages"] if m["role"] == "user"]
+    assert users == ["remembered", "next"]
+
+
+def test_rerun_of_a_cell_replaces_its_turn_unless_append(shell, qwq_env, monkeypatch) -> None:
+    cell = {"id": "cell-A"}
+    monkeypatch.setattr(QwQMagics, "_cell_id", lambda self: cell["id"])
+    ask(shell, "first version")
+    ask(shell, "second version")  # same cell re-run
+    session = shell.magics_manager.registry["QwQMagics"].session
+    assert [t.prompt for t in session.conversation().turns] == ["second version"]
+    assert len(qwq_env.last_body["messages"]) == 1  # its earlier turn is not history
+    ask(shell, "third", "--append")
+    assert [t.prompt for t in session.conversation().turns] == ["second version", "third"]
+    cell["id"] = "cell-B"
+    ask(shell, "other cell")
+    assert len(session.conversation().turns) == 3
+
+
+def test_hide_and_show_reasoning(shell, qwq_env) -> None:
+    qwq_env.push(Reply(reasoning="HIDDEN THOUGHT", answer="visible"))
+    _, out = ask(shell, "q", "--hide-reasoning")
+    assert "HIDDEN THOUGHT" not in out and "visible" in out
+    shell.run_line_magic("config", "QwQSettings.show_reasoning = False")
+    qwq_env.push(Reply(reasoning="SHOWN THOUGHT", answer="visible"))
+    _, out = ask(shell, "q", "--show-reasoning")
+    assert "SHOWN THOUGHT" in out
+
+
+def test_raw_sends_the_chat_template(shell, qwq_env) -> None:
+    ask(shell, "hello")
+    ask(shell, "again", "--raw")
+    body = qwq_env.last_body
+    assert body["raw"] is True and "messages" not in body
+    assert body["prompt"].endswith(
+        "<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    )
+    assert "<|im_start|>user\nhello<|im_end|>" in body["prompt"]
+
+
+def test_no_stream(shell, qwq_env) -> None:
+    value, _ = ask(shell, "q", "--no-stream")
+    assert qwq_env.last_body["stream"] is False and value.answer
+
+
+def test_json_schema_from_a_variable_and_parsed_value(shell, qwq_env) -> None:
+    shell.user_ns["schema"] = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    qwq_env.push(Reply(answer='{"n": 42}'))
+    value, _ = ask(shell, "q", "--json schema")
+    assert qwq_env.last_body["guided_json"] == shell.user_ns["schema"]
+    assert value.value == {"n": 42}
+
+
+def test_tools_from_a_variable(shell, qwq_env) -> None:
+    shell.user_ns["tools"] = [{"name": "add", "description": "Add", "parameters": {}}]
+    qwq_env.push(Reply(answer="", tool_calls=[{"name": "add", "arguments": {"a": 1}}]))
+    value, out = ask(shell, "q", "--tools tools")
+    assert qwq_env.last_body["tools"] == shell.user_ns["tools"]
+    assert value.tool_calls[0].name == "add" and "tool call add" in out
+
+
+def test_out_stores_the_response(shell, qwq_env) -> None:
+    value, _ = ask(shell, "q", "--out result")
+    assert shell.user_ns["result"] is value
+
+
+def test_backend_base_url_and_model_flags(shell, qwq_env) -> None:
+    ask(shell, "q", f"--backend openai --base-url {qwq_env.openai_base_url} --model my/qwq")
+    assert qwq_env.requests[-1].path == "/v1/chat/completions"
+    assert qwq_env.last_body["model"] == "my/qwq"
+
+
+def test_missing_credentials_is_one_line(shell, qwq_env, monkeypatch) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    session = shell.magics_manager.registry["QwQMagics"].session
+    session._client = None
+    with pytest.raises(UsageError, match="set CLOUDFLARE_API_TOKEN in the environment"):
+        ask(shell, "q")
+    assert qwq_env.requests == []
+
+
+def test_api_error_shows_one_line_and_keeps_the_conversation(shell, qwq_env) -> None:
+    from qwq_jupyter.testing import Fault
+
+    ask(shell, "kept")
+    qwq_env.push(Reply(fault=Fault(status=429, code=3036)))
+    value, out = ask(shell, "refused")
+    assert value.finish_reason == "error"
+    assert "daily free allocation" in out and "Traceback" not in out
+    session = shell.magics_manager.registry["QwQMagics"].session
+    assert [t.prompt for t in session.conversation().turns] == ["kept"]
+
+
+def test_commands_history_undo_keep(shell, qwq_env) -> None:
+    from qwq_jupyter.testing import Fault
+
+    ask(shell, "first <b>question</b>")
+    qwq_env.push(Reply(reasoning="r.", answer="a b c d e f g h i j", fault=Fault(reset_after=6)))
+    ask(shell, "cut off")
+    value, _ = command(shell, "history")
+    markdown = value._repr_markdown_()
+    assert "first &lt;b>question" in markdown and "not sent back: incomplete" in markdown
+    ask(shell, "next")
+    assert len(qwq_env.last_body["messages"]) == 3  # the cut-off turn is not sent
+    command(shell, "undo")
+    _, out = command(shell, "keep")
+    assert "will be sent back" in out
+    ask(shell, "after keep")
+    users = [m["content"] for m in qwq_env.last_body["messages"] if m["role"] == "user"]
+    assert users == ["first <b>question</b>", "cut off", "after keep"]
+    command(shell, "reset")
+    ask(shell, "clean")
+    assert len(qwq_env.last_body["messages"]) == 1
+
+
+def test_retry_regenerates_the_last_turn_with_new_flags(shell, qwq_env) -> None:
+    ask(shell, "question")
+    qwq_env.push(Reply(answer="better"))
+    value, _ = command(shell, "retry --temperature 1.1")
+    assert qwq_env.last_body["temperature"] == 1.1
+    assert qwq_env.last_body["messages"] == [{"role": "user", "content": "question"}]
+    session = shell.magics_manager.registry["QwQMagics"].session
+    assert [t.answer for t in session.conversation().turns] == ["better"]
+    assert value.answer == "better"
+
+
+def test_save_and_load_round_trip_every_field(shell, qwq_env, tmp_path) -> None:
+    ask(shell, "q1", "--system 'be brief'")
+    ask(shell, "q2", "--chat side")
+    session = shell.magics_manager.registry["QwQMagics"].session
+    before = {name: c.to_dict() for name, c in session.store.conversations.items()}
+    path = tmp_path / "chats.json"
+    command(shell, f"save {path}")
+    assert qwq_env.token not in path.read_text()
+    command(shell, "reset")
+    command(shell, "reset side")
+    _, out = command(shell, f"load {path}")
+    assert "loaded default, side" in out
+    after = {name: c.to_dict() for name, c in session.store.conversations.items()}
+    assert after == before
+
+
+def test_load_refuses_other_files(shell, tmp_path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+    with pytest.raises(UsageError, match="is not a qwq-jupyter conversations file"):
+        command(shell, f"load {path}")
+
+
+def test_settings_masks_the_token(shell, qwq_env) -> None:
+    _, out = command(shell, "settings")
+    assert "temperature" in out and "api token" in out and "****" in out
+    assert qwq_env.token not in out and qwq_env.account_id not in out
+
+
+def test_usage_totals(shell, qwq_env) -> None:
+    ask(shell, "a")
+    ask(shell, "b")
+    _, out = command(shell, "usage")
+    assert out.startswith("2 calls") and "$" in out
+
+
+def test_panel_command_returns_the_widget(shell) -> None:
+    value, _ = command(shell, "panel")
+    assert type(value).__name__ == "VBox"
+
+
+def test_unknown_command_and_bad_arguments(shell) -> None:
+    with pytest.raises(UsageError, match="unknown command 'frobnicate'"):
+        command(shell, "frobnicate")
+    with pytest.raises(UsageError, match="%qwq save"):
+        command(shell, "save")
+
+
+def test_help_lists_every_flag(shell) -> None:
+    doc = QwQMagics.qwq.__doc__
+    for flag in (
+        "--temperature",
+        "--top-p",
+        "--top-k",
+        "--max-tokens",
+        "--seed",
+        "--chat",
+        "--new",
+        "--no-history",
+        "--append",
+        "--system",
+        "--raw",
+        "--json",
+        "--out",
+        "--background",
+        "--backend",
+        "--base-url",
+        "--model",
+        "--hide-reasoning",
+        "(0 to 5)",
+    ):
+        assert flag in doc, flag
+
+
+def test_config_and_flags_share_one_settings_object(shell, qwq_env) -> None:
+    shell.run_line_magic("config", "QwQSettings.temperature = 0.9")
+    ask(shell, "q")
+    assert qwq_env.last_body["temperature"] == 0.9
+
+
+def test_unload_removes_the_magics(shell) -> None:
+    shell.run_line_magic("unload_ext", "qwq_jupyter")
+    assert "qwq" not in shell.magics_manager.magics["cell"]
+    shell.run_line_magic("load_ext", "qwq_jupyter")
+    assert "qwq" in shell.magics_manager.magics["cell"]

@@ -112,7 +112,12 @@ class Session:
         append: bool = False,
         cell_id: str | None = None,
     ) -> Ask:
-        """Resolve one question: history before its slot, trimmed to the window."""
+        """Resolve one question: history before its slot, trimmed to the window.
+
+        A call of the same conversation still running in the background is waited for first,
+        so its answer is part of the history.
+        """
+        self.wait_idle(chat or self.store.current)
         if new:
             self.store.reset(chat, system_prompt=settings.system_prompt)
         conversation = self.conversation(chat)
@@ -132,8 +137,7 @@ class Session:
         return Ask(prompt, settings, conversation, slot, messages, fit, cell_id)
 
     def start(self, ask: Ask) -> ResponseStream:
-        """Send the request; wait first for a background call of the same conversation."""
-        self.wait_idle(ask.conversation.name)
+        """Send the request."""
         request = self.client.prepare(settings=ask.settings, **ask.request_input())
         return self.client.send(request, ask.settings)
 

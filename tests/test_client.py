@@ -296,9 +296,7 @@ def test_sync_cancel_closes_the_connection(server) -> None:
     server.push(Reply(tokens_per_second=40))
     client = QwQClient(settings_for(server), credentials(server))
     stream = client.stream(QUESTION)
-    seen = 0
-    for _event in stream:
-        seen += 1
+    for seen, _event in enumerate(stream, 1):
         if seen == 3:
             break  # leaving the loop early cancels the call
     assert server.wait_for_disconnect(1.0)

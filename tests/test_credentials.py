@@ -23,7 +23,8 @@ def test_from_environment() -> None:
 def test_from_dotenv_file_with_environment_winning(tmp_path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text(
-        f"# comment\nexport CLOUDFLARE_ACCOUNT_ID='from-file'\nCLOUDFLARE_API_TOKEN=\"{SENTINEL}\"\n"
+        "# comment\nexport CLOUDFLARE_ACCOUNT_ID='from-file'\n"
+        f'CLOUDFLARE_API_TOKEN="{SENTINEL}"\n'
     )
     creds = Credentials.from_env({"CLOUDFLARE_ACCOUNT_ID": "from-env"}, dotenv=dotenv)
     assert creds.account_id == "from-env"

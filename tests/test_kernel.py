@@ -1,0 +1,156 @@
+"""Real-kernel tests: what JupyterLab receives over IOPub, ■ interrupt, Stop, cell ids."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kernels import Kernel
+
+from qwq_jupyter.testing import QwQTestServer, Reply
+
+LONG_REASONING = " ".join(f"step{i} of the reasoning." for i in range(400))
+
+
+@pytest.fixture(scope="module")
+def server():
+    with QwQTestServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def kernel(server, tmp_path_factory):
+    kernel = Kernel(server, str(tmp_path_factory.mktemp("kernel")))
+    yield kernel
+    kernel.shutdown()
+
+
+def test_streamed_answer_over_iopub(kernel, server) -> None:
+    server.push(
+        Reply(
+            reasoning="Six sevens < 43 & </details> <think>",
+            answer="**42** <script>x</script>",
+            tokens_per_second=200,
+        )
+    )
+    run = kernel.execute("%%qwq\nWhat is 6 × 7?").raise_on_error()
+    streams = run.of_type("stream")
+    assert len(streams) >= 2  # the reasoning arrived in several pieces, live
+    assert streams[0]["content"]["text"].startswith("\x1b[38;5;245m")  # grey reasoning
+    kinds = [m["msg_type"] for m in run.messages if m["msg_type"] != "status"]
+    # live grey reasoning, collapse at the answer, answer text, final portable display
+    assert kinds.index("stream") < kinds.index("clear_output") < kinds.index("display_data")
+    final = run.last_display()
+    markdown = final["text/markdown"]
+    assert markdown.count("<details>") == 1 and "</details>" in markdown
+    assert "&lt;/details&gt;" in markdown and "&lt;think&gt;" in markdown  # cannot break layout
+    assert "&lt;script>" in markdown and "<script>" not in markdown  # never executed
+    assert "**42**" in markdown and "tok/s" in markdown and "stop" in markdown
+    assert "42" in final["text/plain"]
+    # the cell's value is the response object, but the answer is not shown twice
+    assert run.of_type("execute_result") == []
+    value = kernel.execute("print(repr(_), _.answer, _.finish_reason)").stdout
+    assert "QwQ Response stop" in value and "stop" in value
+
+
+def test_interrupt_stops_keeps_partial_and_kernel_lives(kernel, server) -> None:
+    server.push(Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40))
+    server.reset_stats()
+    msg_id = kernel.send("%%qwq\nthink long")
+    kernel.wait_for(
+        msg_id,
+        lambda m: (
+            (m["msg_type"] == "stream"
+            and "step3" in m["content"]["text"])
+            or (m["msg_type"] == "stream"
+            and "step4" in m["content"]["text"])
+        ),
+    )
+    kernel.manager.interrupt_kernel()
+    assert server.wait_for_disconnect(1.0)  # the HTTP connection closed at once
+    run = kernel.collect(msg_id)
+    assert run.reply["content"]["status"] == "ok"  # one line, not a traceback
+    final = run.last_display()["text/markdown"]
+    assert "Interrupted" in final and "step1" in final
+    history = kernel.execute("%qwq history").result()["text/markdown"]
+    assert "not sent back: interrupted" in history
+    assert kernel.execute("print(1 + 1)").stdout == "2\n"
+
+
+def test_background_stop_button(kernel, server) -> None:
+    server.push(Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40))
+    server.reset_stats()
+    msg_id = kernel.send("%%qwq --background\nthink in the background")
+    run = kernel.collect(msg_id, timeout=10)  # the cell returns at once
+    button = next(
+        m["content"]["comm_id"]
+        for m in run.of_type("comm_open")
+        if m["content"]["data"]["state"].get("_model_name") == "ButtonModel"
+    )
+    kernel.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "step2" in m["content"]["text"])
+    assert not server.wait_for_disconnect(0.1)
+    kernel.comm_msg(button, {"method": "custom", "content": {"event": "click"}})
+    assert server.wait_for_disconnect(2.0)
+    messages = kernel.wait_for(
+        msg_id,
+        lambda m: (
+            m["msg_type"] == "display_data"
+            and "Interrupted" in m["content"]["data"].get("text/markdown", "")
+        ),
+    )
+    assert messages
+    assert kernel.execute("print('alive')").stdout == "alive\n"
+
+
+def test_background_call_is_awaited_by_the_next_cell(kernel, server) -> None:
+    server.push(Reply(reasoning="r " * 30, answer="first", tokens_per_second=100))
+    kernel.execute("%%qwq --background --new --chat bg\nfirst").raise_on_error()
+    kernel.execute("%%qwq --chat bg\nsecond").raise_on_error()
+    users = [m["content"] for m in server.last_body["messages"] if m["role"] == "user"]
+    assert users == ["first", "second"]
+    assert {"role": "assistant", "content": "first"} in server.last_body["messages"]
+
+
+def test_rerunning_a_cell_replaces_its_turn(kernel, server) -> None:
+    kernel.execute("%qwq reset").raise_on_error()
+    kernel.execute("%%qwq\nversion one", cell_id="cell-1").raise_on_error()
+    kernel.execute("%%qwq\nversion two", cell_id="cell-1").raise_on_error()
+    assert [m["content"] for m in server.last_body["messages"]] == ["version two"]
+    kernel.execute("%%qwq\nfollow-up", cell_id="cell-2").raise_on_error()
+    users = [m["content"] for m in server.last_body["messages"] if m["role"] == "user"]
+    assert users == ["version two", "follow-up"]
+
+
+def test_panel_and_config_stay_in_sync(kernel, server) -> None:
+    run = kernel.execute(
+        "from qwq_jupyter._panel import ParameterPanel\n"
+        "import qwq_jupyter._magics as m\n"
+        "session = next(iter(m._loaded.values())).session\n"
+        "panel = ParameterPanel(session)\n"
+        "panel.controls['temperature'].value = 1.25\n"
+        "%config QwQSettings.top_k = 12\n"
+        "print(session.settings.temperature, panel.controls['top_k'].value)"
+    )
+    assert run.raise_on_error().stdout.split() == ["1.25", "12"]
+    kernel.execute("%%qwq --no-history\nq").raise_on_error()
+    assert (server.last_body["temperature"], server.last_body["top_k"]) == (1.25, 12)
+    kernel.execute("panel.controls['seed:set'].value = True\npanel.controls['seed'].value = 99")
+    kernel.execute("%%qwq --no-history\nq").raise_on_error()
+    assert server.last_body["seed"] == 99
+    kernel.execute("%config QwQSettings.seed = None")
+    assert kernel.execute("print(panel.controls['seed:set'].value)").stdout == "False\n"
+    kernel.execute("%config QwQSettings.temperature = 0.6\n%config QwQSettings.top_k = 40")
+
+
+def test_token_never_reaches_iopub(kernel, server) -> None:
+    from qwq_jupyter.testing import Fault
+
+    server.push(Reply(fault=Fault(status=401, message=f"token {server.token} is not valid")))
+    runs = [
+        kernel.execute("%qwq settings"),
+        kernel.execute("%%qwq\nq"),
+        kernel.execute("%%qwq\nq"),
+    ]
+    assert "Authentication" in runs[1].last_display()["text/markdown"]
+    for run in runs:
+        assert server.token not in json.dumps([m["content"] for m in run.messages], default=str)

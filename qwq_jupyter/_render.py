@@ -108,7 +108,7 @@ def render_markdown(
     notice = notice_text(response)
     if notice:
         blocks.append(f"**{escape_markdown_html(notice)}**")
-    if footer:
+    if footer and response.finish_reason != "error":
         blocks.append(f"<sub>{html.escape(footer_text(response))}</sub>")
     return "\n\n".join(blocks)
 
@@ -127,6 +127,6 @@ def render_plain(
     notice = notice_text(response)
     if notice:
         lines.append(notice)
-    if footer:
+    if footer and response.finish_reason != "error":
         lines.append(f"[{footer_text(response)}]")
     return "\n\n".join(lines)

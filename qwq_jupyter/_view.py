@@ -217,6 +217,7 @@ class TerminalView:
     def finish(self, response: Response, notes: list[str]) -> None:
         notice = notice_text(response)
         tail = [notice] if notice else []
-        tail.append(footer_text(response))
+        if response.finish_reason != "error":
+            tail.append(footer_text(response))
         self._text.write("\n\n" + "\n".join(tail) + "\n", GREY)
         self._text.flush()

@@ -72,7 +72,7 @@ class Kernel:
         self.client.shell_channel.send(message)
         return message["header"]["msg_id"]
 
-    def collect(self, msg_id: str, timeout: float = 30.0, until_idle: bool = True) -> Execution:
+    def collect(self, msg_id: str, timeout: float = 30.0) -> Execution:
         """IOPub messages of one request until the kernel is idle again, then its reply."""
         execution = Execution(msg_id)
         deadline = time.monotonic() + timeout
@@ -81,9 +81,8 @@ class Kernel:
             if message["parent_header"].get("msg_id") != msg_id:
                 continue
             execution.messages.append(message)
-            if until_idle and message["msg_type"] == "status":
-                if message["content"]["execution_state"] == "idle":
-                    break
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
         execution.reply = self.shell_reply(msg_id, deadline)
         return execution
 

@@ -66,10 +66,13 @@ class DisplayedResponse(Response):
 
         shell = get_ipython()
         if shell is not None and shell.execution_count == self._shown_in_cell:
-            return  # this cell's own value: the view already shows it
-        display(
-            {"text/markdown": render_markdown(self), "text/plain": render_plain(self)}, raw=True
-        )
+            # This cell's own value: the live view already shows the answer. A terminal still
+            # gets the one-line summary after `Out[n]:`; a notebook shows nothing more.
+            if getattr(shell, "kernel", None) is None:
+                display({"text/plain": repr(self)}, raw=True)
+            return
+        bundle = {"text/markdown": render_markdown(self), "text/plain": render_plain(self)}
+        display(bundle, raw=True)
 
     @classmethod
     def wrap(cls, response: Response, cell: int | None) -> DisplayedResponse:

@@ -611,6 +611,9 @@ class QwQTestServer:
         self.disconnects = 0
         self.open_streams = 0
         self.peak_open = 0
+        #: When each event of the latest stream was written (time.monotonic), for latency
+        #: measurements: event i of a native inline stream carries token i.
+        self.event_times: list[float] = []
         self.push(*replies)
 
     # Lifecycle
@@ -884,6 +887,7 @@ class QwQTestServer:
             limit = fault.reset_after if fault.reset_after is not None else fault.stall_after
         delay = 1 / reply.tokens_per_second if reply.tokens_per_second else 0.0
         sent = 0
+        times = self.event_times = []
         for data, counted in _sse_frames(events, fault):
             if counted and limit is not None and sent >= limit:
                 break
@@ -895,6 +899,8 @@ class QwQTestServer:
             for part in _writes(data, fault):
                 writer.write(_chunk(part))
                 await writer.drain()
+            if counted:
+                times.append(time.monotonic())
             sent += counted
         if fault is not None and fault.reset_after is not None:
             writer.transport.abort()

@@ -29,8 +29,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def start_kernel(server: QwQTestServer) -> tuple[KernelManager, object]:
-    env = dict(os.environ, CLOUDFLARE_ACCOUNT_ID=server.account_id,
-               CLOUDFLARE_API_TOKEN=server.token)
+    env = dict(
+        os.environ, CLOUDFLARE_ACCOUNT_ID=server.account_id, CLOUDFLARE_API_TOKEN=server.token
+    )
     manager = KernelManager(kernel_name="python3")
     manager.start_kernel(env=env, cwd=tempfile.mkdtemp())
     client = manager.client()
@@ -57,7 +58,7 @@ def run_once(server, client, socket, reasoning_tokens: int, rate: float) -> dict
     answer = "".join(f" a{i}" for i in range(answer_tokens))
     text_bytes = len(reasoning.encode()) + len(answer.encode())
     server.push(Reply(reasoning=reasoning, answer=answer, tokens_per_second=rate))
-    msg_id = client.execute("%%qwq --no-history\nthink")
+    msg_id = client.execute("%%qwq --no-history --max-tokens 23900\nthink")
     total_bytes = messages = 0
     first = last = None
     seen = {"r": -1, "a": -1}
@@ -114,8 +115,10 @@ def main() -> None:
         manager, client = start_kernel(server)
         socket = subscribe(manager)
         try:
-            runs = [run_once(server, client, socket, n, args.rate)
-                    for n in (args.tokens, 2 * args.tokens)]
+            runs = [
+                run_once(server, client, socket, n, args.rate)
+                for n in (args.tokens, 2 * args.tokens)
+            ]
         finally:
             client.stop_channels()
             manager.shutdown_kernel(now=True)

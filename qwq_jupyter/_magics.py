@@ -9,17 +9,19 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Int
 
-from ._errors import QwQError
-from ._events import Response
-from ._session import Session
 from ._settings import BACKENDS, MODEL_PARAMETERS, QwQSettings
+
+if TYPE_CHECKING:
+    from ._events import Response
+    from ._render import DisplayedResponse
+    from ._session import Session
 
 __all__ = ["QwQMagics", "load", "unload"]
 
@@ -51,44 +53,23 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-class DisplayedResponse(Response):
-    """The value of a `%%qwq` cell: shown by the live view, so the output prompt stays quiet."""
-
-    _shown_in_cell: int | None = None
-    #: The answer parsed from JSON, for `--json` cells.
-    value: Any = None
-
-    def _ipython_display_(self) -> None:
-        from IPython import get_ipython
-        from IPython.display import display
-
-        from ._render import render_markdown, render_plain
-
-        shell = get_ipython()
-        if shell is not None and shell.execution_count == self._shown_in_cell:
-            # This cell's own value: the live view already shows the answer. A terminal still
-            # gets the one-line summary after `Out[n]:`; a notebook shows nothing more.
-            if getattr(shell, "kernel", None) is None:
-                display({"text/plain": repr(self)}, raw=True)
-            return
-        bundle = {"text/markdown": render_markdown(self), "text/plain": render_plain(self)}
-        display(bundle, raw=True)
-
-    @classmethod
-    def wrap(cls, response: Response, cell: int | None) -> DisplayedResponse:
-        fields = {name: getattr(response, name) for name in Response.__dataclass_fields__}
-        displayed = cls(**fields)
-        displayed._shown_in_cell = cell
-        return displayed
-
-
 @magics_class
 class QwQMagics(Magics):
     """The `%%qwq` cell magic and the `%qwq` commands."""
 
-    def __init__(self, shell: Any, session: Session) -> None:
+    def __init__(self, shell: Any, settings: QwQSettings) -> None:
         super().__init__(shell)
-        self.session = session
+        self.settings = settings
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """Created on first use, so `%load_ext` stays cheap (no httpx, no dataclasses)."""
+        if self._session is None:
+            from ._session import Session
+
+            self._session = Session(self.settings)
+        return self._session
 
     @magic_arguments()
     @argument("--chat", metavar="NAME", help="Use the named conversation (default: 'default')")
@@ -166,6 +147,8 @@ class QwQMagics(Magics):
         return self.shell.user_ns[name]
 
     def _ask(self, prompt: str, args: Any, *, cell_id: str | None = None) -> Any:
+        from ._errors import QwQError
+
         if not prompt:
             raise UsageError("the cell is empty: write the question below %%qwq")
         try:
@@ -188,6 +171,8 @@ class QwQMagics(Magics):
         return self._finish(response, args.out)
 
     def _finish(self, response: Response, out: str | None) -> DisplayedResponse:
+        from ._render import DisplayedResponse
+
         value = DisplayedResponse.wrap(response, self.shell.execution_count)
         if response.settings.get("guided_json") and response.answer:
             try:
@@ -247,6 +232,7 @@ class QwQMagics(Magics):
 
     def _command(self, line: str) -> Any:
         from ._commands import Commands
+        from ._errors import QwQError
 
         words = shlex.split(line)
         if not words:
@@ -282,7 +268,7 @@ _loaded: dict[int, QwQMagics] = {}
 def load(shell: Any) -> None:
     settings = QwQSettings(parent=shell)
     shell.configurables.append(settings)
-    magics = QwQMagics(shell, Session(settings))
+    magics = QwQMagics(shell, settings)
     shell.register_magics(magics)
     _loaded[id(shell)] = magics
 
@@ -291,8 +277,9 @@ def unload(shell: Any) -> None:
     magics = _loaded.pop(id(shell), None)
     if magics is None:
         return
-    magics.session.stop_all()
+    if magics._session is not None:
+        magics._session.stop_all()
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("qwq", None)
-    if magics.session.settings in shell.configurables:
-        shell.configurables.remove(magics.session.settings)
+    if magics.settings in shell.configurables:
+        shell.configurables.remove(magics.settings)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from ._events import Response
 
 __all__ = [
+    "DisplayedResponse",
     "escape_markdown_html",
     "footer_text",
     "reasoning_summary",
@@ -130,3 +132,32 @@ def render_plain(
     if footer and response.finish_reason != "error":
         lines.append(f"[{footer_text(response)}]")
     return "\n\n".join(lines)
+
+
+class DisplayedResponse(Response):
+    """The value of a `%%qwq` cell: shown by the live view, so the output prompt stays quiet."""
+
+    _shown_in_cell: int | None = None
+    #: The answer parsed from JSON, for `--json` cells.
+    value: Any = None
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if shell is not None and shell.execution_count == self._shown_in_cell:
+            # This cell's own value: the live view already shows the answer. A terminal still
+            # gets the one-line summary after `Out[n]:`; a notebook shows nothing more.
+            if getattr(shell, "kernel", None) is None:
+                display({"text/plain": repr(self)}, raw=True)
+            return
+        bundle = {"text/markdown": render_markdown(self), "text/plain": render_plain(self)}
+        display(bundle, raw=True)
+
+    @classmethod
+    def wrap(cls, response: Response, cell: int | None) -> DisplayedResponse:
+        fields = {name: getattr(response, name) for name in Response.__dataclass_fields__}
+        displayed = cls(**fields)
+        displayed._shown_in_cell = cell
+        return displayed

@@ -31,7 +31,6 @@ def test_a_cell_streams_reasoning_grey_then_answer_and_footer(shell, qwq_env) ->
     value, out = ask(shell, "What is 6 × 7?")
     grey_part = out[out.index("\x1b[38;5;245m") : out.index("It is")]
     assert "Six" in grey_part and "sevens." in grey_part
-    assert out.index("Six sevens.") < out.index("It is **42**.")
     assert "reasoning" in out and "tok/s" in out and "$" in out and "stop" in out
     assert value.answer == "It is **42**." and value.reasoning.strip() == "Six sevens."
     assert value.finish_reason == "stop" and value.cost > 0

@@ -12,7 +12,9 @@ from qwq_jupyter.testing import Reply
 
 def test_saved_notebook_holds_the_final_output_only(qwq_env, tmp_path) -> None:
     qwq_env.push(
-        Reply(reasoning="Six sevens are 42.", answer="The answer is **42**.", tokens_per_second=400),
+        Reply(
+            reasoning="Six sevens are 42.", answer="The answer is **42**.", tokens_per_second=400
+        ),
         Reply(reasoning="Eight sevens.", answer="It is **56**."),
     )
     notebook = nbformat.v4.new_notebook()

@@ -25,12 +25,21 @@ def test_terminal_ipython_streams_plain_text_with_grey_reasoning(qwq_server, tmp
             "",
         ]
     )
-    env = dict(os.environ, CLOUDFLARE_ACCOUNT_ID=qwq_server.account_id,
-               CLOUDFLARE_API_TOKEN=qwq_server.token, IPYTHONDIR=str(tmp_path))
+    env = dict(
+        os.environ,
+        CLOUDFLARE_ACCOUNT_ID=qwq_server.account_id,
+        CLOUDFLARE_API_TOKEN=qwq_server.token,
+        IPYTHONDIR=str(tmp_path),
+    )
     ipython = Path(sys.executable).with_name("ipython")
     result = subprocess.run(
         [str(ipython), "--simple-prompt", "--no-banner", "--colors=NoColor"],
-        input=typed, capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+        input=typed,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
     )
     out = result.stdout
     assert "\x1b[38;5;245mSix" in out  # the reasoning, grey

@@ -85,7 +85,7 @@ def main() -> None:
     )
     try:
         api_base, account, token = server.stdout.readline().split()
-        settings = QwQSettings(api_base=api_base)
+        settings = QwQSettings(api_base=api_base, max_tokens=23_500)
         client = QwQClient(settings, Credentials(account, token))
         request = client.prepare(QUESTION)
         ours(client)  # warm up: imports, connection, loop thread

@@ -92,6 +92,14 @@ class AsyncQwQClient:
         self, request: HTTPRequest, settings: QwQSettings | None = None
     ) -> AsyncIterator[Event]:
         """Send `request`, retrying per the policy; always ends with one `Finish` event."""
+        async for batch in self.event_batches(request, settings):
+            for event in batch:
+                yield event
+
+    async def event_batches(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[list[Event]]:
+        """`events()` grouped by network read: one hop per read, not per token, is cheaper."""
         settings = settings or self.settings
         policy = RetryPolicy(
             max_retries=settings.max_retries,
@@ -103,22 +111,22 @@ class AsyncQwQClient:
         while True:
             decoder = EventDecoder()
             try:
-                async for event in self._attempt(request, settings, decoder, deadline):
-                    yield event
+                async for batch in self._attempt(request, settings, decoder, deadline):
+                    yield batch
                 return
             except QwQError as error:
                 error = self._redacted(error)
                 if decoder.tokens:
                     # Tokens already reached the caller: a retry would show a different
                     # reply. Keep what arrived, marked incomplete.
-                    yield Finish("incomplete", error, decoder.malformed)
+                    yield [Finish("incomplete", error, decoder.malformed)]
                     return
                 delay = policy.delay(retries, error, deadline - self._clock())
                 if delay is None:
-                    yield Finish("error", error, decoder.malformed)
+                    yield [Finish("error", error, decoder.malformed)]
                     return
                 retries += 1
-                yield Retrying(retries, delay, error)
+                yield [Retrying(retries, delay, error)]
                 await self._sleep(delay)
 
     async def stream(
@@ -173,7 +181,7 @@ class AsyncQwQClient:
         settings: QwQSettings,
         decoder: EventDecoder,
         deadline: float,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncIterator[list[Event]]:
         time_left = deadline - self._clock()
         if time_left <= 0:
             raise DeadlineExceeded(f"no reply within the {settings.deadline:g} s deadline")
@@ -192,23 +200,19 @@ class AsyncQwQClient:
                     raise _api_error(reply)
                 if "text/event-stream" not in reply.headers.get("content-type", ""):
                     data = json.loads(await reply.aread() or b"null")
-                    for event in [*decoder.feed_whole(data), *decoder.end()]:
-                        yield event
+                    yield [*decoder.feed_whole(data), *decoder.end()]
                     return
                 sse = SSEDecoder()
                 async for raw in reply.aiter_raw():
-                    for payload in sse.feed(raw):
-                        for event in decoder.feed(payload):
-                            yield event
+                    batch = [event for payload in sse.feed(raw) for event in decoder.feed(payload)]
+                    if batch:
+                        yield batch
                     if self._clock() > deadline:
                         raise DeadlineExceeded(
                             f"the reply took longer than the {settings.deadline:g} s deadline"
                         )
-                for payload in sse.close():
-                    for event in decoder.feed(payload):
-                        yield event
-                for event in decoder.end():
-                    yield event
+                yield [event for payload in sse.close() for event in decoder.feed(payload)]
+                yield decoder.end()
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ReadTimeout):
                 raise StallError(
@@ -313,10 +317,11 @@ class ResponseStream:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                if isinstance(item, Finish):
-                    self.last_error = item.error
-                self._builder.add(item)
-                yield item
+                for event in item:
+                    if isinstance(event, Finish):
+                        self.last_error = event.error
+                    self._builder.add(event)
+                    yield event
         finally:
             if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
                 self.cancel()
@@ -340,7 +345,7 @@ class ResponseStream:
 
     def wait(self) -> Response:
         """Consume the rest of the stream and return the response."""
-        for _ in self:
+        for _ in self.events():
             pass
         return self._builder.response
 
@@ -350,12 +355,27 @@ class ResponseStream:
         return event
 
     async def _pump(self) -> None:
+        # Events cross to the reading thread in batches: all those decoded from one network
+        # read go together, handed over when the task next waits. A queue operation per
+        # token would cost more CPU than decoding it.
+        batch: list[Event] = []
+        loop = asyncio.get_running_loop()
+
+        def hand_over() -> None:
+            if batch:
+                self._queue.put(batch.copy())
+                batch.clear()
+
         try:
-            async for event in self._client.events(self._request, self._settings):
-                self._queue.put(event)
+            async for events in self._client.event_batches(self._request, self._settings):
+                if not batch:
+                    loop.call_soon(hand_over)
+                batch.extend(events)
         except Exception as exc:  # a bug of ours: surface it in the caller's thread
+            hand_over()
             self._queue.put(exc)
         finally:
+            hand_over()
             self._queue.put(_END)
 
 
@@ -421,12 +441,8 @@ class QwQClient:
         **overrides: Any,
     ) -> Response:
         """The whole response. Raises the error if nothing arrived; Ctrl-C stops the call."""
-        stream = self.stream(messages, prompt=prompt, **overrides)
-        response = stream.wait()
-        if response.finish_reason == "error" and response.error:
-            last = stream.last_error
-            raise last if last is not None else QwQError(response.error)
-        return response
+        # The whole call runs on the loop thread: no per-token hop between threads.
+        return self._loop.run(self._async.complete(messages, prompt=prompt, **overrides))
 
     def close(self) -> None:
         self._loop.run(self._async.aclose())

@@ -42,7 +42,7 @@ class EventDecoder:
 
     def feed(self, payload: str) -> list[Event]:
         """One SSE data payload."""
-        if payload.strip() == DONE:
+        if payload == DONE or (len(payload) < 16 and payload.strip() == DONE):
             self._done = True
             return []
         try:

@@ -86,7 +86,10 @@ class ReasoningSplitter:
 
 def _partial_suffix(text: str, tag: str) -> int:
     """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
+    tail = text[-(len(tag) - 1) :]
+    start = tail.find(tag[0])
+    while start != -1:  # every candidate starts with "<"; the earliest is the longest
+        if tag.startswith(tail[start:]):
+            return len(tail) - start
+        start = tail.find(tag[0], start + 1)
     return 0

@@ -26,27 +26,29 @@ class SSEDecoder:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._pending_cr = False
-        self._buffer += chunk
+        if not chunk:
+            return []
+        if (  # fast path: exactly one whole `data:` event, as most servers write them
+            not self._buffer
+            and not self._data
+            and chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            return [chunk[6:-2].decode("utf-8", errors="replace")]
+        # bytes.splitlines splits on CR, LF and CRLF only (unlike str.splitlines, which would
+        # also split on U+2028 or U+0085 inside JSON strings).
+        lines = (bytes(self._buffer) + chunk if self._buffer else chunk).splitlines(keepends=True)
+        self._buffer.clear()
+        last = lines[-1]
+        if not last.endswith((b"\n", b"\r")):
+            self._buffer += lines.pop()
+        elif last.endswith(b"\r"):
+            self._pending_cr = True  # an LF may follow in the next chunk and belongs to it
         events: list[str] = []
-        start = 0
-        buffer = self._buffer
-        while True:
-            lf = buffer.find(b"\n", start)
-            cr = buffer.find(b"\r", start, lf if lf != -1 else len(buffer))
-            if cr != -1:
-                end, next_start = cr, cr + 1
-                if next_start < len(buffer):
-                    if buffer[next_start] == 0x0A:
-                        next_start += 1
-                else:
-                    self._pending_cr = True
-            elif lf != -1:
-                end, next_start = lf, lf + 1
-            else:
-                break
-            self._line(bytes(buffer[start:end]), events)
-            start = next_start
-        del buffer[:start]
+        for line in lines:
+            self._line(line.rstrip(b"\r\n"), events)
         return events
 
     def close(self) -> list[str]:
@@ -59,18 +61,17 @@ class SSEDecoder:
         return events
 
     def _line(self, raw: bytes, events: list[str]) -> None:
+        if raw.startswith(b"data:"):  # the common case first
+            value = raw[6:] if raw.startswith(b"data: ") else raw[5:]
+            self._data.append(value.decode("utf-8", errors="replace"))
+            return
         if not raw:
             if self._data:
                 events.append("\n".join(self._data))
                 self._data = []
             return
-        line = raw.decode("utf-8", errors="replace")
-        if line.startswith(":"):
+        if raw.startswith(b":"):
             return  # a comment, used as a keep-alive
-        name, colon, value = line.partition(":")
-        if not colon:
-            if line.strip() == DONE:  # some servers send a bare [DONE] line
-                self._data.append(DONE)
-            return
-        if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
+        if raw.strip() == b"[DONE]":  # some servers send a bare [DONE] line
+            self._data.append(DONE)
+        # Other fields (event, id, retry) carry nothing these APIs use.

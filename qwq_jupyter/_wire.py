@@ -113,7 +113,7 @@ def _openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": tool}
 
 
-@dataclass
+@dataclass(slots=True)
 class Chunk:
     """What one reply chunk carries, whichever dialect it came in."""
 
@@ -127,6 +127,8 @@ class Chunk:
 
 def read_chunk(data: dict[str, Any]) -> Chunk:
     """Read a streamed chunk or a whole non-streamed reply (native or OpenAI shaped)."""
+    if "response" in data and not _NOT_PLAIN_NATIVE.intersection(data):
+        return _read_native(data)  # the common case on Workers AI, kept fast
     if isinstance(data.get("result"), dict):
         data = data["result"]  # the non-streaming native envelope
     chunk = Chunk()
@@ -155,6 +157,21 @@ def read_chunk(data: dict[str, Any]) -> Chunk:
     if isinstance(calls, list):
         chunk.tool_calls = [call for call in calls if isinstance(call, dict)]
     return chunk
+
+
+_NOT_PLAIN_NATIVE = frozenset({"choices", "reasoning_content", "reasoning", "result"})
+
+
+def _read_native(data: dict[str, Any]) -> Chunk:
+    text = data["response"]
+    usage = data.get("usage")
+    calls = data.get("tool_calls")
+    return Chunk(
+        text=text if isinstance(text, str) else "",
+        tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else [],
+        usage=Usage.from_wire(usage) if isinstance(usage, dict) else None,
+        finish_reason=data.get("finish_reason"),
+    )
 
 
 class ToolCallAssembler:

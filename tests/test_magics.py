@@ -336,3 +336,24 @@ def test_unload_removes_the_magics(shell) -> None:
     assert "qwq" not in shell.magics_manager.magics["cell"]
     shell.run_line_magic("load_ext", "qwq_jupyter")
     assert "qwq" in shell.magics_manager.magics["cell"]
+
+
+def test_window_trimming_is_visible_and_max_tokens_clamped(shell, qwq_env) -> None:
+    shell.run_line_magic("config", "QwQSettings.context_window = 2000")
+    try:
+        for i in range(4):
+            ask(shell, f"question {i} " + "word " * 300)
+        _, out = ask(shell, "last", "--max-tokens 1500")
+    finally:
+        shell.run_line_magic("config", "QwQSettings.context_window = 24000")
+    assert "note: the" in out and "oldest" in out
+    assert "max_tokens lowered from 1,500" in out
+    body = qwq_env.last_body
+    assert body["max_tokens"] < 1500
+    assert body["messages"][-1]["content"] == "last"
+
+
+def test_length_finish_gets_a_plain_notice(shell, qwq_env) -> None:
+    value, out = ask(shell, "q", "--max-tokens 5")
+    assert value.finish_reason == "length"
+    assert "Stopped at max_tokens while still reasoning" in out

@@ -58,7 +58,7 @@ def messages(turns: int, size: int) -> list[dict]:
             {"role": "user", "content": f"q{i} " + "x" * size},
             {"role": "assistant", "content": "y" * size},
         ]
-    return out + [{"role": "user", "content": "now"}]
+    return [*out, {"role": "user", "content": "now"}]
 
 
 def test_oldest_turns_go_first_with_a_notice() -> None:

@@ -115,6 +115,10 @@ class Commands:
         if totals.unknown_usage_calls:
             print(f"({totals.unknown_usage_calls} calls reported no usage: not counted)")
 
+    def demo(self) -> None:
+        """Use the offline demo server unless Workers AI or a base URL is configured."""
+        print(self._session.use_demo_unless_configured())
+
     def stop(self) -> None:
         """Stop calls running in the background."""
         self._session.stop_all()

@@ -6,7 +6,6 @@ ranges); a flag changes that setting for one cell only.
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["QwQMagics", "load", "unload"]
 
-#: Set by `qwq-jupyter lab` when it serves the offline demo; every output says so.
-DEMO_ENV = "QWQ_JUPYTER_DEMO"
 DEMO_BANNER = (
     "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
     "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
@@ -194,7 +191,7 @@ class QwQMagics(Magics):
             self.shell.user_ns[out] = stream
 
     def _view(self, settings: QwQSettings) -> Any:
-        banner = DEMO_BANNER if os.environ.get(DEMO_ENV) else ""
+        banner = DEMO_BANNER if self.session.demo else ""
         if self._in_kernel:
             from ._view import NotebookView
 

@@ -6,6 +6,7 @@ runs it through a view, and records the turn. It knows nothing of argument parsi
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
     from ._client import QwQClient, ResponseStream
     from ._view import View
 
-__all__ = ["Ask", "Session", "Totals"]
+__all__ = ["DEMO_ENV", "Ask", "Session", "Totals"]
+
+#: Set by `qwq-jupyter lab` when it serves the offline demo.
+DEMO_ENV = "QWQ_JUPYTER_DEMO"
 
 
 @dataclass
@@ -86,6 +90,9 @@ class Session:
     last: Response | None = None
     #: Called after each recorded turn (the panel refreshes its conversation size).
     listeners: list[Callable[[], None]] = field(default_factory=list)
+    #: Replies come from the offline demo server: every output must say so.
+    demo: bool = field(default_factory=lambda: bool(os.environ.get(DEMO_ENV)))
+    _demo_server: Any = None
     _client: QwQClient | None = None
     _running: dict[str, ResponseStream] = field(default_factory=dict)
     _idle: dict[str, threading.Event] = field(default_factory=dict)
@@ -184,6 +191,34 @@ class Session:
     def stop_all(self) -> None:
         for stream in list(self._running.values()):
             stream.cancel(wait=False)
+        if self._demo_server is not None:
+            self._demo_server.stop()
+            self._demo_server = None
+
+    def use_demo_unless_configured(self) -> str:
+        """Start the offline demo server unless a real backend is configured; say which."""
+        settings = self.settings
+        if self.demo:
+            return "offline demo: replies are scripted, not written by QwQ"
+        if settings.backend == "openai" and settings.base_url:
+            return f"using the OpenAI-compatible server at {settings.base_url}"
+        credentials = Credentials.from_env()
+        if credentials.account_id and credentials.api_token:
+            return f"using Workers AI ({settings.model})"
+        from .testing import QwQTestServer
+        from .testing._demo import demo_reply
+
+        self._demo_server = QwQTestServer(responder=demo_reply).start()
+        self.credentials = Credentials(self._demo_server.account_id, self._demo_server.token)
+        self._client = None
+        settings.backend = "workers-ai"
+        settings.api_base = self._demo_server.api_base
+        self.demo = True
+        return (
+            "no credentials found, so this notebook uses the offline demo: replies are "
+            "scripted, not written by QwQ (set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN "
+            "for the real model)"
+        )
 
     def record(self, ask: Ask, response: Response) -> None:
         """Keep the turn (unless one-off), learn the token ratio, add to the totals."""

@@ -9,6 +9,7 @@ refused before any request is built.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from traitlets import (
@@ -20,6 +21,7 @@ from traitlets import (
     List,
     TraitError,
     Unicode,
+    default,
 )
 from traitlets.config import Configurable
 
@@ -168,6 +170,30 @@ class QwQSettings(Configurable):
     background = Bool(False, help="Return the cell at once and stream in the background").tag(
         config=True
     )
+
+    # Where requests go can also come from the environment, so `qwq-jupyter lab` and
+    # deployments can point every kernel somewhere without editing notebooks.
+    @default("backend")
+    def _backend_from_environment(self) -> str:
+        if os.environ.get("QWQ_BACKEND") in BACKENDS:
+            return os.environ["QWQ_BACKEND"]
+        return "openai" if os.environ.get("QWQ_BASE_URL") else "workers-ai"
+
+    @default("base_url")
+    def _base_url_from_environment(self) -> str:
+        return os.environ.get("QWQ_BASE_URL", "")
+
+    @default("model")
+    def _model_from_environment(self) -> str:
+        return os.environ.get("QWQ_MODEL", DEFAULT_MODEL)
+
+    @default("api_base")
+    def _api_base_from_environment(self) -> str:
+        return os.environ.get("QWQ_API_BASE", "https://api.cloudflare.com/client/v4")
+
+    @default("gateway_id")
+    def _gateway_from_environment(self) -> str:
+        return os.environ.get("QWQ_GATEWAY_ID", "")
 
     def model_parameters(self) -> dict[str, Any]:
         """The model parameters that are set (None means: leave to the server)."""

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -583,8 +583,9 @@ def _match_route(method: str, path: str) -> _Route | None:
 class QwQTestServer:
     """A scripted QwQ server on 127.0.0.1 with an ephemeral port, for tests and offline demos.
 
-    Replies are served in order (`push` appends more); once the script is used up, `default`
-    answers every request. Every request is recorded in `requests`.
+    Replies are served in order (`push` appends more); once the script is used up, `responder`
+    (a function from the request body to a Reply) or else `default` answers every request.
+    Every request is recorded in `requests`.
     """
 
     def __init__(
@@ -594,10 +595,12 @@ class QwQTestServer:
         account_id: str = "test-account",
         default: Reply | None = None,
         port: int = 0,
+        responder: Callable[[_Json], Reply] | None = None,
     ) -> None:
         self._token = token
         self._account_id = account_id
         self._default = default or Reply()
+        self._responder = responder
         self._requested_port = port
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -742,9 +745,11 @@ class QwQTestServer:
         self.peak_open = self.open_streams
         self._disconnected.clear()
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: _Json) -> Reply:
         with self._lock:
-            return self._queue.popleft() if self._queue else self._default
+            if self._queue:
+                return self._queue.popleft()
+        return self._responder(body) if self._responder else self._default
 
     def _note_disconnect(self) -> None:
         self.disconnects += 1
@@ -813,7 +818,7 @@ class QwQTestServer:
         if body is None:
             message = "Bad input: the request body must be a JSON object"
             return await _send_json(writer, 400, _error_body(openai_host, 5006, message))
-        return await self._reply(route, body, self._next_reply(), reader, writer)
+        return await self._reply(route, body, self._next_reply(body), reader, writer)
 
     async def _reply(
         self,

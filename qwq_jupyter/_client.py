@@ -307,24 +307,40 @@ class ResponseStream:
     def events(self, tick: float | None = None) -> Iterator[Event | None]:
         try:
             while not self._builder.finished:
-                try:
-                    item = self._queue.get(timeout=tick)
-                except queue.Empty:
+                batch = self._take(tick)
+                if batch is None:
                     yield None
                     continue
-                if item is _END:
-                    yield self._interrupted()
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                for event in item:
-                    if isinstance(event, Finish):
-                        self.last_error = event.error
-                    self._builder.add(event)
-                    yield event
+                yield from batch
         finally:
             if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
                 self.cancel()
+
+    def poll(self) -> list[Event]:
+        """The events that arrived since the last call, without waiting (for multiplexing)."""
+        events: list[Event] = []
+        while not self._builder.finished:
+            batch = self._take(0)
+            if batch is None:
+                break
+            events += batch
+        return events
+
+    def _take(self, timeout: float | None) -> list[Event] | None:
+        """The next batch of events, added to the response; None if none came in time."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _END:
+            return [self._interrupted()]
+        if isinstance(item, BaseException):
+            raise item
+        for event in item:
+            if isinstance(event, Finish):
+                self.last_error = event.error
+            self._builder.add(event)
+        return item
 
     def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
         """Stop the call: the task is cancelled, which closes the HTTP connection.
@@ -402,6 +418,11 @@ class QwQClient:
     @property
     def settings(self) -> QwQSettings:
         return self._async.settings
+
+    @property
+    def async_client(self) -> AsyncQwQClient:
+        """The async core this facade runs on its loop thread."""
+        return self._async
 
     @property
     def credentials(self) -> Credentials:

@@ -115,6 +115,63 @@ class Commands:
         if totals.unknown_usage_calls:
             print(f"({totals.unknown_usage_calls} calls reported no usage: not counted)")
 
+    def explain(self, *flags: str) -> Any:
+        """Ask QwQ for the cause of the last error and a fix: %qwq explain [--code]."""
+        from ._explain import explain_prompt
+
+        prompt = explain_prompt(self._magics.shell, self._session.client.credentials)
+        if prompt is None:
+            raise UsageError("no error to explain yet: %qwq explain works after a cell fails")
+        args = self._magics._parse(" ".join(flags))
+        args.no_history = args.no_history or not args.chat
+        return self._magics._ask(prompt, args, interpolate=False)
+
+    def request(self, *words: str) -> Any:
+        """Show what `%%qwq` would send for a prompt, without sending: %qwq request [FLAGS] TEXT."""
+        args, rest = self._magics.qwq.parser.parse_known_args(list(words))
+        args.dry_run = True
+        return self._magics._ask(" ".join(rest) or "(your next prompt)", args)
+
+    def stats(self, name: str | None = None) -> Any:
+        """Turns, tokens, dollars and time per conversation, and reasoning per turn."""
+        from IPython.display import display
+
+        from ._stats import SessionStats
+
+        store = self._session.store
+        chosen = [store.conversations[name]] if name in store.conversations else None
+        if name and chosen is None:
+            raise UsageError(f"no conversation named {name!r}")
+        stats = SessionStats(chosen or list(store.conversations.values()))
+        figure = stats.figure()
+        if figure is not None:
+            display(figure)
+        return stats
+
+    def record(self, path: str) -> None:
+        """Record every reply into a cassette file: %qwq record PATH (or: %qwq record off)."""
+        print(self._session.use_cassette(None if path == "off" else path, "record"))
+
+    def replay(self, path: str, speed: str = "1") -> None:
+        """Replay recorded replies, no network or key: %qwq replay PATH [SPEED] (0 = at once)."""
+        try:
+            pace = float(speed)
+        except ValueError:
+            raise UsageError(f"speed must be a number (1 = as recorded), not {speed!r}") from None
+        print(self._session.use_cassette(None if path == "off" else path, "replay", pace))
+
+    def pick(self, number: str) -> None:
+        """Make run N of the last `--compare` the conversation's next turn."""
+        comparison = self._session.last_comparison
+        if comparison is None:
+            raise UsageError("no comparison yet: run %%qwq --compare PARAM=V1,V2 first")
+        try:
+            run = comparison.runs[int(number) - 1]
+        except (ValueError, IndexError):
+            raise UsageError(f"pick a run from 1 to {len(comparison.runs)}") from None
+        self._session.keep_turn(run.ask, run.response)
+        print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")
+
     def demo(self) -> None:
         """Use the offline demo server unless Workers AI or a base URL is configured."""
         print(self._session.use_demo_unless_configured())

@@ -7,6 +7,7 @@ ranges); a flag changes that setting for one cell only.
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,14 @@ class QwQMagics(Magics):
     @argument("--json", metavar="VAR", help="Variable holding a JSON schema for the answer")
     @argument("--tools", metavar="VAR", help="Variable holding a list of tools")
     @argument("--out", metavar="NAME", help="Store the response in this variable")
+    @argument("--code", action="store_true", help="Put the answer's code into a new cell below")
+    @argument("--no-interpolate", action="store_true", help="Send {@name} literally")
+    @argument("--dry-run", action="store_true", help="Show the exact request; send nothing")
+    @argument(
+        "--compare",
+        metavar="PARAM=V1,V2,…",
+        help="Run the prompt once per value side by side, e.g. temperature=0.2,0.6,1.0",
+    )
     @argument("--background", action="store_true", help="Return at once; stream in background")
     @argument("--backend", choices=BACKENDS, help="Where to send the request")
     @argument("--base-url", metavar="URL", help="OpenAI-compatible base URL")
@@ -143,13 +152,23 @@ class QwQMagics(Magics):
             raise UsageError(f"{flag}: no variable named {name!r}")
         return self.shell.user_ns[name]
 
-    def _ask(self, prompt: str, args: Any, *, cell_id: str | None = None) -> Any:
+    def _ask(
+        self, prompt: str, args: Any, *, cell_id: str | None = None, interpolate: bool = True
+    ) -> Any:
         from ._errors import QwQError
 
         if not prompt:
             raise UsageError("the cell is empty: write the question below %%qwq")
         try:
             settings = self._settings_for(args)
+            if interpolate and settings.interpolate and not args.no_interpolate:
+                from ._context import interpolate as fill_in
+
+                prompt = fill_in(prompt, self.shell.user_ns, budget=settings.variable_budget)
+            if args.compare:
+                from ._compare import run_comparison
+
+                return run_comparison(self.session, prompt, settings, args, self._in_kernel)
             ask = self.session.ask(
                 prompt,
                 settings,
@@ -159,13 +178,29 @@ class QwQMagics(Magics):
                 append=args.append,
                 cell_id=cell_id or self._cell_id(),
             )
+            if args.dry_run:
+                return self.session.preview(ask)
             view = self._view(settings)
             if settings.background and self._in_kernel:
                 return self._ask_in_background(ask, view, args.out)
             response = self.session.run(ask, view)
         except QwQError as err:
             raise UsageError(str(err)) from None
+        if args.code:
+            self._code_into_cell(response.answer)
         return self._finish(response, args.out)
+
+    def _code_into_cell(self, answer: str) -> None:
+        """Put the answer's code blocks into a new cell below; never run them."""
+        from ._context import code_blocks
+
+        code = "\n\n".join(code_blocks(answer))
+        if not code:
+            print("note: the answer has no code block to put into a cell")
+        elif "google.colab" in sys.modules:
+            print("note: Colab cannot insert cells; copy the code from the answer above")
+        else:
+            self.shell.set_next_input(code, replace=False)
 
     def _finish(self, response: Response, out: str | None) -> DisplayedResponse:
         from ._render import DisplayedResponse

@@ -26,7 +26,9 @@ from ._settings import QwQSettings
 from ._template import apply_chat_template
 
 if TYPE_CHECKING:
+    from ._cassette import Cassette
     from ._client import QwQClient, ResponseStream
+    from ._preview import RequestPreview
     from ._view import View
 
 __all__ = ["DEMO_ENV", "Ask", "Session", "Totals"]
@@ -46,6 +48,7 @@ class Ask:
     messages: list[dict[str, Any]]
     fit: WindowFit
     cell_id: str | None = None
+    system_prompt: str = ""
 
     @property
     def notes(self) -> list[str]:
@@ -91,6 +94,8 @@ class Session:
     #: Called after each recorded turn (the panel refreshes its conversation size).
     listeners: list[Callable[[], None]] = field(default_factory=list)
     #: Replies come from the offline demo server: every output must say so.
+    last_comparison: Any = None
+    cassette: Cassette | None = field(default_factory=lambda: _cassette_from_environment())
     demo: bool = field(default_factory=lambda: bool(os.environ.get(DEMO_ENV)))
     _demo_server: Any = None
     _client: QwQClient | None = None
@@ -125,28 +130,62 @@ class Session:
         so its answer is part of the history.
         """
         self.wait_idle(chat or self.store.current)
-        if new:
-            self.store.reset(chat, system_prompt=settings.system_prompt)
-        conversation = self.conversation(chat)
-        if settings.system_prompt and settings.system_prompt != conversation.system_prompt:
-            conversation.system_prompt = settings.system_prompt
-        slot = conversation.slot_for(cell_id, append=append) if history else None
-        if history:
-            messages = conversation.history(before=slot)
-        elif conversation.system_prompt:
-            messages = [{"role": "system", "content": conversation.system_prompt}]
+        name = chat or self.store.current
+        system_prompt = settings.system_prompt
+        if new or name not in self.store.conversations:
+            # Not stored until a turn is recorded, so a dry run changes nothing.
+            conversation = Conversation(name, system_prompt)
         else:
-            messages = []
+            conversation = self.store.conversations[name]
+            system_prompt = system_prompt or conversation.system_prompt
+        slot = conversation.slot_for(cell_id, append=append) if history else None
+        messages = conversation.history(before=slot) if history else []
+        if messages and messages[0]["role"] == "system":
+            messages = messages[1:]
+        if system_prompt:
+            messages.insert(0, {"role": "system", "content": system_prompt})
         messages.append({"role": "user", "content": prompt})
         fit = fit_to_window(messages, settings.max_tokens, settings.context_window, self.estimator)
         if fit.clamped_from is not None:
             settings = settings.override(max_tokens=fit.max_tokens)
-        return Ask(prompt, settings, conversation, slot, messages, fit, cell_id)
+        return Ask(prompt, settings, conversation, slot, messages, fit, cell_id, system_prompt)
+
+    def preview(self, ask: Ask) -> RequestPreview:
+        """What `ask` would send, shown in full; nothing is sent."""
+        from ._preview import RequestPreview
+
+        request = self.client.prepare(settings=ask.settings, **ask.request_input())
+        return RequestPreview(request, ask, self.estimator)
 
     def start(self, ask: Ask) -> ResponseStream:
-        """Send the request."""
+        """Send the request (or record or replay it, with a cassette)."""
+        from ._client import ResponseStream
+        from ._loop import LoopThread
+
+        cassette = self.cassette
+        if cassette is not None and cassette.mode == "replay" and self.credentials is None:
+            credentials = self.client.credentials
+            if not (credentials.account_id and credentials.api_token):
+                # Replay needs no key; the cassette is keyed by the body, not the URL.
+                self.credentials = Credentials("replay-account", "replay-token")
+                self._client = None
         request = self.client.prepare(settings=ask.settings, **ask.request_input())
-        return self.client.send(request, ask.settings)
+        if cassette is None:
+            return self.client.send(request, ask.settings)
+        source = cassette.wrap(self.client.async_client)
+        return ResponseStream(source, request, ask.settings, LoopThread.get())  # type: ignore[arg-type]
+
+    def use_cassette(self, path: str | None, mode: str, speed: float = 1.0) -> str:
+        """Record to or replay from `path`; `None` turns it off."""
+        from ._cassette import Cassette
+
+        if path is None:
+            self.cassette = None
+            return f"{mode} is off"
+        self.cassette = Cassette(path, mode, speed=speed)
+        if mode == "record":
+            return f"recording replies to {path}"
+        return f"replaying {len(self.cassette.entries)} recorded replies from {path} (no network)"
 
     def run(self, ask: Ask, view: View, stream: ResponseStream | None = None) -> Response:
         """Stream into `view` until the call ends; ■ interrupts it, keeping what arrived."""
@@ -227,10 +266,28 @@ class Session:
         if response.usage.input_tokens and not ask.settings.raw:
             self.estimator.calibrate(ask.fit.messages, response.usage.input_tokens)
         if ask.slot is not None and response.finish_reason != "error":
-            turn = Turn(ask.prompt, response, ask.cell_id)
-            ask.conversation.put(ask.slot, turn)
+            self.keep_turn(ask, response, ask.slot)
+
+    def keep_turn(self, ask: Ask, response: Response, slot: int | None = None) -> None:
+        """Put a turn into its conversation (at `slot`, else at the end)."""
+        conversation = ask.conversation
+        conversation.system_prompt = ask.system_prompt
+        position = len(conversation.turns) if slot is None else slot
+        conversation.put(position, Turn(ask.prompt, response, ask.cell_id))
+        self.store.conversations[conversation.name] = conversation
         for listener in self.listeners:
             listener()
 
     def conversation_tokens(self, name: str | None = None) -> int:
         return self.estimator.estimate(self.conversation(name).history())
+
+
+def _cassette_from_environment() -> Cassette | None:
+    """QWQ_JUPYTER_REPLAY=path or QWQ_JUPYTER_RECORD=path switches a whole run (CI, a class)."""
+    from ._cassette import RECORD_ENV, REPLAY_ENV, Cassette
+
+    if os.environ.get(REPLAY_ENV):
+        return Cassette(os.environ[REPLAY_ENV], "replay", speed=0.0)
+    if os.environ.get(RECORD_ENV):
+        return Cassette(os.environ[RECORD_ENV], "record")
+    return None

@@ -163,6 +163,14 @@ class QwQSettings(Configurable):
         60.0, 0.0, 3_600.0, help="Longest Retry-After wait honoured; longer means give up"
     ).tag(config=True)
 
+    # --- Kernel values in prompts ---------------------------------------------------------------
+    interpolate = Bool(True, help="Replace {@name} in prompts with a summary of the value").tag(
+        config=True
+    )
+    variable_budget = BoundedInt(
+        1_000, 50, 20_000, help="Most tokens one interpolated value may take"
+    ).tag(config=True)
+
     # --- Display -----------------------------------------------------------------------------
     show_reasoning = Bool(True, help="Show the reasoning (collapsed once the answer starts)").tag(
         config=True

@@ -1,0 +1,179 @@
+"""Record a notebook's real replies, with their timing, and replay them with no network or key.
+
+A cassette is a JSON file of entries keyed by the request: a hash of the dialect and the JSON
+body (messages and every parameter), never the URL or headers, so it holds no token and no
+account id. A request that was not recorded (a changed prompt, a changed setting) is a miss,
+reported as an error, never answered with another request's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._credentials import redact
+from ._errors import QwQError
+from ._events import (
+    AnswerDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    ResponseBuilder,
+    Retrying,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+    UsageEvent,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncQwQClient
+    from ._settings import QwQSettings
+    from ._wire import HTTPRequest
+
+__all__ = ["Cassette", "ReplayMiss"]
+
+FORMAT = "qwq-jupyter/cassette"
+RECORD_ENV = "QWQ_JUPYTER_RECORD"
+REPLAY_ENV = "QWQ_JUPYTER_REPLAY"
+
+
+class ReplayMiss(QwQError):
+    """The cassette has no reply recorded for this exact request."""
+
+
+def request_key(request: HTTPRequest) -> str:
+    canonical = json.dumps({"dialect": request.dialect, "body": request.body}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _encode(event: Event) -> dict[str, Any]:
+    if isinstance(event, ReasoningDelta):
+        return {"type": "reasoning", "text": event.text}
+    if isinstance(event, AnswerDelta):
+        return {"type": "answer", "text": event.text}
+    if isinstance(event, ToolCallEvent):
+        return {"type": "tool_call", **event.call.to_dict()}
+    if isinstance(event, UsageEvent):
+        return {"type": "usage", **asdict(event.usage)}
+    assert isinstance(event, Finish)
+    error = str(event.error) if event.error else None
+    return {"type": "finish", "reason": event.reason, "error": error}
+
+
+def _decode(data: dict[str, Any]) -> Event:
+    kind = data["type"]
+    if kind == "reasoning":
+        return ReasoningDelta(data["text"])
+    if kind == "answer":
+        return AnswerDelta(data["text"])
+    if kind == "tool_call":
+        return ToolCallEvent(ToolCall(data["name"], data["arguments"], data.get("id")))
+    if kind == "usage":
+        fields = {k: data.get(k) for k in ("input_tokens", "output_tokens", "reasoning_tokens")}
+        return UsageEvent(Usage(**fields))
+    error = QwQError(data["error"]) if data.get("error") else None
+    return Finish(data["reason"], error)
+
+
+class Cassette:
+    """Entries of recorded events; `mode` is "record" or "replay"."""
+
+    def __init__(self, path: str | Path, mode: str, *, speed: float = 1.0) -> None:
+        self.path = Path(path)
+        self.mode = mode
+        self.speed = speed  # replay pace: 1 = as recorded, 4 = four times faster, 0 = at once
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.hits = self.misses = 0
+        if self.path.exists():
+            payload = json.loads(self.path.read_text(encoding="utf-8"))
+            if payload.get("format") != FORMAT:
+                raise QwQError(f"{self.path} is not a qwq-jupyter cassette")
+            self.entries = payload["entries"]
+        elif mode == "replay":
+            raise QwQError(f"no cassette at {self.path}: record one with %qwq record PATH")
+
+    def wrap(self, client: AsyncQwQClient) -> _Recorder | _Player:
+        return _Recorder(client, self) if self.mode == "record" else _Player(client, self)
+
+    def add(
+        self, request: HTTPRequest, events: list[tuple[float, Event]], secrets: tuple[str, ...]
+    ) -> None:
+        self.entries[request_key(request)] = {
+            "request": request.body,
+            "events": [[round(t, 4), _encode(event)] for t, event in events],
+        }
+        text = json.dumps(
+            {"format": FORMAT, "version": 1, "entries": self.entries}, indent=1, ensure_ascii=False
+        )
+        self.path.write_text(redact(text, secrets), encoding="utf-8")
+
+    def find(self, request: HTTPRequest) -> list[tuple[float, Event]] | None:
+        entry = self.entries.get(request_key(request))
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return [(t, _decode(data)) for t, data in entry["events"]]
+
+    def __repr__(self) -> str:
+        return f"<Cassette {self.mode} {self.path} ({len(self.entries)} entries)>"
+
+
+class _Recorder:
+    """Passes calls to the real client and keeps each finished call's events with their times."""
+
+    def __init__(self, client: AsyncQwQClient, cassette: Cassette) -> None:
+        self._client = client
+        self._cassette = cassette
+
+    def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
+        return self._client.builder(settings)
+
+    async def event_batches(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[list[Event]]:
+        start = time.monotonic()
+        recorded: list[tuple[float, Event]] = []
+        async for batch in self._client.event_batches(request, settings):
+            now = time.monotonic() - start
+            recorded += [(now, event) for event in batch if not isinstance(event, Retrying)]
+            yield batch
+        finish = recorded[-1][1] if recorded else None
+        if isinstance(finish, Finish) and finish.reason != "error":
+            self._cassette.add(request, recorded, self._client.credentials.secrets())
+
+
+class _Player:
+    """Replays recorded events at the recorded pace (scaled by `speed`); no network."""
+
+    def __init__(self, client: AsyncQwQClient, cassette: Cassette) -> None:
+        self._client = client
+        self._cassette = cassette
+
+    def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
+        return self._client.builder(settings)
+
+    async def event_batches(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[list[Event]]:
+        events = self._cassette.find(request)
+        if events is None:
+            miss = ReplayMiss(
+                f"replay miss: {self._cassette.path.name} has no reply for this request (the "
+                "prompt, history or a setting changed); record it again with %qwq record"
+            )
+            yield [Finish("error", miss)]
+            return
+        start = time.monotonic()
+        speed = self._cassette.speed
+        for at, event in events:
+            if speed > 0:
+                await asyncio.sleep(max(0.0, start + at / speed - time.monotonic()))
+            yield [event]

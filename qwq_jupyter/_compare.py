@@ -1,0 +1,229 @@
+"""`%%qwq --compare temperature=0.2,0.6,1.0`: one prompt under several settings, side by side.
+
+The runs go out at once and stream into one output. While they run, the view shows each run's
+status and the tail of its text (a fixed-size update, so the cost stays linear); at the end it
+shows each reply and a table of tokens, times, cost, finish reason and whether answers agree.
+Comparison runs are not part of the conversation; `%qwq pick N` makes run N its next turn.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Int
+
+from ._errors import ConfigurationError
+from ._events import AnswerDelta, Event, ReasoningDelta, Response
+from ._render import _escape_pre, escape_markdown_html, footer_text, reasoning_summary
+from ._settings import MODEL_PARAMETERS, QwQSettings
+
+if TYPE_CHECKING:
+    from ._session import Ask, Session
+
+__all__ = ["Comparison", "parse_spec", "run_comparison"]
+
+REFRESH_INTERVAL = 0.5
+TAIL = 240
+
+
+def parse_spec(spec: str, settings: QwQSettings) -> tuple[str, list[Any]]:
+    """'temperature=0.2,0.6,1.0' -> ('temperature', [0.2, 0.6, 1.0]), validated."""
+    name, equals, values = spec.partition("=")
+    name = name.strip().replace("-", "_")
+    if not equals or name not in MODEL_PARAMETERS or name in ("raw", "stream", "tools"):
+        raise ConfigurationError(
+            f"--compare wants PARAM=V1,V2,… with a numeric model parameter, not {spec!r}"
+        )
+    kind = int if isinstance(settings.traits()[name], Int) else float
+    try:
+        parsed = [kind(value) for value in values.split(",") if value.strip()]
+    except ValueError:
+        raise ConfigurationError(f"--compare: {values!r} are not {kind.__name__} values") from None
+    if len(parsed) < 2:
+        raise ConfigurationError("--compare needs at least two values")
+    for value in parsed:
+        settings.override(**{name: value})  # refuse out-of-range values before sending
+    return name, parsed
+
+
+@dataclass
+class Run:
+    label: str
+    ask: Ask
+    response: Response = field(default_factory=Response)
+    chars: int = 0
+    tail: str = ""
+    answering: bool = False
+
+
+def agreement_key(answer: str) -> str:
+    """What two answers must share to agree: a boxed value, else the last number, else text."""
+    boxed = re.findall(r"\\boxed\{([^{}]*)\}", answer)
+    if boxed:
+        return boxed[-1].strip()
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", answer.replace(",", ""))
+    if numbers:
+        return numbers[-1]
+    return " ".join(answer.lower().split())
+
+
+class Comparison:
+    """The finished runs; `rows()` is the table, `pick(n)` the way into the conversation."""
+
+    def __init__(self, name: str, runs: list[Run]) -> None:
+        self.parameter = name
+        self.runs = runs
+
+    @property
+    def responses(self) -> list[Response]:
+        return [run.response for run in self.runs]
+
+    def agreement(self) -> list[bool]:
+        keys = [agreement_key(r.answer) if r.answer else None for r in self.responses]
+        common = Counter(k for k in keys if k is not None).most_common(1)
+        majority = common[0][0] if common else None
+        return [key is not None and key == majority for key in keys]
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for run, agrees in zip(self.runs, self.agreement(), strict=True):
+            r = run.response
+            rows.append(
+                {
+                    "run": run.label,
+                    "reasoning tokens": r.reasoning_tokens,
+                    "answer tokens": r.answer_tokens,
+                    "thinking s": None if r.thinking_time is None else round(r.thinking_time, 2),
+                    "total s": round(r.total_time, 2),
+                    "cost $": None if r.cost is None else round(r.cost, 6),
+                    "finish": r.finish_reason,
+                    "agrees": agrees,
+                }
+            )
+        return rows
+
+    def _repr_markdown_(self) -> str:
+        return render_comparison(self)
+
+    def __repr__(self) -> str:
+        agree = sum(self.agreement())
+        return f"<Comparison of {self.parameter}: {len(self.runs)} runs, {agree} agree>"
+
+
+def render_comparison(comparison: Comparison) -> str:
+    blocks = []
+    for number, run in enumerate(comparison.runs, 1):
+        r = run.response
+        section = [f"**{number}. {run.label}**"]
+        if r.reasoning:
+            section.append(
+                f"<details><summary>{html.escape(reasoning_summary(r))}</summary>\n\n"
+                f'<pre style="white-space: pre-wrap">{_escape_pre(r.reasoning.strip())}</pre>'
+                "\n\n</details>"
+            )
+        section.append(escape_markdown_html(r.answer) or f"*(no answer: {r.finish_reason})*")
+        section.append(f"<sub>{html.escape(footer_text(r))}</sub>")
+        blocks.append("\n\n".join(section))
+    rows = comparison.rows()
+    header = list(rows[0])
+    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [
+            "?" if v is None else ("yes" if v is True else "no" if v is False else str(v))
+            for v in row.values()
+        ]
+        table.append("| " + " | ".join(cells) + " |")
+    agree = sum(comparison.agreement())
+    summary = (
+        f"{agree} of {len(rows)} answers agree. These runs are not in the conversation; "
+        "`%qwq pick N` makes run N its next turn."
+    )
+    return "\n\n---\n\n".join(blocks) + "\n\n" + "\n".join(table) + "\n\n" + summary
+
+
+def run_comparison(
+    session: Session, prompt: str, settings: QwQSettings, args: Any, in_kernel: bool
+) -> Comparison:
+    name, values = parse_spec(args.compare, settings)
+    runs = []
+    for value in values:
+        variant = settings.override(**{name: value})
+        ask = session.ask(
+            prompt, variant, chat=args.chat, new=args.new, history=not args.no_history
+        )
+        runs.append(Run(f"{name}={value:g}", ask))
+    streams = [session.start(run.ask) for run in runs]
+    live = _LiveGrid(runs) if in_kernel else None
+    try:
+        while not all(stream.finished for stream in streams):
+            for run, stream in zip(runs, streams, strict=True):
+                _absorb(run, stream.poll())
+            if live is not None:
+                live.refresh()
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        for stream in streams:
+            stream.cancel()
+    for run, stream in zip(runs, streams, strict=True):
+        run.response = stream.response
+        session.totals.add(run.response)
+    comparison = Comparison(name, runs)
+    session.last_comparison = comparison
+    if live is not None:
+        live.close()
+    else:
+        for number, run in enumerate(runs, 1):
+            print(f"{number}. {run.label}: {footer_text(run.response)}")
+    return comparison
+
+
+def _absorb(run: Run, events: list[Event]) -> None:
+    for event in events:
+        if isinstance(event, (ReasoningDelta, AnswerDelta)):
+            if isinstance(event, AnswerDelta) and not run.answering:
+                run.answering, run.tail = True, ""
+            run.chars += len(event.text)
+            run.tail = (run.tail + event.text)[-TAIL:]
+
+
+class _LiveGrid:
+    """One display handle, updated twice a second with a fixed-size status per run."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        from IPython.display import display
+
+        self._runs = runs
+        self._started = time.monotonic()
+        self._last = 0.0
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= REFRESH_INTERVAL:
+            self._last = now
+            self._handle.update(self._bundle(), raw=True)
+
+    def close(self) -> None:
+        from IPython.display import clear_output
+
+        clear_output(wait=True)
+
+    def _bundle(self) -> dict[str, str]:
+        elapsed = time.monotonic() - self._started
+        cells = []
+        for run in self._runs:
+            state = "answering" if run.answering else "thinking"
+            colour = "inherit" if run.answering else "grey"
+            cells.append(
+                f"<td style='vertical-align:top;width:{100 // len(self._runs)}%'>"
+                f"<b>{html.escape(run.label)}</b><br><i>{state}… {run.chars:,} chars, "
+                f"{elapsed:.0f} s</i><pre style='white-space:pre-wrap;color:{colour}'>"
+                f"…{html.escape(run.tail)}</pre></td>"
+            )
+        status = " | ".join(f"{run.label}: {run.chars:,} chars" for run in self._runs)
+        return {"text/html": f"<table><tr>{''.join(cells)}</tr></table>", "text/plain": status}

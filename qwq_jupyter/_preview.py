@@ -1,0 +1,82 @@
+"""`--dry-run` / `%qwq request`: exactly what would be sent, and what it would cost."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ._credentials import MASK
+from ._template import apply_chat_template
+
+if TYPE_CHECKING:
+    from ._conversation import TokenEstimator
+    from ._session import Ask
+    from ._wire import HTTPRequest
+
+__all__ = ["RequestPreview"]
+
+
+class RequestPreview:
+    """A request that was built but not sent. Its attributes are what a test or a class reads."""
+
+    def __init__(self, request: HTTPRequest, ask: Ask, estimator: TokenEstimator) -> None:
+        settings = ask.settings
+        self.url = request.shown_url
+        self.body: dict[str, Any] = request.body
+        self.headers = {
+            name: (f"Bearer {MASK}" if name == "Authorization" else value)
+            for name, value in request.headers.items()
+        }
+        self.input_tokens = ask.fit.input_tokens
+        self.max_tokens = ask.settings.max_tokens
+        self.input_cost = self.input_tokens * settings.input_price / 1_000_000
+        self.max_output_cost = self.max_tokens * settings.output_price / 1_000_000
+        self.calibrated = estimator.calibrated
+        #: The text the model reads once the chat template is applied.
+        self.template_text = (
+            request.body["prompt"]
+            if "prompt" in request.body
+            else apply_chat_template(ask.fit.messages)
+        )
+        self.notes = ask.fit.notices()
+
+    def __repr__(self) -> str:
+        return (
+            f"<RequestPreview {self.url}: ≈{self.input_tokens:,} input tokens, "
+            f"max_tokens {self.max_tokens:,}>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        quality = "calibrated" if self.calibrated else "uncalibrated"
+        lines = [
+            "**Dry run: nothing was sent.**",
+            *[f"> {note}" for note in self.notes],
+            f"`POST {self.url}`",
+            "Headers: " + ", ".join(f"`{k}: {v}`" for k, v in self.headers.items()),
+            _fenced(json.dumps(self.body, indent=2, ensure_ascii=False), "json"),
+            f"Input ≈{self.input_tokens:,} tokens ({quality} estimate) → "
+            f"${self.input_cost:.5f}; output up to {self.max_tokens:,} tokens → "
+            f"at most ${self.max_output_cost:.5f}.",
+            "What QwQ reads after its chat template (earlier reasoning is never sent back):",
+            _fenced(self.template_text, "text"),
+        ]
+        return "\n\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(
+            f"Dry run: nothing was sent.\nPOST {self.url}\n"
+            f"{json.dumps(self.body, indent=2, ensure_ascii=False)}\n"
+            f"input ≈{self.input_tokens:,} tokens, ${self.input_cost:.5f}; output up to "
+            f"{self.max_tokens:,} tokens, at most ${self.max_output_cost:.5f}\n"
+            f"--- chat template text ---\n{self.template_text}"
+        )
+
+
+def _fenced(text: str, language: str) -> str:
+    """A code fence longer than any run of backticks inside, so the text cannot close it."""
+    run = longest = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"

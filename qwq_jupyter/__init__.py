@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "batch": "._batch",
+    "BatchItem": "._batch",
+    "BatchResult": "._batch",
+    "summarize": "._context",
     "AsyncQwQClient": "._client",
     "QwQClient": "._client",
     "ResponseStream": "._client",
@@ -49,7 +53,9 @@ _EXPORTS = {
 __all__ = [*sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
+    from ._batch import BatchItem, BatchResult, batch
     from ._client import AsyncQwQClient, QwQClient, ResponseStream
+    from ._context import summarize
     from ._credentials import Credentials, Secret
     from ._errors import (
         APIError,

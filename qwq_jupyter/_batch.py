@@ -1,0 +1,263 @@
+"""Run one prompt template over many inputs: bounded concurrency, a requests-per-minute limit,
+per-item failures recorded, results in input order, and ■ keeps what finished.
+
+In [1]: from qwq_jupyter import batch
+In [2]: results = batch("Classify the sentiment of this review: {@item}", reviews)
+In [3]: frame = batch("Summarise: {@item}", df, column="text")   # new columns on a copy of df
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ._client import AsyncQwQClient
+from ._context import interpolate
+from ._credentials import Credentials
+from ._errors import QwQError
+from ._events import Response
+from ._loop import LoopThread
+from ._settings import QwQSettings
+
+__all__ = ["BatchItem", "BatchResult", "RateLimiter", "batch"]
+
+Template = str | Callable[[Any], str]
+
+
+class RateLimiter:
+    """At most `rpm` request starts in any sliding 60-second window."""
+
+    def __init__(
+        self,
+        rpm: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rpm = rpm
+        self._clock = clock
+        self._sleep = sleep
+        self._starts: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rpm <= 0:
+            return
+        async with self._lock:  # one waiter at a time keeps the starts in order
+            while True:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - 60.0:
+                    self._starts.popleft()
+                if len(self._starts) < self.rpm:
+                    self._starts.append(now)
+                    return
+                await self._sleep(self._starts[0] + 60.0 - now)
+
+
+@dataclass
+class BatchItem:
+    input: Any
+    prompt: str
+    response: Response | None = None
+    error: str | None = None
+
+    @property
+    def answer(self) -> str | None:
+        return self.response.answer if self.response else None
+
+
+class BatchResult(list):
+    """`BatchItem`s in input order; `.answers`, `.failed` and `.to_frame()` for quick use."""
+
+    interrupted = False
+
+    @property
+    def answers(self) -> list[str | None]:
+        return [item.answer for item in self]
+
+    @property
+    def failed(self) -> list[BatchItem]:
+        return [item for item in self if item.error is not None]
+
+    @property
+    def cost(self) -> float:
+        return sum((item.response.cost or 0.0) for item in self if item.response)
+
+    def columns(self) -> dict[str, list[Any]]:
+        return {
+            "answer": self.answers,
+            "reasoning_tokens": [i.response.reasoning_tokens if i.response else None for i in self],
+            "cost": [i.response.cost if i.response else None for i in self],
+            "error": [i.error for i in self],
+        }
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame({"input": [item.input for item in self], **self.columns()})
+
+    def __repr__(self) -> str:
+        done = sum(1 for item in self if item.response is not None)
+        state = ", interrupted" if self.interrupted else ""
+        return (
+            f"<BatchResult {len(self)} items: {done} answered, {len(self.failed)} failed, "
+            f"${self.cost:.5f}{state}>"
+        )
+
+
+async def run_batch(
+    client: AsyncQwQClient,
+    items: list[BatchItem],
+    *,
+    concurrency: int,
+    limiter: RateLimiter,
+    system: str = "",
+    on_done: Callable[[BatchItem], None] = lambda item: None,
+) -> None:
+    """Fill in each item's response or error; order is kept by writing into `items`."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: BatchItem) -> None:
+        async with gate:
+            await limiter.acquire()
+            messages = [{"role": "user", "content": item.prompt}]
+            if system:
+                messages.insert(0, {"role": "system", "content": system})
+            try:
+                item.response = await client.complete(messages)
+                if not item.response.complete:
+                    item.error = item.response.error or item.response.finish_reason
+            except QwQError as err:
+                item.error = str(err)
+            on_done(item)
+
+    await asyncio.gather(*(one(item) for item in items))
+
+
+def batch(
+    template: Template,
+    inputs: Iterable[Any],
+    *,
+    column: str | None = None,
+    concurrency: int = 8,
+    rpm: float = 300,
+    settings: QwQSettings | None = None,
+    credentials: Credentials | None = None,
+    progress: bool = True,
+    **overrides: Any,
+) -> Any:
+    """Ask `template` about every input; a list of `BatchItem`s, or a DataFrame with new columns.
+
+    `template` is a string with `{@item}` where the input goes (DataFrames and long values are
+    summarised, as in `%%qwq`), or a function from the input to the prompt. `rpm` caps request
+    starts per minute (Workers AI allows 300); failed items carry their error, the rest go on.
+    """
+    if concurrency < 1:
+        raise QwQError("concurrency must be at least 1")
+    frame = inputs if column is not None else None
+    values = list(frame[column]) if frame is not None else list(inputs)  # type: ignore[index]
+    base = settings if settings is not None else _session_settings()
+    settings = base.override(stream=False, **overrides)
+    items = BatchResult(BatchItem(value, _prompt(template, value, settings)) for value in values)
+    client = AsyncQwQClient(settings, credentials)
+    client.prepare([{"role": "user", "content": "check"}])  # credentials and settings, up front
+    reporter = _Progress(len(items)) if progress else None
+    future = LoopThread.get().submit(
+        _run_and_close(client, items, concurrency, RateLimiter(rpm), settings.system_prompt)
+    )
+    try:
+        _wait(future, reporter, items)
+    except KeyboardInterrupt:
+        future.cancel()
+        items.interrupted = True
+        for item in items:
+            if item.response is None and item.error is None:
+                item.error = "not run: interrupted"
+    if reporter is not None:
+        reporter.close(items)
+    if frame is not None:
+        result = frame.copy()
+        for name, data in items.columns().items():
+            result[name] = data
+        return result
+    return items
+
+
+async def _run_and_close(
+    client: AsyncQwQClient,
+    items: list[BatchItem],
+    concurrency: int,
+    limiter: RateLimiter,
+    system: str,
+) -> None:
+    try:
+        await run_batch(client, items, concurrency=concurrency, limiter=limiter, system=system)
+    finally:
+        await client.aclose()
+
+
+def _prompt(template: Template, value: Any, settings: QwQSettings) -> str:
+    if callable(template):
+        return template(value)
+    return interpolate(template, {"item": value}, budget=settings.variable_budget)
+
+
+def _session_settings() -> QwQSettings:
+    """The notebook's settings when the extension is loaded, else QwQ's defaults."""
+    from . import _magics
+
+    for magics in _magics._loaded.values():
+        return magics.settings
+    return QwQSettings()
+
+
+def _wait(future: concurrent.futures.Future[None], reporter: Any, items: BatchResult) -> None:
+    while True:
+        try:
+            future.result(timeout=0.2)
+            return
+        except concurrent.futures.TimeoutError:
+            if reporter is not None:
+                reporter.update(items)
+
+
+class _Progress:
+    """A progress bar in a notebook, a `\\r` line in a terminal; updated from the main thread."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._bar = None
+        try:
+            from IPython import get_ipython
+
+            in_kernel = getattr(get_ipython(), "kernel", None) is not None
+        except ImportError:
+            in_kernel = False
+        if in_kernel:
+            import ipywidgets
+            from IPython.display import display
+
+            self._bar = ipywidgets.IntProgress(max=total, description="QwQ batch")
+            self._label = ipywidgets.Label()
+            display(ipywidgets.HBox([self._bar, self._label]))
+
+    def update(self, items: BatchResult) -> None:
+        done = sum(1 for item in items if item.response is not None or item.error is not None)
+        text = f"{done}/{self._total} done, {len(items.failed)} failed"
+        if self._bar is not None:
+            self._bar.value = done
+            self._label.value = text
+        else:
+            sys.stderr.write(f"\rQwQ batch: {text}")
+            sys.stderr.flush()
+
+    def close(self, items: BatchResult) -> None:
+        self.update(items)
+        if self._bar is None:
+            sys.stderr.write("\n")

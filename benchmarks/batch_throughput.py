@@ -26,20 +26,31 @@ def main() -> None:
     with QwQTestServer(default=reply) as server:
         settings = QwQSettings(api_base=server.api_base)
         credentials = Credentials(server.account_id, server.token)
-        print(f"{args.prompts} prompts, {1000 * args.latency:.0f} ms latency per reply, "
-              f"{os.cpu_count()} CPUs")
+        print(
+            f"{args.prompts} prompts, {1000 * args.latency:.0f} ms latency per reply, "
+            f"{os.cpu_count()} CPUs"
+        )
         for concurrency in (1, 8, 32):
             server.reset_stats()
             start = time.perf_counter()
             cpu = time.process_time()
-            result = batch("Question {@item}", range(args.prompts), concurrency=concurrency,
-                           rpm=0, settings=settings, credentials=credentials, progress=False)
+            result = batch(
+                "Question {@item}",
+                range(args.prompts),
+                concurrency=concurrency,
+                rpm=0,
+                settings=settings,
+                credentials=credentials,
+                progress=False,
+            )
             wall = time.perf_counter() - start
             cpu = time.process_time() - cpu
             ideal = args.latency * math.ceil(args.prompts / concurrency)
-            print(f"concurrency {concurrency:>2}: {wall:6.2f} s wall (ideal {ideal:.2f} s, "
-                  f"{wall / ideal:.2f}x), client CPU {cpu:.2f} s, peak open {server.peak_open}, "
-                  f"failed {len(result.failed)}")
+            print(
+                f"concurrency {concurrency:>2}: {wall:6.2f} s wall (ideal {ideal:.2f} s, "
+                f"{wall / ideal:.2f}x), client CPU {cpu:.2f} s, peak open {server.peak_open}, "
+                f"failed {len(result.failed)}"
+            )
 
 
 if __name__ == "__main__":

@@ -132,9 +132,10 @@ def _container(value: Any, limit: int) -> str:
     items = list(value.items()) if isinstance(value, dict) else list(value)
     shown: list[str] = []
     size = 0
+    room = limit - 40  # leave space for the "… and N more" tail
     for item in items:
         text = f"{item[0]!r}: {item[1]!r}" if isinstance(value, dict) else repr(item)
-        if size + len(text) > limit:
+        if size + len(text) > room:
             break
         shown.append(text)
         size += len(text) + 2

@@ -43,10 +43,10 @@ class Execution:
 class Kernel:
     """Start a kernel whose QwQ settings point at `server`; execute code and read IOPub."""
 
-    def __init__(self, server: QwQTestServer, cwd: str) -> None:
-        env = dict(os.environ)
-        env.update(CLOUDFLARE_ACCOUNT_ID=server.account_id, CLOUDFLARE_API_TOKEN=server.token)
-        env.pop("QWQ_JUPYTER_DEMO", None)
+    def __init__(self, server: QwQTestServer, cwd: str, *, credentials: bool = True) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "QWQ_"))}
+        if credentials:
+            env.update(CLOUDFLARE_ACCOUNT_ID=server.account_id, CLOUDFLARE_API_TOKEN=server.token)
         self.manager = KernelManager(kernel_name="python3")
         self.manager.start_kernel(env=env, cwd=cwd)
         self.client = self.manager.client()

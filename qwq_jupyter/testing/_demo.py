@@ -91,7 +91,7 @@ def _error_reply(pace: float | None) -> Reply:
 
 
 def _generic_reply(prompt: str, pace: float | None) -> Reply:
-    topic = " ".join(prompt.split()[:12]) or "an empty question"
+    topic = " ".join(prompt.split()[:12]).rstrip(".?!:;,") or "an empty question"
     reasoning = (
         f"The question is about: {topic}. First I restate what is asked, then consider what "
         "the person likely needs, check for a catch, and settle on a short, direct answer. "

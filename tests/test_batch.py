@@ -1,0 +1,120 @@
+"""batch(): order, the concurrency bound, the rpm limit, per-item errors and interrupts."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import threading
+
+import pandas as pd
+import pytest
+
+from qwq_jupyter import Credentials, QwQSettings, batch
+from qwq_jupyter._batch import RateLimiter
+from qwq_jupyter.testing import Fault, QwQTestServer, Reply
+
+
+def last_user(body: dict) -> str:
+    return body["messages"][-1]["content"]
+
+
+def echo(body: dict) -> Reply:
+    """Answers with the prompt; later items answer faster, so completion order is reversed."""
+    prompt = last_user(body)
+    number = int(prompt.split()[-1]) if prompt.split()[-1].isdigit() else 0
+    if "bad" in prompt:
+        return Reply(fault=Fault(status=400, code=5006, message="Bad input"))
+    return Reply(
+        reasoning="thinking", answer=f"echo: {prompt}", latency=max(0.0, 0.2 - 0.02 * number)
+    )
+
+
+@pytest.fixture
+def server():
+    with QwQTestServer(responder=echo) as server:
+        yield server
+
+
+def run(server, template, inputs, **options):
+    return batch(
+        template,
+        inputs,
+        settings=QwQSettings(api_base=server.api_base),
+        credentials=Credentials(server.account_id, server.token),
+        progress=False,
+        **options,
+    )
+
+
+def test_results_come_back_in_input_order(server) -> None:
+    result = run(server, "item {@item}", list(range(10)), concurrency=10)
+    assert result.answers == [f"echo: item {i}" for i in range(10)]
+    assert all(item.response.finish_reason == "stop" for item in result)
+    assert server.last_body["stream"] is False
+
+
+def test_concurrency_is_bounded(server) -> None:
+    server.reset_stats()
+    run(server, "item {@item}", [0] * 12, concurrency=3)
+    assert server.peak_open == 3
+
+
+def test_per_item_failures_are_recorded_not_fatal(server) -> None:
+    result = run(server, "{@item}", ["fine 1", "bad 2", "fine 3"], max_retries=0)
+    assert result.answers[0] == "echo: fine 1" and result.answers[2] == "echo: fine 3"
+    assert result.answers[1] is None
+    assert "HTTP 400" in result[1].error
+    assert len(result.failed) == 1 and "1 failed" in repr(result)
+
+
+def test_callable_template_and_dataframe_columns(server) -> None:
+    frame = pd.DataFrame({"text": ["a 1", "b 2"], "other": [1, 2]})
+    out = run(server, lambda value: f"say {value}", frame, column="text")
+    assert list(out.columns) == ["text", "other", "answer", "reasoning_tokens", "cost", "error"]
+    assert list(out["answer"]) == ["echo: say a 1", "echo: say b 2"]
+    assert "answer" not in frame.columns  # a copy, the input is untouched
+
+
+def test_rpm_limit_with_a_fake_clock() -> None:
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    async def main() -> list[float]:
+        limiter = RateLimiter(5, clock=lambda: now[0], sleep=sleep)
+        starts = []
+        for _ in range(12):
+            await limiter.acquire()
+            starts.append(now[0])
+            now[0] += 1.0  # each request takes a second to start the next
+        return starts
+
+    starts = asyncio.run(main())
+    for start in starts:
+        in_window = [s for s in starts if start <= s < start + 60]
+        assert len(in_window) <= 5
+    assert starts[5] == pytest.approx(60.0) and starts[10] == pytest.approx(120.0)
+    assert sleeps  # it waited instead of sending
+
+
+def test_interrupt_keeps_the_finished_items(server) -> None:
+    slow = QwQTestServer(default=Reply(answer="done", latency=0.3))
+    with slow:
+        timer = threading.Timer(0.8, _thread.interrupt_main)
+        timer.start()
+        result = batch(
+            "{@item}",
+            range(20),
+            concurrency=2,
+            settings=QwQSettings(api_base=slow.api_base),
+            credentials=Credentials(slow.account_id, slow.token),
+            progress=False,
+        )
+        timer.cancel()
+    assert result.interrupted
+    finished = [item for item in result if item.answer == "done"]
+    assert 2 <= len(finished) < 20
+    assert all(item.error == "not run: interrupted" for item in result if item.answer is None)

@@ -126,8 +126,8 @@ class Cassette:
         return f"<Cassette {self.mode} {self.path} ({len(self.entries)} entries)>"
 
 
-class _Recorder:
-    """Passes calls to the real client and keeps each finished call's events with their times."""
+class _CassetteSource:
+    """Stands where `ResponseStream` expects the async client: `builder()` and `event_batches()`."""
 
     def __init__(self, client: AsyncQwQClient, cassette: Cassette) -> None:
         self._client = client
@@ -135,6 +135,10 @@ class _Recorder:
 
     def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
         return self._client.builder(settings)
+
+
+class _Recorder(_CassetteSource):
+    """Passes calls to the real client and keeps each finished call's events with their times."""
 
     async def event_batches(
         self, request: HTTPRequest, settings: QwQSettings | None = None
@@ -150,15 +154,8 @@ class _Recorder:
             self._cassette.add(request, recorded, self._client.credentials.secrets())
 
 
-class _Player:
+class _Player(_CassetteSource):
     """Replays recorded events at the recorded pace (scaled by `speed`); no network."""
-
-    def __init__(self, client: AsyncQwQClient, cassette: Cassette) -> None:
-        self._client = client
-        self._cassette = cassette
-
-    def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
-        return self._client.builder(settings)
 
     async def event_batches(
         self, request: HTTPRequest, settings: QwQSettings | None = None

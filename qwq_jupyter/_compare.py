@@ -20,7 +20,7 @@ from traitlets import Int
 from ._errors import ConfigurationError
 from ._events import AnswerDelta, Event, ReasoningDelta, Response
 from ._render import _escape_pre, escape_markdown_html, footer_text, reasoning_summary
-from ._settings import MODEL_PARAMETERS, QwQSettings
+from ._settings import NUMERIC_PARAMETERS, QwQSettings
 
 if TYPE_CHECKING:
     from ._session import Ask, Session
@@ -35,7 +35,7 @@ def parse_spec(spec: str, settings: QwQSettings) -> tuple[str, list[Any]]:
     """'temperature=0.2,0.6,1.0' -> ('temperature', [0.2, 0.6, 1.0]), validated."""
     name, equals, values = spec.partition("=")
     name = name.strip().replace("-", "_")
-    if not equals or name not in MODEL_PARAMETERS or name in ("raw", "stream", "tools"):
+    if not equals or name not in NUMERIC_PARAMETERS:
         raise ConfigurationError(
             f"--compare wants PARAM=V1,V2,… with a numeric model parameter, not {spec!r}"
         )

@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Int
 
-from ._settings import BACKENDS, MODEL_PARAMETERS, QwQSettings
+from ._settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings
 
 if TYPE_CHECKING:
     from ._events import Response
@@ -30,15 +30,11 @@ DEMO_BANNER = (
     "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
 )
 
-_NUMERIC_PARAMETERS = [
-    name for name in MODEL_PARAMETERS if name not in ("raw", "stream", "guided_json", "tools")
-]
-
 
 def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     """Declare one flag per numeric model parameter, help text and range from the trait."""
     traits = QwQSettings.class_traits()
-    for name in reversed(_NUMERIC_PARAMETERS):
+    for name in reversed(NUMERIC_PARAMETERS):
         trait = traits[name]
         kind = int if isinstance(trait, Int) else float
         func = argument(
@@ -125,7 +121,7 @@ class QwQMagics(Magics):
     def _settings_for(self, args: Any) -> QwQSettings:
         changes: dict[str, Any] = {
             name: getattr(args, name)
-            for name in _NUMERIC_PARAMETERS
+            for name in NUMERIC_PARAMETERS
             if getattr(args, name) is not None
         }
         if args.raw:

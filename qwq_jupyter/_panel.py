@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from traitlets import Int, link
 
 from ._session import Session
-from ._settings import BACKENDS, QwQSettings
+from ._settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings
 
 __all__ = ["ParameterPanel"]
 
@@ -30,7 +30,7 @@ class ParameterPanel:
         self.settings: QwQSettings = session.settings
         self.controls: dict[str, widgets.Widget] = {}
         self._links: list[Any] = []
-        rows = [self._parameter(name) for name in _PANEL_PARAMETERS]
+        rows = [self._parameter(name) for name in NUMERIC_PARAMETERS]
         self.size = widgets.HTML()
         self._refresh_size()
         session.listeners.append(self._refresh_size)
@@ -119,15 +119,3 @@ class ParameterPanel:
             f"Conversation <code>{conversation.name}</code>: {len(conversation.turns)} turns, "
             f"≈{tokens:,} of {window:,} tokens"
         )
-
-
-_PANEL_PARAMETERS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "repetition_penalty",
-)

@@ -27,7 +27,7 @@ from traitlets.config import Configurable
 
 from ._errors import ConfigurationError
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "MODEL_PARAMETERS", "QwQSettings"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "MODEL_PARAMETERS", "NUMERIC_PARAMETERS", "QwQSettings"]
 
 DEFAULT_MODEL = "@cf/qwen/qwq-32b"
 BACKENDS = ("workers-ai", "ai-gateway", "openai")
@@ -261,3 +261,8 @@ MODEL_PARAMETERS: tuple[str, ...] = (
     "tools",
 )
 assert set(MODEL_PARAMETERS) == set(QwQSettings.class_trait_names(model_param=True))
+
+#: The numeric ones: a flag each, a slider each, and what `--compare` can vary.
+NUMERIC_PARAMETERS: tuple[str, ...] = tuple(
+    name for name in MODEL_PARAMETERS if name not in ("raw", "stream", "guided_json", "tools")
+)

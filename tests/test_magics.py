@@ -6,24 +6,12 @@ import json
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.utils.capture import capture_output
+from shells import ask, command, session
 
 from qwq_jupyter._magics import QwQMagics
 from qwq_jupyter.testing import Reply
 
 SECRET_TOKEN_MARKER = "test-token"
-
-
-def ask(shell, cell: str, line: str = ""):
-    with capture_output() as captured:
-        value = shell.run_cell_magic("qwq", line, cell)
-    return value, captured.stdout
-
-
-def command(shell, line: str):
-    with capture_output() as captured:
-        value = shell.run_line_magic("qwq", line)
-    return value, captured.stdout
 
 
 def test_a_cell_streams_reasoning_grey_then_answer_and_footer(shell, qwq_env) -> None:
@@ -134,14 +122,14 @@ def test_rerun_of_a_cell_replaces_its_turn_unless_append(shell, qwq_env, monkeyp
     monkeypatch.setattr(QwQMagics, "_cell_id", lambda self: cell["id"])
     ask(shell, "first version")
     ask(shell, "second version")  # same cell re-run
-    session = shell.magics_manager.registry["QwQMagics"].session
-    assert [t.prompt for t in session.conversation().turns] == ["second version"]
+    state = session(shell)
+    assert [t.prompt for t in state.conversation().turns] == ["second version"]
     assert len(qwq_env.last_body["messages"]) == 1  # its earlier turn is not history
     ask(shell, "third", "--append")
-    assert [t.prompt for t in session.conversation().turns] == ["second version", "third"]
+    assert [t.prompt for t in state.conversation().turns] == ["second version", "third"]
     cell["id"] = "cell-B"
     ask(shell, "other cell")
-    assert len(session.conversation().turns) == 3
+    assert len(state.conversation().turns) == 3
 
 
 def test_hide_and_show_reasoning(shell, qwq_env) -> None:
@@ -199,8 +187,8 @@ def test_backend_base_url_and_model_flags(shell, qwq_env) -> None:
 
 def test_missing_credentials_is_one_line(shell, qwq_env, monkeypatch) -> None:
     monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
-    session = shell.magics_manager.registry["QwQMagics"].session
-    session._client = None
+    state = session(shell)
+    state._client = None
     with pytest.raises(UsageError, match="set CLOUDFLARE_API_TOKEN in the environment"):
         ask(shell, "q")
     assert qwq_env.requests == []
@@ -214,8 +202,8 @@ def test_api_error_shows_one_line_and_keeps_the_conversation(shell, qwq_env) -> 
     value, out = ask(shell, "refused")
     assert value.finish_reason == "error"
     assert "daily free allocation" in out and "Traceback" not in out
-    session = shell.magics_manager.registry["QwQMagics"].session
-    assert [t.prompt for t in session.conversation().turns] == ["kept"]
+    state = session(shell)
+    assert [t.prompt for t in state.conversation().turns] == ["kept"]
 
 
 def test_commands_history_undo_keep(shell, qwq_env) -> None:
@@ -246,16 +234,16 @@ def test_retry_regenerates_the_last_turn_with_new_flags(shell, qwq_env) -> None:
     value, _ = command(shell, "retry --temperature 1.1")
     assert qwq_env.last_body["temperature"] == 1.1
     assert qwq_env.last_body["messages"] == [{"role": "user", "content": "question"}]
-    session = shell.magics_manager.registry["QwQMagics"].session
-    assert [t.answer for t in session.conversation().turns] == ["better"]
+    state = session(shell)
+    assert [t.answer for t in state.conversation().turns] == ["better"]
     assert value.answer == "better"
 
 
 def test_save_and_load_round_trip_every_field(shell, qwq_env, tmp_path) -> None:
     ask(shell, "q1", "--system 'be brief'")
     ask(shell, "q2", "--chat side")
-    session = shell.magics_manager.registry["QwQMagics"].session
-    before = {name: c.to_dict() for name, c in session.store.conversations.items()}
+    state = session(shell)
+    before = {name: c.to_dict() for name, c in state.store.conversations.items()}
     path = tmp_path / "chats.json"
     command(shell, f"save {path}")
     assert qwq_env.token not in path.read_text()
@@ -263,7 +251,7 @@ def test_save_and_load_round_trip_every_field(shell, qwq_env, tmp_path) -> None:
     command(shell, "reset side")
     _, out = command(shell, f"load {path}")
     assert "loaded default, side" in out
-    after = {name: c.to_dict() for name, c in session.store.conversations.items()}
+    after = {name: c.to_dict() for name, c in state.store.conversations.items()}
     assert after == before
 
 

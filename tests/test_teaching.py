@@ -6,25 +6,9 @@ import json
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.utils.capture import capture_output
+from shells import ask, command, session
 
 from qwq_jupyter.testing import Reply
-
-
-def ask(shell, cell: str, line: str = ""):
-    with capture_output() as captured:
-        value = shell.run_cell_magic("qwq", line, cell)
-    return value, captured.stdout
-
-
-def command(shell, line: str):
-    with capture_output() as captured:
-        value = shell.run_line_magic("qwq", line)
-    return value, captured.stdout
-
-
-def session(shell):
-    return shell.magics_manager.registry["QwQMagics"].session
 
 
 def test_compare_runs_at_once_and_tabulates(shell, qwq_env) -> None:

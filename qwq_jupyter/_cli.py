@@ -64,6 +64,8 @@ def _lab(args: argparse.Namespace, jupyter_args: list[str]) -> int:
         )
     root = (args.dir or _default_notebooks()).resolve()
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", *jupyter_args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in jupyter_args:
+        command.append("--allow-root")  # containers and CI machines often run as root
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:

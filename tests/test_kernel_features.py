@@ -86,3 +86,17 @@ def test_record_replay_round_trip_with_the_server_stopped(server, tmp_path) -> N
         assert env == []  # the student has no key at all
     finally:
         student.shutdown()
+
+
+def test_compare_streams_side_by_side_then_shows_the_table(kernel, server) -> None:
+    for answer in ("It is 42.", "42", "41"):
+        server.push(Reply(reasoning="thinking " * 60, answer=answer, tokens_per_second=60))
+    run = kernel.execute("%%qwq --compare seed=1,2,3\nWhat is 6 × 7?", timeout=60)
+    run.raise_on_error()
+    live = run.of_type("display_data", "update_display_data")
+    assert len(live) >= 3  # the grid updated while the runs streamed
+    assert live[0]["content"]["data"]["text/html"].count("<td") == 3
+    assert all(len(m["content"]["data"]["text/html"]) < 4000 for m in live)  # fixed-size updates
+    final = run.result()["text/markdown"]
+    assert "| run |" in final and "seed=1" in final and "2 of 3 answers agree" in final
+    assert sorted(r.body["seed"] for r in server.requests[-3:]) == [1, 2, 3]

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncQwQClient
 from ._context import interpolate
@@ -24,6 +24,9 @@ from ._errors import QwQError
 from ._events import Response
 from ._loop import LoopThread
 from ._settings import QwQSettings
+
+if TYPE_CHECKING:
+    from ._session import Session
 
 __all__ = ["BatchItem", "BatchResult", "RateLimiter", "batch"]
 
@@ -162,8 +165,12 @@ def batch(
         raise QwQError("concurrency must be at least 1")
     frame = inputs if column is not None else None
     values = list(frame[column]) if frame is not None else list(inputs)  # type: ignore[index]
-    base = settings if settings is not None else _session_settings()
-    settings = base.override(stream=False, **overrides)
+    session = _loaded_session()
+    if settings is None:
+        settings = session.settings if session is not None else QwQSettings()
+    if credentials is None and session is not None:
+        credentials = session.credentials  # e.g. the offline demo's, after %qwq demo
+    settings = settings.override(stream=False, **overrides)
     items = BatchResult(BatchItem(value, _prompt(template, value, settings)) for value in values)
     client = AsyncQwQClient(settings, credentials)
     client.prepare([{"role": "user", "content": "check"}])  # credentials and settings, up front
@@ -181,6 +188,10 @@ def batch(
                 item.error = "not run: interrupted"
     if reporter is not None:
         reporter.close(items)
+    if session is not None:  # so %qwq usage counts the batch too
+        for item in items:
+            if item.response is not None:
+                session.totals.add(item.response)
     if frame is not None:
         result = frame.copy()
         for name, data in items.columns().items():
@@ -208,13 +219,13 @@ def _prompt(template: Template, value: Any, settings: QwQSettings) -> str:
     return interpolate(template, {"item": value}, budget=settings.variable_budget)
 
 
-def _session_settings() -> QwQSettings:
-    """The notebook's settings when the extension is loaded, else QwQ's defaults."""
+def _loaded_session() -> Session | None:
+    """The notebook's session when the extension is loaded: its settings and credentials."""
     from . import _magics
 
     for magics in _magics._loaded.values():
-        return magics.settings
-    return QwQSettings()
+        return magics.session
+    return None
 
 
 def _wait(future: concurrent.futures.Future[None], reporter: Any, items: BatchResult) -> None:

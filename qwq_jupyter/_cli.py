@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,11 +67,18 @@ def _lab(args: argparse.Namespace, jupyter_args: list[str]) -> int:
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", *jupyter_args]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in jupyter_args:
         command.append("--allow-root")  # containers and CI machines often run as root
+    lab_process = subprocess.Popen(command, env=env)
+    # A SIGTERM to this wrapper must reach JupyterLab too, or it would outlive the demo server.
+    signal.signal(signal.SIGTERM, lambda *_: lab_process.terminate())
     try:
-        return subprocess.call(command, env=env)
+        return lab_process.wait()
     except KeyboardInterrupt:
-        return 130
+        lab_process.send_signal(signal.SIGINT)  # JupyterLab asks to confirm; a second ^C ends it
+        return lab_process.wait()
     finally:
+        if lab_process.poll() is None:
+            lab_process.terminate()
+            lab_process.wait(timeout=30)
         if server is not None:
             server.stop()
 

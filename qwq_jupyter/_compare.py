@@ -19,7 +19,7 @@ from traitlets import Int
 
 from ._errors import ConfigurationError
 from ._events import AnswerDelta, Event, ReasoningDelta, Response
-from ._render import _escape_pre, escape_markdown_html, footer_text, reasoning_summary
+from ._render import DEMO_BANNER, _escape_pre, escape_markdown_html, footer_text, reasoning_summary
 from ._settings import NUMERIC_PARAMETERS, QwQSettings
 
 if TYPE_CHECKING:
@@ -75,9 +75,10 @@ def agreement_key(answer: str) -> str:
 class Comparison:
     """The finished runs; `rows()` is the table, `pick(n)` the way into the conversation."""
 
-    def __init__(self, name: str, runs: list[Run]) -> None:
+    def __init__(self, name: str, runs: list[Run], banner: str = "") -> None:
         self.parameter = name
         self.runs = runs
+        self.banner = banner
 
     @property
     def responses(self) -> list[Response]:
@@ -116,7 +117,7 @@ class Comparison:
 
 
 def render_comparison(comparison: Comparison) -> str:
-    blocks = []
+    blocks = [f"> {comparison.banner}"] if comparison.banner else []
     for number, run in enumerate(comparison.runs, 1):
         r = run.response
         section = [f"**{number}. {run.label}**"]
@@ -172,7 +173,7 @@ def run_comparison(
     for run, stream in zip(runs, streams, strict=True):
         run.response = stream.response
         session.totals.add(run.response)
-    comparison = Comparison(name, runs)
+    comparison = Comparison(name, runs, banner=DEMO_BANNER if session.demo else "")
     session.last_comparison = comparison
     if live is not None:
         live.close()

@@ -160,7 +160,8 @@ class Response:
         if self.usage.output_tokens is None or self.time_to_first_token is None:
             return None
         generating = self.total_time - self.time_to_first_token
-        return self.usage.output_tokens / generating if generating > 0 else None
+        # Under 10 ms (an instant replay) the rate says nothing about the model.
+        return self.usage.output_tokens / generating if generating > 0.01 else None
 
     def _split_output(self) -> tuple[int | None, int | None]:
         total = self.usage.output_tokens

@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["QwQMagics", "load", "unload"]
 
-DEMO_BANNER = (
-    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
-    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
-)
-
 
 def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     """Declare one flag per numeric model parameter, help text and range from the trait."""
@@ -164,7 +159,8 @@ class QwQMagics(Magics):
             if args.compare:
                 from ._compare import run_comparison
 
-                return run_comparison(self.session, prompt, settings, args, self._in_kernel)
+                comparison = run_comparison(self.session, prompt, settings, args, self._in_kernel)
+                return self._store(comparison, args.out)
             ask = self.session.ask(
                 prompt,
                 settings,
@@ -175,7 +171,7 @@ class QwQMagics(Magics):
                 cell_id=cell_id or self._cell_id(),
             )
             if args.dry_run:
-                return self.session.preview(ask)
+                return self._store(self.session.preview(ask), args.out)
             view = self._view(settings)
             if settings.background and self._in_kernel:
                 return self._ask_in_background(ask, view, args.out)
@@ -207,6 +203,10 @@ class QwQMagics(Magics):
                 value.value = response.json()
             except ValueError:
                 value.value = None
+        return self._store(value, out)
+
+    def _store(self, value: Any, out: str | None) -> Any:
+        """`--out NAME`: keep the cell's value in a variable too."""
         if out:
             self.shell.user_ns[out] = value
         return value
@@ -222,6 +222,8 @@ class QwQMagics(Magics):
             self.shell.user_ns[out] = stream
 
     def _view(self, settings: QwQSettings) -> Any:
+        from ._render import DEMO_BANNER
+
         banner = DEMO_BANNER if self.session.demo else ""
         if self._in_kernel:
             from ._view import NotebookView

@@ -19,7 +19,8 @@ from ._settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings
 __all__ = ["ParameterPanel"]
 
 _STEPS = {"temperature": 0.05, "top_p": 0.01}
-_LAYOUT = {"description_width": "150px"}
+_STYLE = {"description_width": "140px"}
+_WIDE = {"width": "460px"}  # room for a slider track long enough to set 0.05 steps by hand
 
 
 class ParameterPanel:
@@ -34,16 +35,22 @@ class ParameterPanel:
         self.size = widgets.HTML()
         self._refresh_size()
         session.listeners.append(self._refresh_size)
-        reset = widgets.Button(description="Reset to QwQ defaults", icon="undo")
+        reset = widgets.Button(
+            description="Reset to QwQ defaults", icon="undo", layout={"width": "auto"}
+        )
         reset.on_click(lambda _button: self.settings.reset_to_defaults())
         self.widget = widgets.VBox(
             [
                 widgets.HTML("<b>QwQ parameters</b> (the same settings as %config and flags)"),
                 *rows,
-                self._toggle("show_reasoning", "Show reasoning"),
-                self._toggle("stream", "Stream tokens"),
-                self._toggle("raw", "Raw chat-template prompt"),
-                self._toggle("background", "Run in background"),
+                widgets.HBox(
+                    [
+                        self._toggle("show_reasoning", "Show reasoning"),
+                        self._toggle("stream", "Stream tokens"),
+                        self._toggle("raw", "Raw chat-template prompt"),
+                        self._toggle("background", "Run in background"),
+                    ]
+                ),
                 self._text("system_prompt", "System prompt", widgets.Textarea),
                 self._dropdown("backend", "Backend", BACKENDS),
                 self._text("model", "Model", widgets.Text),
@@ -65,7 +72,8 @@ class ParameterPanel:
             step = 1 if integer else _STEPS.get(name, 0.01)
             control = cls(min=trait.lo, max=trait.hi, step=step, continuous_update=False)
         control.description = name
-        control.style = _LAYOUT
+        control.style = _STYLE
+        control.layout = widgets.Layout(**_WIDE)
         self.controls[name] = control
         if trait.allow_none:
             return self._optional(name, control)
@@ -94,19 +102,19 @@ class ParameterPanel:
         return widgets.HBox([control, enabled])
 
     def _toggle(self, name: str, label: str) -> widgets.Widget:
-        box = widgets.Checkbox(description=label, style=_LAYOUT)
+        box = widgets.Checkbox(description=label, indent=False, layout={"width": "auto"})
         self._links.append(link((self.settings, name), (box, "value")))
         self.controls[name] = box
         return box
 
     def _text(self, name: str, label: str, cls: type[widgets.Widget]) -> widgets.Widget:
-        box = cls(description=label, style=_LAYOUT, continuous_update=False)
+        box = cls(description=label, style=_STYLE, layout=_WIDE, continuous_update=False)
         self._links.append(link((self.settings, name), (box, "value")))
         self.controls[name] = box
         return box
 
     def _dropdown(self, name: str, label: str, options: tuple[str, ...]) -> widgets.Widget:
-        box = widgets.Dropdown(options=options, description=label, style=_LAYOUT)
+        box = widgets.Dropdown(options=options, description=label, style=_STYLE, layout=_WIDE)
         self._links.append(link((self.settings, name), (box, "value")))
         self.controls[name] = box
         return box

@@ -23,6 +23,11 @@ __all__ = [
     "render_plain",
 ]
 
+DEMO_BANNER = (
+    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
+    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
+)
+
 _CODE = re.compile(r"(```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|`[^`\n]*`)", re.DOTALL)
 _UNSAFE_LINK = re.compile(
     r"\]\(\s*(?:javascript|data|vbscript):(?:[^()]|\([^()]*\))*\)", re.IGNORECASE
@@ -47,14 +52,16 @@ def _seconds(value: float | None) -> str:
     return "?" if value is None else f"{value:.1f} s"
 
 
-def _count(value: int | None, estimated: bool) -> str:
+def _count(value: int | None, estimated: bool, chunks: int) -> str:
     if value is None:
-        return "unknown"
+        # No usage from the server (an interrupted stream, a server that never says): the
+        # streamed chunks are the best estimate, about one token each, and marked as one.
+        return f"≈{chunks:,}"
     return f"≈{value:,}" if estimated else f"{value:,}"
 
 
 def reasoning_summary(response: Response) -> str:
-    tokens = _count(response.reasoning_tokens, response.tokens_estimated)
+    tokens = _count(response.reasoning_tokens, response.tokens_estimated, response.reasoning_chunks)
     return f"Reasoning · {tokens} tokens · {_seconds(response.thinking_time)}"
 
 
@@ -62,8 +69,8 @@ def footer_text(response: Response) -> str:
     """One line of stats: tokens, times, speed, cost, finish reason."""
     estimated = response.tokens_estimated
     parts = [
-        f"reasoning {_count(response.reasoning_tokens, estimated)} tok",
-        f"answer {_count(response.answer_tokens, estimated)} tok",
+        f"reasoning {_count(response.reasoning_tokens, estimated, response.reasoning_chunks)} tok",
+        f"answer {_count(response.answer_tokens, estimated, response.answer_chunks)} tok",
         f"first token {_seconds(response.time_to_first_token)}",
         f"thinking {_seconds(response.thinking_time)}",
     ]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -56,4 +57,7 @@ def test_lab_starts_jupyterlab_with_the_offline_demo(tmp_path) -> None:
         assert "Scripted by the qwq-jupyter offline demo" in reply.json()["result"]["response"]
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        process.wait(timeout=30)
+    # JupyterLab went down with the wrapper: nothing answers on its port any more.
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/api", timeout=1)

@@ -93,8 +93,12 @@ class QwQMagics(Magics):
         In [1]: %%qwq --temperature 0.8
            ...: Why is the sky blue?
 
-        Line commands: %qwq panel | history [NAME] | chats | reset [NAME] | undo |
-        retry [FLAGS] | keep | save PATH | load PATH | settings | usage | stop
+        Put kernel values into the prompt with {@name} or {@expression}.
+
+        Line commands: %qwq panel | history [NAME] | chats | reset [NAME] | undo | keep |
+        retry [FLAGS] | save PATH | load PATH | settings | usage | stats [NAME] |
+        explain [FLAGS] | request [FLAGS] TEXT | pick N | record PATH | replay PATH [SPEED] |
+        demo | stop
         """
         if cell is None:
             return self._command(line)
@@ -266,10 +270,8 @@ class QwQMagics(Magics):
 
         words = shlex.split(line)
         if not words:
-            raise UsageError(
-                "usage: %qwq panel | history | chats | reset | undo | retry | keep | "
-                "save PATH | load PATH | settings | usage | stop  (%%qwq? for help)"
-            )
+            names = " | ".join(name for name in vars(Commands) if not name.startswith("_"))
+            raise UsageError(f"usage: %qwq {names}  (%%qwq? for help)")
         commands = Commands(self)
         handler = getattr(commands, words[0].replace("-", "_"), None)
         if words[0].startswith("_") or handler is None:

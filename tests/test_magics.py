@@ -345,3 +345,10 @@ def test_length_finish_gets_a_plain_notice(shell, qwq_env) -> None:
     value, out = ask(shell, "q", "--max-tokens 5")
     assert value.finish_reason == "length"
     assert "Stopped at max_tokens while still reasoning" in out
+
+
+def test_bare_line_magic_lists_every_command(shell) -> None:
+    with pytest.raises(UsageError) as info:
+        command(shell, "")
+    for name in ("panel", "history", "explain", "request", "stats", "record", "replay", "pick"):
+        assert name in str(info.value)

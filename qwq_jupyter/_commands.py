@@ -172,6 +172,24 @@ class Commands:
         self._session.keep_turn(run.ask, run.response)
         print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")
 
+    def login(self) -> None:
+        """Type the account id and token into this kernel only; the token is never echoed."""
+        import getpass
+
+        from ._credentials import Credentials, Secret
+
+        current = self._session.client.credentials
+        shown = current.account_id[:4] + "…" if current.account_id else "not set"
+        account = input(f"Cloudflare account id [{shown}]: ")
+        token = getpass.getpass("Cloudflare API token (hidden): ")
+        self._session.credentials = Credentials(
+            account.strip() or current.account_id,
+            Secret(token.strip()) if token else current.api_token,
+        )
+        self._session._client = None
+        self._session.demo = False
+        print("credentials set for this kernel (not saved anywhere)")
+
     def demo(self) -> None:
         """Use the offline demo server unless Workers AI or a base URL is configured."""
         print(self._session.use_demo_unless_configured())

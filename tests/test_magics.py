@@ -352,3 +352,18 @@ def test_bare_line_magic_lists_every_command(shell) -> None:
         command(shell, "")
     for name in ("panel", "history", "explain", "request", "stats", "record", "replay", "pick"):
         assert name in str(info.value)
+
+
+def test_login_takes_the_token_without_echo(shell, qwq_env, monkeypatch) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    monkeypatch.delenv("CLOUDFLARE_ACCOUNT_ID")
+    state = session(shell)
+    state._client = None
+    monkeypatch.setattr("builtins.input", lambda prompt: qwq_env.account_id)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: qwq_env.token)
+    _, out = command(shell, "login")
+    assert "credentials set" in out and qwq_env.token not in out
+    value, _ = ask(shell, "q")
+    assert value.finish_reason == "stop"
+    _, out = command(shell, "settings")
+    assert qwq_env.token not in out

@@ -84,6 +84,7 @@ class NotebookView:
         self._reasoning: list[str] = []
         self._reasoning_started: float | None = None
         self._answer_started = False
+        self._retries: list[str] = []  # kept in the final output: a slow reply has a reason
         self._status = None  # display handle for "thinking…" when reasoning is hidden
         self._last_status = 0.0
 
@@ -115,7 +116,9 @@ class NotebookView:
         elif isinstance(event, ToolCallEvent):
             self._text.write(f"\n[tool call {event.call.name}]\n")
         elif isinstance(event, Retrying):
-            self._text.write(f"note: {event.error}; retrying in {event.delay:.1f} s\n")
+            note = f"{event.error}; retried after {event.delay:.1f} s"
+            self._retries.append(note)
+            self._text.write(f"note: {note}\n")
             self._text.flush()
         self._text.maybe_flush()
 
@@ -123,7 +126,7 @@ class NotebookView:
         from IPython.display import clear_output, display
 
         self._text.flush()
-        notes = ([self._banner] if self._banner else []) + notes
+        notes = ([self._banner] if self._banner else []) + notes + self._retries
         clear_output(wait=True)
         display(
             {

@@ -153,3 +153,13 @@ def test_token_never_reaches_iopub(kernel, server) -> None:
     assert "HTTP 401" in error and "CLOUDFLARE_API_TOKEN" in error
     for run in runs:
         assert server.token not in json.dumps([m["content"] for m in run.messages], default=str)
+
+
+def test_retries_are_noted_in_the_final_output(kernel, server) -> None:
+    from qwq_jupyter.testing import Fault
+
+    kernel.execute("%config QwQSettings.max_retries = 2").raise_on_error()
+    server.push(Reply(fault=Fault(status=429, code=3040, retry_after=0.1)))
+    final = kernel.execute("%%qwq --no-history\nq").raise_on_error().last_display()
+    assert "Capacity temporarily exceeded" in final["text/markdown"]
+    assert "retried after 0.1 s" in final["text/markdown"] and "stop" in final["text/markdown"]

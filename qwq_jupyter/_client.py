@@ -151,12 +151,16 @@ class AsyncQwQClient:
     ) -> Response:
         """The whole response of one call. Raises the error if nothing arrived."""
         settings = self.settings.override(**overrides) if overrides else self.settings
+        request = self.prepare(messages, prompt=prompt, settings=settings)
         builder = self.builder(settings)
+        add = builder.add
         try:
-            async for event in self.stream(messages, prompt=prompt, **overrides):
-                builder.add(event)
-                if isinstance(event, Finish) and event.reason == "error" and event.error:
-                    raise event.error
+            async for batch in self.event_batches(request, settings):
+                for event in batch:
+                    add(event)
+            last = batch[-1]
+            if isinstance(last, Finish) and last.reason == "error" and last.error:
+                raise last.error
         except asyncio.CancelledError:
             builder.finish("interrupted")
             raise

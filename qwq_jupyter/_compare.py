@@ -19,7 +19,13 @@ from traitlets import Int
 
 from ._errors import ConfigurationError
 from ._events import AnswerDelta, Event, ReasoningDelta, Response
-from ._render import DEMO_BANNER, _escape_pre, escape_markdown_html, footer_text, reasoning_summary
+from ._render import (
+    DEMO_BANNER,
+    collapsed_reasoning,
+    escape_markdown_html,
+    footer_text,
+    reasoning_summary,
+)
 from ._settings import NUMERIC_PARAMETERS, QwQSettings
 
 if TYPE_CHECKING:
@@ -122,11 +128,7 @@ def render_comparison(comparison: Comparison) -> str:
         r = run.response
         section = [f"**{number}. {run.label}**"]
         if r.reasoning:
-            section.append(
-                f"<details><summary>{html.escape(reasoning_summary(r))}</summary>\n\n"
-                f'<pre style="white-space: pre-wrap">{_escape_pre(r.reasoning.strip())}</pre>'
-                "\n\n</details>"
-            )
+            section.append(collapsed_reasoning(reasoning_summary(r), r.reasoning))
         section.append(escape_markdown_html(r.answer) or f"*(no answer: {r.finish_reason})*")
         section.append(f"<sub>{html.escape(footer_text(r))}</sub>")
         blocks.append("\n\n".join(section))

@@ -16,6 +16,7 @@ from ._events import Response
 
 __all__ = [
     "DisplayedResponse",
+    "collapsed_reasoning",
     "escape_markdown_html",
     "footer_text",
     "reasoning_summary",
@@ -43,9 +44,16 @@ def escape_markdown_html(text: str) -> str:
     return "".join(pieces)
 
 
-def _escape_pre(text: str) -> str:
-    # `$` is escaped too, so MathJax in the notebook does not typeset the raw reasoning.
-    return html.escape(text, quote=False).replace("$", "&#36;")
+def collapsed_reasoning(summary: str, reasoning: str) -> str:
+    """Reasoning folded under a summary line, fully escaped so nothing in it is markup.
+
+    `$` is escaped too, so MathJax in the notebook does not typeset the raw reasoning.
+    """
+    text = html.escape(reasoning.strip(), quote=False).replace("$", "&#36;")
+    return (
+        f"<details><summary>{html.escape(summary)}</summary>\n\n"
+        f'<pre style="white-space: pre-wrap">{text}</pre>\n\n</details>'
+    )
 
 
 def _seconds(value: float | None) -> str:
@@ -107,11 +115,7 @@ def render_markdown(
     """The final, portable output of a call: collapsed reasoning, answer, notices, footer."""
     blocks = [f"> {escape_markdown_html(note)}" for note in notes]
     if show_reasoning and response.reasoning:
-        blocks.append(
-            f"<details><summary>{html.escape(reasoning_summary(response))}</summary>\n\n"
-            f'<pre style="white-space: pre-wrap">{_escape_pre(response.reasoning.strip())}'
-            "</pre>\n\n</details>"
-        )
+        blocks.append(collapsed_reasoning(reasoning_summary(response), response.reasoning))
     if response.answer:
         blocks.append(escape_markdown_html(response.answer))
     for call in response.tool_calls:

@@ -119,6 +119,11 @@ class QwQSettings(Configurable):
         config=True, model_param=True
     )
 
+    extra_body = Dict(
+        help="More fields merged into every request body, as is: e.g. reasoning_effort, "
+        "chat_template_kwargs, or {'options': {'rejectIfBusy': True}} on Workers AI"
+    ).tag(config=True)
+
     # --- Where requests go --------------------------------------------------------------------
     backend = Enum(
         BACKENDS,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from ._events import AnswerDelta, Event, ReasoningDelta, Response, Retrying, ToolCallEvent
-from ._render import _escape_pre, footer_text, notice_text, render_markdown, render_plain
+from ._render import collapsed_reasoning, footer_text, notice_text, render_markdown, render_plain
 
 __all__ = ["NotebookView", "TerminalView", "View"]
 
@@ -147,14 +147,13 @@ class NotebookView:
             return
         thinking = self._clock() - (self._reasoning_started or self._clock())
         summary = f"Reasoning · ≈{len(self._reasoning):,} tokens · {thinking:.1f} s"
-        text = "".join(self._reasoning).strip()
+        text = "".join(self._reasoning)
         clear_output(wait=True)
         for output in self._extra_outputs:
             display(output)
         display(
             {
-                "text/markdown": f"<details><summary>{summary}</summary>\n\n"
-                f'<pre style="white-space: pre-wrap">{_escape_pre(text)}</pre>\n\n</details>',
+                "text/markdown": collapsed_reasoning(summary, text),
                 "text/plain": f"[{summary}]",
             },
             raw=True,

@@ -70,6 +70,7 @@ def build_request(
             )
         body = _native_body(messages, prompt, params)
         dialect = "native"
+    body.update(settings.extra_body)  # fields the schema does not list, passed through as is
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if credentials.api_token:
         headers["Authorization"] = f"Bearer {credentials.api_token.reveal()}"

@@ -340,3 +340,12 @@ def test_invalid_override_refused_before_any_request(server) -> None:
     with pytest.raises(Exception, match="temperature must be from 0 to 5, got 6"):
         client.complete(QUESTION, temperature=6)
     assert server.requests == []
+
+
+@pytest.mark.parametrize("backend", ["workers-ai", "openai"])
+def test_extra_body_fields_pass_through(server, backend: str) -> None:
+    extra = {"reasoning_effort": "low", "chat_template_kwargs": {"enable_thinking": True}}
+    client = QwQClient(settings_for(server, backend, extra_body=extra), credentials(server))
+    client.complete(QUESTION)
+    assert server.last_body["reasoning_effort"] == "low"
+    assert server.last_body["chat_template_kwargs"] == {"enable_thinking": True}

@@ -158,20 +158,26 @@ def batch(
     """Ask `template` about every input; a list of `BatchItem`s, or a DataFrame with new columns.
 
     `template` is a string with `{@item}` where the input goes (DataFrames and long values are
-    summarised, as in `%%qwq`), or a function from the input to the prompt. `rpm` caps request
+    summarised, as in `%%qwq`; with `column=`, `{@row['other_column']}` reaches the rest of
+    the row), or a function from the input to the prompt. `rpm` caps request
     starts per minute (Workers AI allows 300); failed items carry their error, the rest go on.
     """
     if concurrency < 1:
         raise QwQError("concurrency must be at least 1")
     frame = inputs if column is not None else None
     values = list(frame[column]) if frame is not None else list(inputs)  # type: ignore[index]
+    # With a DataFrame, `{@row}` is the whole row, so a template can use other columns too.
+    rows = [row for _, row in frame.iterrows()] if frame is not None else values  # type: ignore[union-attr]
     session = _loaded_session()
     if settings is None:
         settings = session.settings if session is not None else QwQSettings()
     if credentials is None and session is not None:
         credentials = session.credentials  # e.g. the offline demo's, after %qwq demo
     settings = settings.override(stream=False, **overrides)
-    items = BatchResult(BatchItem(value, _prompt(template, value, settings)) for value in values)
+    items = BatchResult(
+        BatchItem(value, _prompt(template, value, row, settings))
+        for value, row in zip(values, rows, strict=True)
+    )
     client = AsyncQwQClient(settings, credentials)
     client.prepare([{"role": "user", "content": "check"}])  # credentials and settings, up front
     reporter = _Progress(len(items)) if progress else None
@@ -213,10 +219,11 @@ async def _run_and_close(
         await client.aclose()
 
 
-def _prompt(template: Template, value: Any, settings: QwQSettings) -> str:
+def _prompt(template: Template, value: Any, row: Any, settings: QwQSettings) -> str:
     if callable(template):
         return template(value)
-    return interpolate(template, {"item": value}, budget=settings.variable_budget)
+    names = {"item": value, "row": row}
+    return interpolate(template, names, budget=settings.variable_budget)
 
 
 def _loaded_session() -> Session | None:

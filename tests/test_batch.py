@@ -118,3 +118,13 @@ def test_interrupt_keeps_the_finished_items(server) -> None:
     finished = [item for item in result if item.answer == "done"]
     assert 2 <= len(finished) < 20
     assert all(item.error == "not run: interrupted" for item in result if item.answer is None)
+
+
+def test_row_columns_in_the_template(server) -> None:
+    frame = pd.DataFrame({"text": ["great", "awful"], "product": ["kettle", "toaster"]})
+    # row['product'], not row.product: a Series has a .product() method
+    out = run(server, "Review of a {@row['product']}: {@item}", frame, column="text")
+    assert list(out["answer"]) == [
+        "echo: Review of a kettle: great",
+        "echo: Review of a toaster: awful",
+    ]

@@ -65,7 +65,7 @@ class AsyncQwQClient:
     @property
     def credentials(self) -> Credentials:
         if self._credentials is None:
-            self._credentials = Credentials.from_env(openai=self.settings.backend == "openai")
+            self._credentials = Credentials.from_env()
         return self._credentials
 
     def prepare(

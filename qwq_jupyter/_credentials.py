@@ -55,37 +55,43 @@ class Secret:
 
 @dataclass(frozen=True)
 class Credentials:
-    """An account id and API token; the token is a `Secret`, the account id redacted in errors."""
+    """Cloudflare's account id and API token, and a key for other OpenAI-compatible servers.
+
+    The two keys are kept apart so neither is sent to the other's server: the Cloudflare token
+    goes only to Cloudflare's API hosts (or wherever `api_base` points), `openai_key` only to an
+    OpenAI-compatible `base_url`. Keys are `Secret`s; the account id is redacted in errors.
+    """
 
     account_id: str = ""
     api_token: Secret = field(default_factory=lambda: Secret(""))
+    openai_key: Secret = field(default_factory=lambda: Secret(""))
 
     def __post_init__(self) -> None:
-        if isinstance(self.api_token, str):
-            object.__setattr__(self, "api_token", Secret(self.api_token))
+        for name in ("api_token", "openai_key"):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, Secret(getattr(self, name)))
 
     def __repr__(self) -> str:
         account = f"{self.account_id[:4]}…" if self.account_id else "unset"
         token = MASK if self.api_token else "unset"
-        return f"Credentials(account_id={account!r}, api_token={token!r})"
+        key = MASK if self.openai_key else "unset"
+        return f"Credentials(account_id={account!r}, api_token={token!r}, openai_key={key!r})"
 
     @classmethod
     def from_env(
         cls,
         environ: Mapping[str, str] | None = None,
         dotenv: str | Path | None = ".env",
-        *,
-        openai: bool = False,
     ) -> Credentials:
-        """Read credentials from the environment, falling back to a `.env` file.
-
-        With `openai=True` the token may come from QWQ_API_KEY or OPENAI_API_KEY first.
-        """
+        """Read credentials from the environment, falling back to a `.env` file."""
         env = dict(read_dotenv(dotenv)) if dotenv else {}
         env.update(os.environ if environ is None else environ)
-        token_vars = (*OPENAI_KEY_VARS, TOKEN_VAR) if openai else (TOKEN_VAR,)
-        token = next((env[name] for name in token_vars if env.get(name)), "")
-        return cls(account_id=env.get(ACCOUNT_VAR, "").strip(), api_token=Secret(token.strip()))
+        key = next((env[name] for name in OPENAI_KEY_VARS if env.get(name)), "")
+        return cls(
+            account_id=env.get(ACCOUNT_VAR, "").strip(),
+            api_token=Secret(env.get(TOKEN_VAR, "").strip()),
+            openai_key=Secret(key.strip()),
+        )
 
     def require(self, *, account: bool = True, token: bool = True) -> None:
         """Raise one line naming the variable to set when a needed credential is missing."""
@@ -103,7 +109,7 @@ class Credentials:
 
     def secrets(self) -> tuple[str, ...]:
         """The strings that must never appear in output, longest first."""
-        values = [self.api_token.reveal(), self.account_id]
+        values = [self.api_token.reveal(), self.openai_key.reveal(), self.account_id]
         return tuple(sorted((v for v in values if v), key=len, reverse=True))
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from typing import Any
 
-from ._credentials import Credentials, redact
+from ._credentials import Credentials, Secret, redact
 from ._errors import ConfigurationError
 from ._events import ToolCall, Usage
 from ._settings import QwQSettings
@@ -51,11 +52,14 @@ def build_request(
             )
         if params.get("raw") or prompt is not None:
             raise ConfigurationError("raw prompts need backend workers-ai or ai-gateway")
+        _check_url(settings.base_url, "base_url")
         url = settings.base_url.rstrip("/") + "/chat/completions"
         body = _openai_body(settings.model, messages or [], params)
         dialect = "openai"
     else:
         credentials.require()
+        _check_url(settings.api_base, "api_base")
+        _check_url(settings.gateway_base, "gateway_base")
         if settings.backend == "ai-gateway":
             if not settings.gateway_id:
                 raise ConfigurationError("backend ai-gateway needs gateway_id")
@@ -72,10 +76,35 @@ def build_request(
         dialect = "native"
     body.update(settings.extra_body)  # fields the schema does not list, passed through as is
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-    if credentials.api_token:
-        headers["Authorization"] = f"Bearer {credentials.api_token.reveal()}"
+    key = _key_for(url, dialect, settings, credentials)
+    if key:
+        headers["Authorization"] = f"Bearer {key.reveal()}"
     shown_url = redact(url, (credentials.account_id,)) if credentials.account_id else url
     return HTTPRequest(url=url, body=body, headers=headers, dialect=dialect, shown_url=shown_url)
+
+
+def _key_for(url: str, dialect: str, settings: QwQSettings, credentials: Credentials) -> Secret:
+    """The key this URL may see: never the Cloudflare token on another company's server."""
+    if dialect == "native":
+        return credentials.api_token
+    if credentials.openai_key:
+        return credentials.openai_key
+    host = _host(url)
+    cloudflare_hosts = {_host(settings.api_base), _host(settings.gateway_base), *_CLOUDFLARE}
+    return credentials.api_token if host in cloudflare_hosts else Secret("")
+
+
+_CLOUDFLARE = {"api.cloudflare.com", "gateway.ai.cloudflare.com"}
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def _check_url(url: str, setting: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{setting} must be an http:// or https:// URL, not {url!r}")
 
 
 def _native_body(

@@ -31,11 +31,10 @@ def test_from_dotenv_file_with_environment_winning(tmp_path) -> None:
     assert creds.api_token.reveal() == SENTINEL
 
 
-def test_openai_key_variables() -> None:
-    creds = Credentials.from_env(
-        {"QWQ_API_KEY": "k1", "CLOUDFLARE_API_TOKEN": "k2"}, None, openai=True
-    )
-    assert creds.api_token.reveal() == "k1"
+def test_openai_key_is_kept_apart_from_the_cloudflare_token() -> None:
+    creds = Credentials.from_env({"QWQ_API_KEY": "k1", "CLOUDFLARE_API_TOKEN": "k2"}, None)
+    assert (creds.openai_key.reveal(), creds.api_token.reveal()) == ("k1", "k2")
+    assert Credentials.from_env({"OPENAI_API_KEY": "k3"}, None).openai_key.reveal() == "k3"
 
 
 def test_token_never_in_repr_str_format_or_pickle() -> None:

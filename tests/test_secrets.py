@@ -91,3 +91,41 @@ def test_saved_conversation_holds_no_secret(server, tmp_path) -> None:
     store.get().turns.append(Turn("hi", response))
     path = store.save(tmp_path / "chat.json")
     assert_clean(path.read_text())
+
+
+def test_cloudflare_token_never_goes_to_another_server(server) -> None:
+    with QwQTestServer(token=TOKEN, account_id=ACCOUNT) as other:
+        # a base URL on another host: the Cloudflare token stays home (127.0.0.2 is another host)
+        settings = QwQSettings(
+            backend="openai",
+            api_base=server.api_base,
+            base_url=other.openai_base_url.replace("127.0.0.1", "localhost"),
+            max_retries=0,
+        )
+        response = (
+            QwQClient(settings, Credentials(ACCOUNT, TOKEN))
+            .stream([{"role": "user", "content": "hi"}])
+            .wait()
+        )
+        assert response.finish_reason == "error" and "HTTP 401" in response.error
+        assert "authorization" not in other.requests[-1].headers
+
+
+def test_openai_key_never_goes_to_cloudflare(server) -> None:
+    settings = QwQSettings(api_base=server.api_base, max_retries=0)
+    client = QwQClient(settings, Credentials(ACCOUNT, TOKEN, openai_key="sk-other-key"))
+    assert client.prepare([{"role": "user", "content": "hi"}]).headers["Authorization"] == (
+        f"Bearer {TOKEN}"
+    )
+    openai = settings.override(backend="openai", base_url="http://localhost:8000/v1")
+    request = client.prepare([{"role": "user", "content": "hi"}], settings=openai)
+    assert request.headers["Authorization"] == "Bearer sk-other-key"
+
+
+@pytest.mark.parametrize("url", ["localhost:8000/v1", "ftp://x/v1", "http://"])
+def test_base_url_without_scheme_is_refused_before_sending(url: str) -> None:
+    from qwq_jupyter import ConfigurationError
+
+    settings = QwQSettings(backend="openai", base_url=url)
+    with pytest.raises(ConfigurationError, match="base_url must be an http"):
+        QwQClient(settings, Credentials()).prepare([{"role": "user", "content": "hi"}])

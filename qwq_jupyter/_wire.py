@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._credentials import Credentials, Secret, redact
 from ._errors import ConfigurationError

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ._credentials import MASK
+from ._render import fenced
 from ._template import apply_chat_template
 
 if TYPE_CHECKING:
@@ -53,12 +54,12 @@ class RequestPreview:
             *[f"> {note}" for note in self.notes],
             f"`POST {self.url}`",
             "Headers: " + ", ".join(f"`{k}: {v}`" for k, v in self.headers.items()),
-            _fenced(json.dumps(self.body, indent=2, ensure_ascii=False), "json"),
+            fenced(json.dumps(self.body, indent=2, ensure_ascii=False), "json"),
             f"Input ≈{self.input_tokens:,} tokens ({quality} estimate) → "
             f"${self.input_cost:.5f}; output up to {self.max_tokens:,} tokens → "
             f"at most ${self.max_output_cost:.5f}.",
             "What QwQ reads after its chat template (earlier reasoning is never sent back):",
-            _fenced(self.template_text, "text"),
+            fenced(self.template_text, "text"),
         ]
         return "\n\n".join(lines)
 
@@ -70,13 +71,3 @@ class RequestPreview:
             f"{self.max_tokens:,} tokens, at most ${self.max_output_cost:.5f}\n"
             f"--- chat template text ---\n{self.template_text}"
         )
-
-
-def _fenced(text: str, language: str) -> str:
-    """A code fence longer than any run of backticks inside, so the text cannot close it."""
-    run = longest = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"

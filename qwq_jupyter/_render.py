@@ -9,6 +9,7 @@ literal `</details>` or `<think>` in it cannot break the layout.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from ._events import Response
 
 __all__ = [
     "DisplayedResponse",
+    "fenced",
     "collapsed_reasoning",
     "escape_markdown_html",
     "footer_text",
@@ -29,7 +31,13 @@ DEMO_BANNER = (
     "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
 )
 
-_CODE = re.compile(r"(```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|`[^`\n]*`)", re.DOTALL)
+# Code as a Markdown renderer sees it, where `<` is shown literally and need not be escaped:
+# fenced blocks opening at the start of a line (an unclosed one runs to the end), and code
+# spans on one line not opened by an escaped backtick. Anything these miss is escaped, which
+# is always safe; mistaking text for code would not be, so they err towards "not code".
+_FENCE = r"^ {0,3}(?P<fence>`{3,}|~{3,})[^\n]*(?:\n.*?)?(?:\n {0,3}(?P=fence)|\Z)"
+_SPAN = r"(?<![\\`])(?P<ticks>`+)(?!`)[^\n]*?(?<!`)(?P=ticks)(?!`)"
+_CODE = re.compile(f"{_FENCE}|{_SPAN}", re.MULTILINE | re.DOTALL)
 _UNSAFE_LINK = re.compile(
     r"\]\(\s*(?:javascript|data|vbscript):(?:[^()]|\([^()]*\))*\)", re.IGNORECASE
 )
@@ -37,11 +45,27 @@ _UNSAFE_LINK = re.compile(
 
 def escape_markdown_html(text: str) -> str:
     """Escape HTML in Markdown text but not inside code spans and fenced code blocks."""
-    pieces = _CODE.split(text)
-    for index in range(0, len(pieces), 2):  # even indices are outside code
-        pieces[index] = _UNSAFE_LINK.sub("](#unsafe-link-removed)", pieces[index])
-        pieces[index] = pieces[index].replace("<", "&lt;")
+    pieces = []
+    done = 0
+    for code in _CODE.finditer(text):
+        pieces += [_escape_prose(text[done : code.start()]), code.group()]
+        done = code.end()
+    pieces.append(_escape_prose(text[done:]))
     return "".join(pieces)
+
+
+def _escape_prose(text: str) -> str:
+    return _UNSAFE_LINK.sub("](#unsafe-link-removed)", text).replace("<", "&lt;")
+
+
+def fenced(text: str, language: str = "") -> str:
+    """A code fence longer than any run of backticks inside, so the text cannot close it."""
+    run = longest = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def collapsed_reasoning(summary: str, reasoning: str) -> str:
@@ -119,7 +143,10 @@ def render_markdown(
     if response.answer:
         blocks.append(escape_markdown_html(response.answer))
     for call in response.tool_calls:
-        blocks.append(f"🔧 tool call `{call.name}` with arguments `{call.arguments}`")
+        arguments = json.dumps(call.arguments, ensure_ascii=False, indent=1)
+        blocks.append(
+            f"🔧 tool call **{html.escape(str(call.name))}**\n\n{fenced(arguments, 'json')}"
+        )
     notice = notice_text(response)
     if notice:
         blocks.append(f"**{escape_markdown_html(notice)}**")

@@ -20,7 +20,11 @@ from qwq_jupyter._render import escape_markdown_html, footer_text, render_markdo
         ("`<b>` stays", "`<b>` stays"),
         ("```html\n<b>code</b>\n```", "```html\n<b>code</b>\n```"),
         ("~~~\n<x>\n~~~ then <y>", "~~~\n<x>\n~~~ then &lt;y>"),
-        ("unclosed ```\n<b>", "unclosed ```\n<b>"),
+        ("unclosed ```\n<b>", "unclosed ```\n&lt;b>"),  # mid-line ``` opens no fence
+        ("```\n<b>\nnever closed", "```\n<b>\nnever closed"),  # a fence runs to the end
+        ("\\`<img src=x onerror=alert(1)>`", "\\`&lt;img src=x onerror=alert(1)>`"),
+        ("text ~~~ <img src=x> ~~~", "text ~~~ &lt;img src=x> ~~~"),
+        ("``a ` <b>`` and <i>", "``a ` <b>`` and &lt;i>"),
         ("[ok](https://example.com)", "[ok](https://example.com)"),
     ],
 )

@@ -34,7 +34,8 @@ def test_compare_runs_at_once_and_tabulates(shell, qwq_env) -> None:
     assert len(session(shell).conversation().turns) == 1  # not in the conversation
     _, out = command(shell, "pick 3")
     assert "run 3" in out
-    assert session(shell).conversation().turns[-1].answer == "I think 41"
+    # the runs went out at once, so which scripted reply each got is up to the scheduler
+    assert session(shell).conversation().turns[-1].answer == value.runs[2].response.answer
 
 
 @pytest.mark.parametrize("spec", ["temperature=9,1", "nothing=1,2", "top_k=1.5,2", "seed=5"])

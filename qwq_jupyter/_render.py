@@ -17,9 +17,9 @@ from ._events import Response
 
 __all__ = [
     "DisplayedResponse",
-    "fenced",
     "collapsed_reasoning",
     "escape_markdown_html",
+    "fenced",
     "footer_text",
     "reasoning_summary",
     "render_markdown",

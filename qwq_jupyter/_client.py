@@ -109,7 +109,7 @@ class AsyncQwQClient:
         deadline = self._clock() + settings.deadline
         retries = 0
         while True:
-            decoder = EventDecoder()
+            decoder = EventDecoder(request.body.get("max_tokens"))
             try:
                 async for batch in self._attempt(request, settings, decoder, deadline):
                     yield batch
@@ -119,7 +119,7 @@ class AsyncQwQClient:
                 if decoder.tokens:
                     # Tokens already reached the caller: a retry would show a different
                     # reply. Keep what arrived, marked incomplete.
-                    yield [Finish("incomplete", error, decoder.malformed)]
+                    yield [*decoder.flush(), Finish("incomplete", error, decoder.malformed)]
                     return
                 delay = policy.delay(retries, error, deadline - self._clock())
                 if delay is None:
@@ -191,7 +191,11 @@ class AsyncQwQClient:
             raise DeadlineExceeded(f"no reply within the {settings.deadline:g} s deadline")
         timeout = httpx.Timeout(
             connect=min(settings.connect_timeout, time_left),
-            read=min(settings.stall_timeout, time_left),
+            # Without streaming, no byte arrives until the whole reply is written: only the
+            # deadline bounds the wait.
+            read=min(settings.stall_timeout, time_left)
+            if request.body.get("stream")
+            else time_left,
             write=settings.connect_timeout,
             pool=settings.connect_timeout,
         )

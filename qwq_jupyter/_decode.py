@@ -19,7 +19,7 @@ from ._reasoning import ReasoningSplitter
 from ._sse import DONE
 from ._wire import Chunk, ToolCallAssembler, read_chunk
 
-__all__ = ["EventDecoder", "IncompleteStreamError"]
+__all__ = ["EventDecoder", "IncompleteStreamError", "ServerReportedError"]
 
 _KNOWN_FINISH = {"stop", "length", "tool_calls"}
 
@@ -28,68 +28,108 @@ class IncompleteStreamError(NetworkError):
     """The stream closed without `[DONE]` or a finish reason."""
 
 
-class EventDecoder:
-    """Reads payloads in order and yields events; one decoder per reply."""
+class ServerReportedError(NetworkError):
+    """The server sent an error event in place of the rest of the reply."""
 
-    def __init__(self) -> None:
+
+class EventDecoder:
+    """Reads payloads in order and yields events; one decoder per reply.
+
+    `max_tokens` is what the request asked for: a stream that ends at `[DONE]` without saying
+    why, after that many output tokens, was cut off (`length`), not finished.
+    """
+
+    def __init__(self, max_tokens: int | None = None) -> None:
         self._splitter = ReasoningSplitter()
         self._tools = ToolCallAssembler()
+        self._max_tokens = max_tokens
         self._reasoning_in_field = False
         self._finish_reason: str | None = None
+        self._output_tokens: int | None = None
         self._done = False
+        self._whole = False
         self.malformed = 0
         self.tokens = 0  # text-bearing chunks seen; after one, a failure is not retried
 
     def feed(self, payload: str) -> list[Event]:
-        """One SSE data payload."""
+        """One SSE data payload. Raises ServerReportedError for an error event."""
         if payload == DONE or (len(payload) < 16 and payload.strip() == DONE):
             self._done = True
             return []
         try:
             data = json.loads(payload)
         except ValueError:
-            self.malformed += 1
-            return []
-        if not isinstance(data, dict):
-            self.malformed += 1
-            return []
-        return self._chunk(read_chunk(data))
+            data = None
+        return self._read(data)
 
     def feed_whole(self, data: Any) -> list[Event]:
         """A complete non-streamed reply body."""
-        if not isinstance(data, dict):
-            self.malformed += 1
-            return []
-        events = self._chunk(read_chunk(data))
-        self._done = True
+        events = self._read(data)
+        self._done = self._whole = True
         return events
+
+    def flush(self) -> list[Event]:
+        """Text held back (a possible tag) and assembled tool calls, released as they are."""
+        events: list[Event] = [self._delta(kind, text) for kind, text in self._splitter.flush()]
+        return events + [ToolCallEvent(call) for call in self._tools.finish()]
 
     def end(self) -> list[Event]:
         """The byte stream ended. Raises IncompleteStreamError if it ended early."""
-        events: list[Event] = [self._delta(kind, text) for kind, text in self._splitter.flush()]
-        events += [ToolCallEvent(call) for call in self._tools.finish()]
-        if not self._done and self._finish_reason is None:
+        events = self.flush()
+        explicit = self._finish_reason
+        if not self._done and explicit is None:
             if self.tokens:
                 events.append(
                     Finish("incomplete", IncompleteStreamError(_INCOMPLETE), self.malformed)
                 )
                 return events
             raise IncompleteStreamError(_INCOMPLETE)
-        reason: FinishReason = "stop"
-        if self._finish_reason in _KNOWN_FINISH:
-            reason = self._finish_reason  # type: ignore[assignment]
+        error = None
+        if explicit in _KNOWN_FINISH:
+            reason: FinishReason = explicit  # type: ignore[assignment]
+        elif explicit is not None:  # content_filter and the like: not a finished answer
+            reason = "incomplete"
+            error = IncompleteStreamError(f"the server stopped the reply ({explicit})")
+        elif self._hit_max_tokens():
+            reason = "length"
+        else:
+            reason = "stop"
+        # No `</think>` and no reasoning field in a reply that says it finished normally means
+        # the server sent the answer alone. A stream that just ends proves no such thing.
         answer_only = (
-            reason == "stop" and not self._reasoning_in_field and not self._splitter.saw_close_tag
+            reason == "stop"
+            and (explicit == "stop" or self._whole)
+            and not self._reasoning_in_field
+            and not self._splitter.saw_close_tag
         )
-        events.append(Finish(reason, None, self.malformed, answer_only))
+        events.append(Finish(reason, error, self.malformed, answer_only))
         return events
+
+    def _hit_max_tokens(self) -> bool:
+        return (
+            self._max_tokens is not None
+            and self._output_tokens is not None
+            and self._output_tokens >= self._max_tokens
+        )
+
+    def _read(self, data: Any) -> list[Event]:
+        if not isinstance(data, dict):
+            self.malformed += 1
+            return []
+        _raise_reported_error(data)
+        try:
+            return self._chunk(read_chunk(data))
+        except (TypeError, ValueError, AttributeError, KeyError):
+            # Valid JSON of an unexpected shape (a list where text belongs, …): skip it, count
+            # it, never crash the call over one odd event.
+            self.malformed += 1
+            return []
 
     def _chunk(self, chunk: Chunk) -> list[Event]:
         events: list[Event] = []
-        if chunk.has_reasoning_field:
+        if chunk.reasoning:
             self._reasoning_in_field = True
-            if chunk.reasoning:
-                events.append(ReasoningDelta(chunk.reasoning))
+            events.append(ReasoningDelta(chunk.reasoning))
         if chunk.text:
             if self._reasoning_in_field:
                 events.append(AnswerDelta(chunk.text))
@@ -99,7 +139,8 @@ class EventDecoder:
             self._tools.add(chunk.tool_calls)
         if chunk.usage is not None:
             events.append(UsageEvent(chunk.usage))
-        if chunk.finish_reason:
+            self._output_tokens = chunk.usage.output_tokens
+        if isinstance(chunk.finish_reason, str) and chunk.finish_reason:
             self._finish_reason = chunk.finish_reason
         if chunk.text or chunk.reasoning or chunk.tool_calls:
             self.tokens += 1
@@ -108,6 +149,19 @@ class EventDecoder:
     @staticmethod
     def _delta(kind: str, text: str) -> Event:
         return ReasoningDelta(text) if kind == "reasoning" else AnswerDelta(text)
+
+
+def _raise_reported_error(data: dict[str, Any]) -> None:
+    """vLLM and others end a failing stream with an error event instead of text."""
+    if "choices" in data or "response" in data:
+        return
+    error = data.get("error")
+    if error is None and data.get("success") is False and isinstance(data.get("errors"), list):
+        error = data["errors"][0] if data["errors"] else "unknown error"
+    if error is None:
+        return
+    message = error.get("message", error) if isinstance(error, dict) else error
+    raise ServerReportedError(f"the server reported an error mid-reply: {message}")
 
 
 _INCOMPLETE = "the stream ended before the reply was finished (no [DONE], no finish reason)"

@@ -218,7 +218,9 @@ class ToolCallAssembler:
             slot = self._parts.setdefault(index, {"id": None, "name": "", "arguments": ""})
             function = call.get("function") if isinstance(call.get("function"), dict) else call
             slot["id"] = call.get("id") or slot["id"]
-            slot["name"] += function.get("name") or ""
+            name = function.get("name")
+            if isinstance(name, str):
+                slot["name"] += name
             arguments = function.get("arguments")
             if isinstance(arguments, str):
                 slot["arguments"] += arguments

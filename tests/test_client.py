@@ -349,3 +349,11 @@ def test_extra_body_fields_pass_through(server, backend: str) -> None:
     client.complete(QUESTION)
     assert server.last_body["reasoning_effort"] == "low"
     assert server.last_body["chat_template_kwargs"] == {"enable_thinking": True}
+
+
+def test_a_slow_non_streamed_reply_is_not_a_stall(server) -> None:
+    # without streaming nothing arrives until the reply is whole: only the deadline applies
+    server.push(Reply(latency=1.0))
+    client = QwQClient(settings_for(server, stream=False, stall_timeout=0.3), credentials(server))
+    assert client.complete(QUESTION).finish_reason == "stop"
+    assert len(server.requests) == 1

@@ -120,9 +120,66 @@ def test_closed_before_any_token_raises_to_allow_a_retry() -> None:
         decoder.end()
 
 
-def test_stop_without_close_tag_means_it_was_all_answer() -> None:
-    _, response = run([native("Just an answer.")])
+def test_explicit_stop_without_close_tag_means_it_was_all_answer() -> None:
+    _, response = run([native("Just an answer.", finish_reason="stop")])
     assert (response.reasoning, response.answer) == ("", "Just an answer.")
+
+
+def test_a_stream_that_just_ends_proves_no_answer() -> None:
+    # QwQ's text before `</think>` is reasoning; [DONE] alone does not make it an answer
+    _, response = run([native("Still thinking about")])
+    assert (response.reasoning, response.answer) == ("Still thinking about", "")
+
+
+def test_done_without_reason_after_max_tokens_is_length() -> None:
+    decoder = EventDecoder(max_tokens=3)
+    events = []
+    for piece in ("a", " b", " c"):
+        events += decoder.feed(json.dumps(native(piece)))
+    events += decoder.feed(
+        json.dumps(native("", usage={"prompt_tokens": 1, "completion_tokens": 3}))
+    )
+    events += decoder.feed("[DONE]") + decoder.end()
+    builder = ResponseBuilder()
+    for event in events:
+        builder.add(event)
+    assert builder.response.finish_reason == "length"
+    assert builder.response.answer == "" and builder.response.reasoning == "a b c"
+
+
+def test_unknown_finish_reason_is_not_a_finished_answer() -> None:
+    _, response = run([native("r</think>partial", finish_reason="content_filter")], done=False)
+    assert response.finish_reason == "incomplete" and "content_filter" in response.error
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"error": {"message": "model crashed", "code": 500}},
+        {"success": False, "errors": [{"code": 3040, "message": "busy"}]},
+    ],
+)
+def test_error_event_mid_stream_raises(payload: dict) -> None:
+    from qwq_jupyter._decode import ServerReportedError
+
+    decoder = EventDecoder()
+    decoder.feed(json.dumps(native("some reasoning")))
+    with pytest.raises(ServerReportedError, match="error mid-reply"):
+        decoder.feed(json.dumps(payload))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"response": ["not", "text"]},
+        {"choices": [{"delta": {"content": ""}, "finish_reason": ["odd"]}]},
+        {"response": "", "tool_calls": [{"name": 5, "arguments": {"a": 1}}]},
+        {"choices": "nope"},
+    ],
+)
+def test_odd_but_valid_json_is_skipped_not_fatal(payload: dict) -> None:
+    events, response = run([native("r</think>"), payload, native("a")])
+    assert response.answer == "a" and isinstance(events[-1], Finish)
 
 
 def test_native_tool_calls_whole() -> None:

@@ -64,7 +64,13 @@ def _encode(event: Event) -> dict[str, Any]:
         return {"type": "usage", **asdict(event.usage)}
     assert isinstance(event, Finish)
     error = str(event.error) if event.error else None
-    return {"type": "finish", "reason": event.reason, "error": error}
+    return {
+        "type": "finish",
+        "reason": event.reason,
+        "error": error,
+        "malformed_events": event.malformed_events,
+        "answer_only": event.answer_only,
+    }
 
 
 def _decode(data: dict[str, Any]) -> Event:
@@ -79,7 +85,9 @@ def _decode(data: dict[str, Any]) -> Event:
         fields = {k: data.get(k) for k in ("input_tokens", "output_tokens", "reasoning_tokens")}
         return UsageEvent(Usage(**fields))
     error = QwQError(data["error"]) if data.get("error") else None
-    return Finish(data["reason"], error)
+    return Finish(
+        data["reason"], error, data.get("malformed_events", 0), data.get("answer_only", False)
+    )
 
 
 class Cassette:
@@ -92,8 +100,11 @@ class Cassette:
         self.entries: dict[str, dict[str, Any]] = {}
         self.hits = self.misses = 0
         if self.path.exists():
-            payload = json.loads(self.path.read_text(encoding="utf-8"))
-            if payload.get("format") != FORMAT:
+            try:
+                payload = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise QwQError(f"cannot read the cassette {self.path}: {err}") from None
+            if not isinstance(payload, dict) or payload.get("format") != FORMAT:
                 raise QwQError(f"{self.path} is not a qwq-jupyter cassette")
             self.entries = payload["entries"]
         elif mode == "replay":

@@ -44,6 +44,9 @@ def _lab(args: argparse.Namespace, jupyter_args: list[str]) -> int:
     if not args.demo and env.get("QWQ_BASE_URL"):
         print(f"qwq-jupyter: kernels use the OpenAI-compatible server at {env['QWQ_BASE_URL']}")
     elif not args.demo and credentials.account_id and credentials.api_token:
+        # Kernels start in the notebook folder, where this .env is not: hand the values on.
+        env.setdefault("CLOUDFLARE_ACCOUNT_ID", credentials.account_id)
+        env.setdefault("CLOUDFLARE_API_TOKEN", credentials.api_token.reveal())
         print("qwq-jupyter: kernels use Cloudflare Workers AI (@cf/qwen/qwq-32b)")
     else:
         from .testing import QwQTestServer

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from ._credentials import MASK
+from ._credentials import MASK, redact
 from ._render import escape_markdown_html
 
 if TYPE_CHECKING:
@@ -16,7 +16,13 @@ __all__ = ["Commands"]
 
 
 class Commands:
-    """`%qwq NAME ARGS…` calls the method NAME with the words that follow."""
+    """`%qwq NAME ARGS…` calls the method NAME with the words that follow.
+
+    The commands in TAKES_FLAGS get the rest of the line as it was typed, so quoted flag
+    values (--system 'Be brief.') and apostrophes in a prompt survive.
+    """
+
+    TAKES_FLAGS = frozenset({"retry", "explain", "request"})
 
     def __init__(self, magics: QwQMagics) -> None:
         self._magics = magics
@@ -71,10 +77,10 @@ class Commands:
         turn.keep = True
         print(f"the turn {_short(turn.prompt)!r} will be sent back as history")
 
-    def retry(self, *flags: str) -> Any:
+    def retry(self, flags: str = "") -> Any:
         """Regenerate the last turn, with new flags if given: %qwq retry --temperature 0.9."""
         magics = self._magics
-        args = magics._parse(" ".join(flags))
+        args = magics._parse(flags)
         conversation = self._session.conversation(args.chat)
         if not conversation.turns:
             raise UsageError("no turn to retry")
@@ -82,7 +88,9 @@ class Commands:
         retry_id = turn.cell_id or f"retry-{id(turn)}"
         turn.cell_id = retry_id  # so the new reply replaces it
         args.append = False
-        return magics._ask(turn.prompt, args, cell_id=retry_id)
+        # The stored prompt is already filled in: interpolating it again could evaluate an
+        # escaped {@@name} the user meant to send literally.
+        return magics._ask(turn.prompt, args, cell_id=retry_id, interpolate=False)
 
     def save(self, path: str) -> None:
         """Save every conversation to a JSON file (never the token)."""
@@ -100,7 +108,8 @@ class Commands:
         credentials = self._session.client.credentials
         width = max(len(name) for name in settings.trait_names(config=True))
         for name, value in settings.as_dict().items():
-            print(f"{name:<{width}} = {value!r}")
+            # a base URL may hold the account id (…/accounts/<id>/ai/v1): masked like the rest
+            print(f"{name:<{width}} = {redact(repr(value), credentials.secrets())}")
         account = credentials.account_id[:4] + "…" if credentials.account_id else "(not set)"
         print(f"{'account id':<{width}} = {account}")
         print(f"{'api token':<{width}} = {MASK if credentials.api_token else '(not set)'}")
@@ -115,20 +124,23 @@ class Commands:
         if totals.unknown_usage_calls:
             print(f"({totals.unknown_usage_calls} calls reported no usage: not counted)")
 
-    def explain(self, *flags: str) -> Any:
+    def explain(self, flags: str = "") -> Any:
         """Ask QwQ for the cause of the last error and a fix: %qwq explain [--code]."""
         from ._explain import explain_prompt
 
         prompt = explain_prompt(self._magics.shell, self._session.client.credentials)
         if prompt is None:
             raise UsageError("no error to explain yet: %qwq explain works after a cell fails")
-        args = self._magics._parse(" ".join(flags))
+        args = self._magics._parse(flags)
         args.no_history = args.no_history or not args.chat
         return self._magics._ask(prompt, args, interpolate=False)
 
-    def request(self, *words: str) -> Any:
+    def request(self, line: str = "") -> Any:
         """Show what `%%qwq` would send for a prompt, without sending: %qwq request [FLAGS] TEXT."""
-        args, rest = self._magics.qwq.parser.parse_known_args(list(words))
+        from IPython.utils.process import arg_split
+
+        args, rest = self._magics.qwq.parser.parse_known_args(arg_split(line))
+        args = self._magics._unquote(args)
         args.dry_run = True
         return self._magics._ask(" ".join(rest) or "(your next prompt)", args)
 
@@ -169,7 +181,8 @@ class Commands:
             run = comparison.runs[int(number) - 1]
         except (ValueError, IndexError):
             raise UsageError(f"pick a run from 1 to {len(comparison.runs)}") from None
-        self._session.keep_turn(run.ask, run.response)
+        if not self._session.keep_turn(run.ask, run.response):
+            raise UsageError("the conversation was reset or loaded since the comparison ran")
         print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")
 
     def login(self) -> None:
@@ -178,6 +191,7 @@ class Commands:
 
         from ._credentials import Credentials, Secret
 
+        self._session.leave_demo()  # real keys go to the real API, not the demo server
         current = self._session.client.credentials
         shown = current.account_id[:4] + "…" if current.account_id else "not set"
         account = input(f"Cloudflare account id [{shown}]: ")
@@ -185,9 +199,9 @@ class Commands:
         self._session.credentials = Credentials(
             account.strip() or current.account_id,
             Secret(token.strip()) if token else current.api_token,
+            current.openai_key,
         )
         self._session._client = None
-        self._session.demo = False
         print("credentials set for this kernel (not saved anywhere)")
 
     def demo(self) -> None:

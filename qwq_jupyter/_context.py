@@ -8,6 +8,7 @@ f-strings, JSON, LaTeX (`{@{}l@{}}` column specs), Jinja and shell (`${@:2}`) ne
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,8 @@ from ._errors import ConfigurationError
 
 __all__ = ["code_blocks", "interpolate", "summarize"]
 
-_PLACEHOLDER = re.compile(r"\{@(@?)([A-Za-z_][^{}\n]*?)\}")
+# `{{@index}}` (Handlebars) is not ours: no brace may stand right outside the placeholder.
+_PLACEHOLDER = re.compile(r"(?<!\{)\{@(@?)([A-Za-z_][^{}\n]*?)\}(?!\})")
 _CODE_BLOCK = re.compile(r"^(`{3,}|~{3,})[ \t]*([\w+-]*)[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
 _CODE_LANGUAGES = {"", "python", "py", "python3", "ipython", "pycon"}
 _CHARS_PER_TOKEN = 3  # like the window estimator: a budget errs on the small side
@@ -29,11 +31,16 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, budget: int = 1000) 
         escaped, expression = match.groups()
         if escaped:
             return "{@" + expression + "}"
+        if not _is_expression(expression):
+            return match.group()  # {@link Foo#bar}, {@html x}: other languages' syntax
         try:
             scope = namespace if isinstance(namespace, dict) else dict(namespace)
             value = eval(expression, scope)  # the user's own kernel and expression, by design
         except NameError as err:
-            raise ConfigurationError(f"{{@{expression}}}: {err}") from None
+            raise ConfigurationError(
+                f"{{@{expression}}}: {err} (write {{@@{expression}}} or use --no-interpolate "
+                "to send it as it is)"
+            ) from None
         except Exception as err:
             raise ConfigurationError(
                 f"{{@{expression}}} failed: {type(err).__name__}: {err}"
@@ -41,6 +48,17 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, budget: int = 1000) 
         return summarize(value, budget=budget)
 
     return _PLACEHOLDER.sub(substitute, text)
+
+
+def _is_expression(text: str) -> bool:
+    """A single Python expression with no comment (Javadoc's `{@value #MAX}` is not one)."""
+    if "#" in text:
+        return False
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def summarize(value: Any, *, budget: int = 1000) -> str:

@@ -185,7 +185,9 @@ class TokenEstimator:
         content_tokens = (reported_tokens or 0) - MESSAGE_OVERHEAD * len(messages) - 3
         if chars < 200 or content_tokens <= 0:
             return  # too little text to learn from
-        observed = chars / content_tokens
+        # Clamped to what real text does (CJK about 1, English about 4, code 3 to 5), so one odd
+        # count cannot make every later estimate absurd.
+        observed = min(6.0, max(1.0, chars / content_tokens))
         self.chars_per_token = (
             observed if not self.calibrated else 0.5 * self.chars_per_token + 0.5 * observed
         )

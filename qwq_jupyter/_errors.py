@@ -104,7 +104,9 @@ class ServerError(APIError):
 _QUOTA_CODES = {3036, 4006}
 
 _HINTS: dict[type[APIError], str] = {
-    AuthenticationError: "check CLOUDFLARE_API_TOKEN (it needs the Workers AI permission)",
+    AuthenticationError: "check the key: CLOUDFLARE_API_TOKEN (with the Workers AI permission) "
+    "for Cloudflare, QWQ_API_KEY for other servers; 403 can also mean the model's terms are "
+    "not accepted yet",
     QuotaExceededError: "the daily free allocation is used up; it resets at 00:00 UTC",
     RateLimitError: "the model is busy; try again shortly",
     ContextWindowError: "shorten the conversation (%qwq reset) or lower max_tokens",

@@ -111,7 +111,11 @@ class QwQMagics(Magics):
             args = parse_argstring(self.qwq, line)
         except UsageError as err:
             raise UsageError(str(err).strip().split("\n")[-1]) from None
-        # IPython's splitter keeps the quotes around a quoted value: --system 'Be brief.'
+        return self._unquote(args)
+
+    @staticmethod
+    def _unquote(args: Any) -> Any:
+        """IPython's splitter keeps the quotes around a quoted value: --system 'Be brief.'"""
         for name, value in vars(args).items():
             if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
                 setattr(args, name, value[1:-1])
@@ -268,18 +272,21 @@ class QwQMagics(Magics):
         from ._commands import Commands
         from ._errors import QwQError
 
-        words = shlex.split(line)
-        if not words:
+        name, _, rest = line.strip().partition(" ")
+        if not name:
             names = " | ".join(name for name in vars(Commands) if not name.startswith("_"))
             raise UsageError(f"usage: %qwq {names}  (%%qwq? for help)")
-        commands = Commands(self)
-        handler = getattr(commands, words[0].replace("-", "_"), None)
-        if words[0].startswith("_") or handler is None:
-            raise UsageError(f"unknown command {words[0]!r}; try %qwq? for the list")
+        handler = getattr(Commands(self), name.replace("-", "_"), None)
+        if name.startswith("_") or handler is None:
+            raise UsageError(f"unknown command {name!r}; try %qwq? for the list")
         try:
-            return handler(*words[1:])
+            if name in Commands.TAKES_FLAGS:  # parsed like a %%qwq line, quotes and all
+                return handler(rest)
+            return handler(*shlex.split(rest))
+        except ValueError as err:  # shlex: an unclosed quote
+            raise UsageError(f"%qwq {name}: {err}") from None
         except TypeError as err:
-            raise UsageError(f"%qwq {words[0]}: {err}") from None
+            raise UsageError(f"%qwq {name}: {err}") from None
         except QwQError as err:
             raise UsageError(str(err)) from None
 
@@ -310,7 +317,7 @@ def unload(shell: Any) -> None:
     if magics is None:
         return
     if magics._session is not None:
-        magics._session.stop_all()
+        magics._session.close()
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("qwq", None)
     if magics.settings in shell.configurables:

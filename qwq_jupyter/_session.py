@@ -21,6 +21,7 @@ from ._conversation import (
     fit_to_window,
 )
 from ._credentials import Credentials
+from ._errors import ConfigurationError
 from ._events import Response
 from ._settings import QwQSettings
 from ._template import apply_chat_template
@@ -49,6 +50,7 @@ class Ask:
     fit: WindowFit
     cell_id: str | None = None
     system_prompt: str = ""
+    fresh: bool = False  # the conversation starts with this turn (new, or --new)
 
     @property
     def notes(self) -> list[str]:
@@ -129,10 +131,16 @@ class Session:
         A call of the same conversation still running in the background is waited for first,
         so its answer is part of the history.
         """
-        self.wait_idle(chat or self.store.current)
         name = chat or self.store.current
+        try:
+            self.wait_idle(name)
+        except KeyboardInterrupt:
+            raise ConfigurationError(
+                f"stopped waiting for the background call of {name!r} (%qwq stop cancels it)"
+            ) from None
         system_prompt = settings.system_prompt
-        if new or name not in self.store.conversations:
+        fresh = new or name not in self.store.conversations
+        if fresh:
             # Not stored until a turn is recorded, so a dry run changes nothing.
             conversation = Conversation(name, system_prompt)
         else:
@@ -148,7 +156,9 @@ class Session:
         fit = fit_to_window(messages, settings.max_tokens, settings.context_window, self.estimator)
         if fit.clamped_from is not None:
             settings = settings.override(max_tokens=fit.max_tokens)
-        return Ask(prompt, settings, conversation, slot, messages, fit, cell_id, system_prompt)
+        return Ask(
+            prompt, settings, conversation, slot, messages, fit, cell_id, system_prompt, fresh
+        )
 
     def preview(self, ask: Ask) -> RequestPreview:
         """What `ask` would send, shown in full; nothing is sent."""
@@ -228,11 +238,24 @@ class Session:
             idle.wait(timeout)
 
     def stop_all(self) -> None:
+        """Cancel the calls running in the background."""
         for stream in list(self._running.values()):
             stream.cancel(wait=False)
+
+    def close(self) -> None:
+        """On unload: stop background calls and the offline demo server, if any."""
+        self.stop_all()
+        self.leave_demo()
+
+    def leave_demo(self) -> None:
+        """Back from the offline demo to the configured backend (e.g. after %qwq login)."""
         if self._demo_server is not None:
             self._demo_server.stop()
             self._demo_server = None
+            self.settings.api_base = self.settings.trait_defaults("api_base")
+            self.credentials = None
+            self._client = None
+        self.demo = False
 
     def use_demo_unless_configured(self) -> str:
         """Start the offline demo server unless a real backend is configured; say which."""
@@ -263,20 +286,32 @@ class Session:
         """Keep the turn (unless one-off), learn the token ratio, add to the totals."""
         self.last = response
         self.totals.add(response)
-        if response.usage.input_tokens and not ask.settings.raw:
+        # Tools and schemas add prompt tokens the messages do not show: learning from such a
+        # call would skew the estimate for every later one.
+        plain = not (ask.settings.raw or ask.settings.tools or ask.settings.guided_json)
+        if response.usage.input_tokens and plain:
             self.estimator.calibrate(ask.fit.messages, response.usage.input_tokens)
         if ask.slot is not None and response.finish_reason != "error":
             self.keep_turn(ask, response, ask.slot)
 
-    def keep_turn(self, ask: Ask, response: Response, slot: int | None = None) -> None:
-        """Put a turn into its conversation (at `slot`, else at the end)."""
+    def keep_turn(self, ask: Ask, response: Response, slot: int | None = None) -> bool:
+        """Put a turn into its conversation (at `slot`, else at the end).
+
+        If the conversation was reset or loaded while the call ran, the turn belongs to one
+        that no longer exists: it is dropped rather than bringing the old one back.
+        """
         conversation = ask.conversation
+        current = self.store.conversations.get(conversation.name)
+        if not ask.fresh and current is not conversation:
+            return False
         conversation.system_prompt = ask.system_prompt
         position = len(conversation.turns) if slot is None else slot
         conversation.put(position, Turn(ask.prompt, response, ask.cell_id))
         self.store.conversations[conversation.name] = conversation
+        ask.fresh = False  # a second keep (e.g. %qwq pick twice) must find it in the store
         for listener in self.listeners:
             listener()
+        return True
 
     def conversation_tokens(self, name: str | None = None) -> int:
         return self.estimator.estimate(self.conversation(name).history())

@@ -102,7 +102,11 @@ def _host(url: str) -> str:
 
 
 def _check_url(url: str, setting: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parses the port: "host:notaport" fails here, not mid-request)
+    except ValueError:
+        raise ConfigurationError(f"{setting} is not a valid URL: {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"{setting} must be an http:// or https:// URL, not {url!r}")
 

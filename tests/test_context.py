@@ -20,6 +20,9 @@ UNTOUCHED = [
     'echo "${@:2}" ${HOME} $(date) `ls` ${arr[@]}',
     "email me@{example}.com",
     "{@ } and {@} and {@1abc} and {@-x}",
+    "{{#each items}}{{@index}}: {{@key}}{{/each}}",
+    "/** {@value #MAX} and {@link Foo#bar()} and {@code x < y} */",
+    "{#if ok}{@html content}{@const total = a + b}{/if}",
     "decorator:\n@property\ndef x(self): return {1: 2}",
     "matrix a @ {b} and css a{color:red} @media{x}",
 ]

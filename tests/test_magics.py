@@ -367,3 +367,57 @@ def test_login_takes_the_token_without_echo(shell, qwq_env, monkeypatch) -> None
     assert value.finish_reason == "stop"
     _, out = command(shell, "settings")
     assert qwq_env.token not in out
+
+
+def test_commands_keep_quotes_and_apostrophes(shell, qwq_env) -> None:
+    preview, _ = command(shell, "request --top-k 5 What's 17 x 23?")
+    assert preview.body["messages"][-1]["content"] == "What's 17 x 23?"
+    ask(shell, "question")
+    command(shell, 'retry --system "Be brief."')
+    assert qwq_env.last_body["messages"][0] == {"role": "system", "content": "Be brief."}
+    with pytest.raises(UsageError, match="No closing quotation"):
+        command(shell, "save 'unclosed")
+
+
+def test_retry_does_not_fill_in_an_escaped_placeholder_again(shell, qwq_env) -> None:
+    shell.user_ns["api_key"] = "sk-must-not-leave"
+    ask(shell, "explain {@@api_key} in docs")
+    command(shell, "retry")
+    assert qwq_env.last_body["messages"][-1]["content"] == "explain {@api_key} in docs"
+
+
+def test_a_turn_of_a_conversation_reset_meanwhile_is_dropped(shell, qwq_env) -> None:
+    ask(shell, "private data")
+    state = session(shell)
+    pending = state.ask("late reply", state.settings)
+    command(shell, "reset")
+    from qwq_jupyter._events import Response
+
+    assert state.keep_turn(pending, Response(answer="late", finish_reason="stop")) is False
+    assert state.conversation().turns == []
+
+
+def test_demo_survives_stop_and_login_leaves_it(shell, qwq_env, monkeypatch) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    monkeypatch.delenv("CLOUDFLARE_ACCOUNT_ID")
+    state = session(shell)
+    state.credentials, state._client = None, None
+    shell.run_line_magic("config", "QwQSettings.api_base = 'https://api.cloudflare.com/client/v4'")
+    _, out = command(shell, "demo")
+    assert "offline demo" in out and state.settings.api_base.startswith("http://127.0.0.1")
+    command(shell, "stop")
+    value, out = ask(shell, "What is 12 x 12?")
+    assert "144" in value.answer and "offline demo" in out
+    monkeypatch.setattr("builtins.input", lambda prompt: "acct")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "real-token")
+    command(shell, "login")
+    assert state.settings.api_base == "https://api.cloudflare.com/client/v4" and not state.demo
+    preview, _ = command(shell, "request hello")
+    assert preview.url.startswith("https://api.cloudflare.com/")
+
+
+def test_settings_masks_an_account_id_inside_a_url(shell, qwq_env) -> None:
+    url = f"https://api.cloudflare.com/client/v4/accounts/{qwq_env.account_id}/ai/v1"
+    shell.run_line_magic("config", f"QwQSettings.base_url = {url!r}")
+    _, out = command(shell, "settings")
+    assert qwq_env.account_id not in out and "/accounts/****/ai/v1" in out

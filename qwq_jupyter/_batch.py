@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -181,13 +182,15 @@ def batch(
     client = AsyncQwQClient(settings, credentials)
     client.prepare([{"role": "user", "content": "check"}])  # credentials and settings, up front
     reporter = _Progress(len(items)) if progress else None
+    ended = threading.Event()
     future = LoopThread.get().submit(
-        _run_and_close(client, items, concurrency, RateLimiter(rpm), settings.system_prompt)
+        _run_and_close(client, items, concurrency, RateLimiter(rpm), settings.system_prompt, ended)
     )
     try:
         _wait(future, reporter, items)
     except KeyboardInterrupt:
         future.cancel()
+        ended.wait(5)  # until the tasks are gone, so no item changes after we mark it
         items.interrupted = True
         for item in items:
             if item.response is None and item.error is None:
@@ -212,11 +215,13 @@ async def _run_and_close(
     concurrency: int,
     limiter: RateLimiter,
     system: str,
+    ended: threading.Event,
 ) -> None:
     try:
         await run_batch(client, items, concurrency=concurrency, limiter=limiter, system=system)
     finally:
         await client.aclose()
+        ended.set()
 
 
 def _prompt(template: Template, value: Any, row: Any, settings: QwQSettings) -> str:

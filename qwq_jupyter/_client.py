@@ -6,6 +6,7 @@ import asyncio
 import json
 import queue
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -58,6 +59,7 @@ class AsyncQwQClient:
         self._sleep = sleep
         self._jitter = jitter
         self._http: httpx.AsyncClient | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncQwQClient backend={self.settings.backend} model={self.settings.model}>"
@@ -172,7 +174,13 @@ class AsyncQwQClient:
             self._http = None
 
     def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._http is not None and self._http_loop is not loop:
+            # An httpx client belongs to the loop it was made on (a second asyncio.run() has
+            # another); its connections cannot be reused from here.
+            self._http = None
         if self._http is None:
+            self._http_loop = loop
             self._http = httpx.AsyncClient(
                 transport=self._transport,
                 limits=httpx.Limits(max_connections=256, max_keepalive_connections=32),
@@ -297,6 +305,7 @@ class ResponseStream:
         self._builder = client.builder(settings)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.last_error: QwQError | None = None
+        self._pump_done = threading.Event()  # set once the task ended: the connection is closed
         self._future = self._loop.submit(self._pump())
 
     @property
@@ -359,11 +368,8 @@ class ResponseStream:
         if not wait:
             self._future.cancel()
             return self._builder.response
-        if not self._future.done():
-            self._future.cancel()
-            deadline = time.monotonic() + timeout
-            while not self._future.done() and time.monotonic() < deadline:
-                time.sleep(0.005)
+        self._future.cancel()
+        self._pump_done.wait(timeout)
         self._interrupted()
         return self._builder.response
 
@@ -401,6 +407,7 @@ class ResponseStream:
         finally:
             hand_over()
             self._queue.put(_END)
+            self._pump_done.set()
 
 
 class QwQClient:

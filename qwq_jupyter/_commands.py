@@ -201,7 +201,7 @@ class Commands:
             Secret(token.strip()) if token else current.api_token,
             current.openai_key,
         )
-        self._session._client = None
+        self._session.drop_client()
         print("credentials set for this kernel (not saved anywhere)")
 
     def demo(self) -> None:

@@ -112,6 +112,12 @@ class Session:
             self._client = QwQClient(self.settings, self.credentials)
         return self._client
 
+    def drop_client(self) -> None:
+        """Forget the client (credentials or the server changed), closing its connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def conversation(self, name: str | None = None) -> Conversation:
         return self.store.get(name, system_prompt=self.settings.system_prompt)
 
@@ -178,7 +184,7 @@ class Session:
             if not (credentials.account_id and credentials.api_token):
                 # Replay needs no key; the cassette is keyed by the body, not the URL.
                 self.credentials = Credentials("replay-account", "replay-token")
-                self._client = None
+                self.drop_client()
         request = self.client.prepare(settings=ask.settings, **ask.request_input())
         if cassette is None:
             return self.client.send(request, ask.settings)
@@ -254,7 +260,7 @@ class Session:
             self._demo_server = None
             self.settings.api_base = self.settings.trait_defaults("api_base")
             self.credentials = None
-            self._client = None
+            self.drop_client()
         self.demo = False
 
     def use_demo_unless_configured(self) -> str:
@@ -272,7 +278,7 @@ class Session:
 
         self._demo_server = QwQTestServer(responder=demo_reply).start()
         self.credentials = Credentials(self._demo_server.account_id, self._demo_server.token)
-        self._client = None
+        self.drop_client()
         settings.backend = "workers-ai"
         settings.api_base = self._demo_server.api_base
         self.demo = True

@@ -357,3 +357,10 @@ def test_a_slow_non_streamed_reply_is_not_a_stall(server) -> None:
     client = QwQClient(settings_for(server, stream=False, stall_timeout=0.3), credentials(server))
     assert client.complete(QUESTION).finish_reason == "stop"
     assert len(server.requests) == 1
+
+
+def test_one_async_client_across_two_event_loops(server) -> None:
+    client = AsyncQwQClient(settings_for(server), credentials(server))
+    first = asyncio.run(client.complete(QUESTION))
+    second = asyncio.run(client.complete(QUESTION))  # a new loop: a new connection pool
+    assert first.finish_reason == second.finish_reason == "stop"

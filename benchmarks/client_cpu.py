@@ -99,11 +99,15 @@ def main() -> None:
     finally:
         server.stdin.close()
         server.wait(timeout=10)
-    bare, mine = statistics.median(bare_times), statistics.median(our_times)
     print(f"tokens per run: {count:,}; rounds: {args.rounds}")
-    print(f"bare httpx loop : {1e6 * bare:6.2f} us CPU per token (median)")
-    print(f"qwq_jupyter     : {1e6 * mine:6.2f} us CPU per token (median)")
-    print(f"ratio: {mine / bare:.2f}x  (goal: at most 1.5x)")
+    # The minimum is the run least disturbed by the rest of the machine; the median shows
+    # how much that matters on a shared one.
+    for label, pick in (("min", min), ("median", statistics.median)):
+        bare, mine = pick(bare_times), pick(our_times)
+        print(
+            f"{label:>6}: bare httpx loop {1e6 * bare:6.2f} us, qwq_jupyter {1e6 * mine:6.2f} us "
+            f"CPU per token: ratio {mine / bare:.2f}x  (goal: at most 1.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ from ._events import (
 )
 from ._reasoning import ReasoningSplitter
 from ._sse import DONE
-from ._wire import Chunk, ToolCallAssembler, read_chunk
+from ._wire import _NOT_PLAIN_NATIVE, Chunk, ToolCallAssembler, _read_native, read_chunk
 
 __all__ = ["EventDecoder", "IncompleteStreamError", "ServerReportedError"]
 
 _KNOWN_FINISH = {"stop", "length", "tool_calls"}
+_TEXT_ONLY = {"response", "p"}
 
 
 class IncompleteStreamError(NetworkError):
@@ -59,7 +60,21 @@ class EventDecoder:
         try:
             data = json.loads(payload)
         except ValueError:
-            data = None
+            self.malformed += 1
+            return []
+        if type(data) is dict and "response" in data and not _NOT_PLAIN_NATIVE.intersection(data):
+            text = data["response"]
+            if type(text) is str and text and data.keys() <= _TEXT_ONLY:
+                # The common Workers AI chunk, {"response": "…", "p": "…"}: straight to events.
+                self.tokens += 1
+                if self._reasoning_in_field:
+                    return [AnswerDelta(text)]
+                return [self._delta(kind, piece) for kind, piece in self._splitter.feed(text)]
+            try:
+                return self._chunk(_read_native(data))
+            except (TypeError, ValueError, AttributeError, KeyError):
+                self.malformed += 1
+                return []
         return self._read(data)
 
     def feed_whole(self, data: Any) -> list[Event]:

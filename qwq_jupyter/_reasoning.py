@@ -33,6 +33,11 @@ class ReasoningSplitter:
         return self._state == "answer"
 
     def feed(self, text: str) -> list[Part]:
+        if not self._held and "<" not in text:  # most pieces: no tag can start in them
+            if self._state == "reasoning":
+                return [("reasoning", text)]
+            if self._state == "answer" and self._answer_started:
+                return [("answer", text)]
         text = self._held + text
         self._held = ""
         parts: list[Part] = []

@@ -364,3 +364,20 @@ def test_one_async_client_across_two_event_loops(server) -> None:
     first = asyncio.run(client.complete(QUESTION))
     second = asyncio.run(client.complete(QUESTION))  # a new loop: a new connection pool
     assert first.finish_reason == second.finish_reason == "stop"
+
+
+def test_an_error_event_mid_stream_keeps_the_partial_as_incomplete(server) -> None:
+    server.push(Reply(fault=Fault(error_after=5)))
+    response = QwQClient(settings_for(server), credentials(server)).complete(QUESTION)
+    assert response.finish_reason == "incomplete"
+    assert "internal error while generating" in response.error and response.reasoning
+
+
+def test_done_without_a_finish_reason_at_max_tokens_is_length(server) -> None:
+    server.push(Reply(fault=Fault(no_finish_reason=True)))
+    client = QwQClient(settings_for(server, max_tokens=6), credentials(server))
+    response = client.complete(QUESTION)
+    assert response.finish_reason == "length" and response.answer == ""
+    server.push(Reply(fault=Fault(no_finish_reason=True)))
+    full = client.complete(QUESTION, max_tokens=4000)
+    assert full.finish_reason == "stop" and full.answer  # `</think>` came: a real answer

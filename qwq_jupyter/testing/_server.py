@@ -102,6 +102,8 @@ class Fault:
     line_ending: str = "\n"
     split_utf8: bool = False
     bare_done: bool = False
+    no_finish_reason: bool = False  # end with [DONE] but never say why (some servers do)
+    error_after: int | None = None  # after K events, an error event and [DONE] (as vLLM does)
     times: int = 1
 
     def __post_init__(self) -> None:
@@ -418,7 +420,11 @@ def _sse_frames(events: list[_Json], fault: Fault | None) -> list[tuple[bytes, b
 
     frames: list[tuple[bytes, bool]] = []
     for index, event in enumerate(events):
-        if fault.close_without_done:
+        if fault.error_after is not None and index == fault.error_after:
+            error = {"error": {"message": "internal error while generating", "code": 500}}
+            frames.append((frame("data: " + json.dumps(error)), True))
+            break
+        if fault.close_without_done or fault.no_finish_reason:
             _set_finish(event, None)
         frames.append((frame("data: " + json.dumps(event, ensure_ascii=False)), True))
         if fault.malformed and index % 2 == 0:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,8 +33,25 @@ from ._wire import HTTPRequest, Message, build_request
 
 __all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
 
-_TICK = object()  # a pause in the stream; lets a view flush text on time
 _END = object()
+
+# httpx logs each request's URL at INFO level, and Cloudflare URLs hold the account id.
+_ACCOUNT_IN_URL = re.compile(r"(/accounts/|gateway\.ai\.cloudflare\.com/v1/)[^/\s]+")
+
+
+class _MaskAccountIds(logging.Filter):
+    """Masks account ids in httpx's log lines, whoever turns its logging on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = _ACCOUNT_IN_URL.sub(r"\1****", str(record.msg))
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_MaskAccountIds())
 
 
 class AsyncQwQClient:

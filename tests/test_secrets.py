@@ -129,3 +129,13 @@ def test_base_url_without_scheme_is_refused_before_sending(url: str) -> None:
     settings = QwQSettings(backend="openai", base_url=url)
     with pytest.raises(ConfigurationError, match="base_url must be an http"):
         QwQClient(settings, Credentials()).prepare([{"role": "user", "content": "hi"}])
+
+
+def test_logs_never_show_the_token_or_account_id(server, caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        client_for(server).complete([{"role": "user", "content": "hi"}])
+    assert "HTTP Request: POST" in caplog.text  # httpx did log the request
+    assert_clean(caplog.text)
+    assert "/accounts/****/ai/run" in caplog.text

@@ -29,7 +29,7 @@ from ._loop import LoopThread
 from ._retry import RetryPolicy
 from ._settings import QwQSettings
 from ._sse import SSEDecoder
-from ._wire import HTTPRequest, Message, build_request
+from ._wire import HTTPRequest, Message, build_request, host_of, read_error
 
 __all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
 
@@ -253,13 +253,13 @@ class AsyncQwQClient:
                 raise StallError(
                     f"the server sent nothing for {settings.stall_timeout:g} s (stalled)"
                 ) from None
-            raise NetworkError(f"timed out connecting to {_host(request.url)}") from None
+            raise NetworkError(f"timed out connecting to {host_of(request.url)}") from None
         except httpx.TransportError as exc:
             raise NetworkError(
-                f"connection to {_host(request.url)} failed: {_describe(exc)}"
+                f"connection to {host_of(request.url)} failed: {_describe(exc)}"
             ) from None
         except ValueError as exc:  # a non-streamed body that is not JSON
-            raise NetworkError(f"unreadable reply from {_host(request.url)}: {exc}") from None
+            raise NetworkError(f"unreadable reply from {host_of(request.url)}: {exc}") from None
 
     def _redacted(self, error: QwQError) -> QwQError:
         error.args = (redact(str(error), self.credentials.secrets()),)
@@ -267,20 +267,11 @@ class AsyncQwQClient:
 
 
 def _api_error(reply: httpx.Response) -> QwQError:
-    code: int | str | None = None
-    message = ""
     try:
         body = reply.json()
     except ValueError:
         body = None
-    if isinstance(body, dict):
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            code, message = errors[0].get("code"), str(errors[0].get("message", ""))
-        elif isinstance(body.get("error"), dict):
-            code, message = body["error"].get("code"), str(body["error"].get("message", ""))
-        elif isinstance(body.get("error"), str):
-            message = body["error"]
+    code, message = read_error(body) or (None, "")
     if not message:
         message = reply.reason_phrase or "request refused"
     return classify_http_error(reply.status_code, code, message, _retry_after(reply))
@@ -292,10 +283,6 @@ def _retry_after(reply: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None  # an HTTP date: rare for these APIs; fall back to our own backoff
-
-
-def _host(url: str) -> str:
-    return httpx.URL(url).host or url
 
 
 def _describe(exc: Exception) -> str:

@@ -17,7 +17,14 @@ from ._events import (
 )
 from ._reasoning import ReasoningSplitter
 from ._sse import DONE
-from ._wire import _NOT_PLAIN_NATIVE, Chunk, ToolCallAssembler, _read_native, read_chunk
+from ._wire import (
+    _NOT_PLAIN_NATIVE,
+    Chunk,
+    ToolCallAssembler,
+    _read_native,
+    read_chunk,
+    read_error,
+)
 
 __all__ = ["EventDecoder", "IncompleteStreamError", "ServerReportedError"]
 
@@ -170,13 +177,11 @@ def _raise_reported_error(data: dict[str, Any]) -> None:
     """vLLM and others end a failing stream with an error event instead of text."""
     if "choices" in data or "response" in data:
         return
-    error = data.get("error")
-    if error is None and data.get("success") is False and isinstance(data.get("errors"), list):
-        error = data["errors"][0] if data["errors"] else "unknown error"
-    if error is None:
-        return
-    message = error.get("message", error) if isinstance(error, dict) else error
-    raise ServerReportedError(f"the server reported an error mid-reply: {message}")
+    found = read_error(data)
+    if found is None and data.get("success") is False:
+        found = (None, "unknown error")
+    if found is not None:
+        raise ServerReportedError(f"the server reported an error mid-reply: {found[1]}")
 
 
 _INCOMPLETE = "the stream ended before the reply was finished (no [DONE], no finish reason)"

@@ -17,7 +17,15 @@ from ._errors import ConfigurationError
 from ._events import ToolCall, Usage
 from ._settings import QwQSettings
 
-__all__ = ["Chunk", "HTTPRequest", "ToolCallAssembler", "build_request", "read_chunk"]
+__all__ = [
+    "Chunk",
+    "HTTPRequest",
+    "ToolCallAssembler",
+    "build_request",
+    "host_of",
+    "read_chunk",
+    "read_error",
+]
 
 Message = dict[str, Any]
 
@@ -89,15 +97,16 @@ def _key_for(url: str, dialect: str, settings: QwQSettings, credentials: Credent
         return credentials.api_token
     if credentials.openai_key:
         return credentials.openai_key
-    host = _host(url)
-    cloudflare_hosts = {_host(settings.api_base), _host(settings.gateway_base), *_CLOUDFLARE}
+    host = host_of(url)
+    cloudflare_hosts = {host_of(settings.api_base), host_of(settings.gateway_base), *_CLOUDFLARE}
     return credentials.api_token if host in cloudflare_hosts else Secret("")
 
 
 _CLOUDFLARE = {"api.cloudflare.com", "gateway.ai.cloudflare.com"}
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
+    """The host (and port) of a URL, for key decisions and error messages."""
     return urlsplit(url).netloc.lower()
 
 
@@ -157,6 +166,28 @@ class Chunk:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None
+
+
+def read_error(body: Any) -> tuple[int | str | None, str] | None:
+    """(code, message) of an error body, either dialect's shape; None if it is no error.
+
+    Cloudflare: {"success": false, "errors": [{"code": N, "message": "…"}]};
+    OpenAI-compatible servers: {"error": {"code": …, "message": "…"}} or {"error": "…"}.
+    """
+    if not isinstance(body, dict):
+        return None
+    errors = body.get("errors")
+    if body.get("success") is not True and isinstance(errors, list) and errors:
+        first = errors[0]
+        if isinstance(first, dict):
+            return first.get("code"), str(first.get("message", ""))
+        return None, str(first)
+    error = body.get("error")
+    if isinstance(error, dict):
+        return error.get("code"), str(error.get("message", ""))
+    if isinstance(error, str):
+        return None, error
+    return None
 
 
 def read_chunk(data: dict[str, Any]) -> Chunk:

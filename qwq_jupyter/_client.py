@@ -371,10 +371,9 @@ class ResponseStream:
         With `wait=False` (from another thread, e.g. a Stop button) it only asks; the thread
         reading the events then sees the stream end as interrupted.
         """
-        if not wait:
-            self._future.cancel()
-            return self._builder.response
         self._future.cancel()
+        if not wait:
+            return self._builder.response
         self._pump_done.wait(timeout)
         self._interrupted()
         return self._builder.response
@@ -467,13 +466,24 @@ class QwQClient:
         **overrides: Any,
     ) -> ResponseStream:
         """Start a call and return its stream of events."""
-        settings = (settings or self.settings).override(**overrides) if overrides else settings
         settings = settings or self.settings
+        if overrides:
+            settings = settings.override(**overrides)
         return self.send(self.prepare(messages, prompt=prompt, settings=settings), settings)
 
-    def send(self, request: HTTPRequest, settings: QwQSettings | None = None) -> ResponseStream:
-        """Send a prepared request and return its stream of events."""
-        return ResponseStream(self._async, request, settings or self.settings, self._loop)
+    def send(
+        self,
+        request: HTTPRequest,
+        settings: QwQSettings | None = None,
+        *,
+        source: Any = None,
+    ) -> ResponseStream:
+        """Send a prepared request and return its stream of events.
+
+        `source` stands in for the async client (a cassette recording or replaying calls).
+        """
+        settings = settings or self.settings
+        return ResponseStream(source or self._async, request, settings, self._loop)
 
     def complete(
         self,

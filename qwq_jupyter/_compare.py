@@ -20,7 +20,6 @@ from traitlets import Int
 from ._errors import ConfigurationError
 from ._events import AnswerDelta, Event, ReasoningDelta, Response
 from ._render import (
-    DEMO_BANNER,
     collapsed_reasoning,
     escape_markdown_html,
     footer_text,
@@ -81,10 +80,10 @@ def agreement_key(answer: str) -> str:
 class Comparison:
     """The finished runs; `rows()` is the table, `pick(n)` the way into the conversation."""
 
-    def __init__(self, name: str, runs: list[Run], banner: str = "") -> None:
+    def __init__(self, name: str, runs: list[Run], notes: list[str] | None = None) -> None:
         self.parameter = name
         self.runs = runs
-        self.banner = banner
+        self.notes = notes or []
 
     @property
     def responses(self) -> list[Response]:
@@ -123,7 +122,7 @@ class Comparison:
 
 
 def render_comparison(comparison: Comparison) -> str:
-    blocks = [f"> {comparison.banner}"] if comparison.banner else []
+    blocks = [f"> {note}" for note in comparison.notes]
     for number, run in enumerate(comparison.runs, 1):
         r = run.response
         section = [f"**{number}. {run.label}**"]
@@ -175,7 +174,7 @@ def run_comparison(
     for run, stream in zip(runs, streams, strict=True):
         run.response = stream.response
         session.totals.add(run.response)
-    comparison = Comparison(name, runs, banner=DEMO_BANNER if session.demo else "")
+    comparison = Comparison(name, runs, notes=session.banner())
     session.last_comparison = comparison
     if live is not None:
         live.close()

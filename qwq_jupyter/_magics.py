@@ -180,10 +180,9 @@ class QwQMagics(Magics):
             )
             if args.dry_run:
                 return self._store(self.session.preview(ask), args.out)
-            view = self._view(settings)
             if settings.background and self._in_kernel:
-                return self._ask_in_background(ask, view, args.out)
-            response = self.session.run(ask, view)
+                return self._ask_in_background(ask, settings, args.out)
+            response = self.session.run(ask, self._view(settings))
         except QwQError as err:
             raise UsageError(str(err)) from None
         if args.code:
@@ -219,38 +218,23 @@ class QwQMagics(Magics):
             self.shell.user_ns[out] = value
         return value
 
-    def _ask_in_background(self, ask: Any, view: Any, out: str | None) -> None:
-        def stop(_button: Any) -> None:
-            stream.cancel(wait=False)
+    def _ask_in_background(self, ask: Any, settings: QwQSettings, out: str | None) -> None:
+        """The cell returns at once; a Stop button beside the output cancels the call."""
+        import ipywidgets
 
-        button = view.stop_button
-        button.on_click(stop)
-        stream = self.session.run_in_background(ask, view)
-        if out:
-            self.shell.user_ns[out] = stream
+        button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
+        stream = self.session.run_in_background(ask, self._view(settings, extra=(button,)))
+        button.on_click(lambda _button: stream.cancel(wait=False))
+        self._store(stream, out)
 
-    def _view(self, settings: QwQSettings) -> Any:
-        from ._render import DEMO_BANNER
-
-        banner = DEMO_BANNER if self.session.demo else ""
+    def _view(self, settings: QwQSettings, extra: tuple[Any, ...] = ()) -> Any:
         if self._in_kernel:
             from ._view import NotebookView
 
-            extra: tuple[Any, ...] = ()
-            button = None
-            if settings.background:
-                import ipywidgets
-
-                button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
-                extra = (button,)
-            view = NotebookView(
-                show_reasoning=settings.show_reasoning, extra_outputs=extra, banner=banner
-            )
-            view.stop_button = button  # type: ignore[attr-defined]
-            return view
+            return NotebookView(show_reasoning=settings.show_reasoning, extra_outputs=extra)
         from ._view import TerminalView
 
-        return TerminalView(show_reasoning=settings.show_reasoning, banner=banner)
+        return TerminalView(show_reasoning=settings.show_reasoning)
 
     @property
     def _in_kernel(self) -> bool:

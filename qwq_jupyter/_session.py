@@ -95,9 +95,9 @@ class Session:
     last: Response | None = None
     #: Called after each recorded turn (the panel refreshes its conversation size).
     listeners: list[Callable[[], None]] = field(default_factory=list)
-    #: Replies come from the offline demo server: every output must say so.
     last_comparison: Any = None
     cassette: Cassette | None = field(default_factory=lambda: _cassette_from_environment())
+    #: Replies come from the offline demo server: every output must say so.
     demo: bool = field(default_factory=lambda: bool(os.environ.get(DEMO_ENV)))
     _demo_server: Any = None
     _client: QwQClient | None = None
@@ -175,9 +175,6 @@ class Session:
 
     def start(self, ask: Ask) -> ResponseStream:
         """Send the request (or record or replay it, with a cassette)."""
-        from ._client import ResponseStream
-        from ._loop import LoopThread
-
         cassette = self.cassette
         if cassette is not None and cassette.mode == "replay" and self.credentials is None:
             credentials = self.client.credentials
@@ -186,10 +183,8 @@ class Session:
                 self.credentials = Credentials("replay-account", "replay-token")
                 self.drop_client()
         request = self.client.prepare(settings=ask.settings, **ask.request_input())
-        if cassette is None:
-            return self.client.send(request, ask.settings)
-        source = cassette.wrap(self.client.async_client)
-        return ResponseStream(source, request, ask.settings, LoopThread.get())  # type: ignore[arg-type]
+        source = cassette.wrap(self.client.async_client) if cassette is not None else None
+        return self.client.send(request, ask.settings, source=source)
 
     def use_cassette(self, path: str | None, mode: str, speed: float = 1.0) -> str:
         """Record to or replay from `path`; `None` turns it off."""
@@ -206,7 +201,8 @@ class Session:
     def run(self, ask: Ask, view: View, stream: ResponseStream | None = None) -> Response:
         """Stream into `view` until the call ends; ■ interrupts it, keeping what arrived."""
         stream = stream or self.start(ask)
-        view.start(ask.notes)
+        notes = self.banner() + ask.notes
+        view.start(notes)
         try:
             for event in stream.events(tick=0.05):
                 view.on_event(event)
@@ -214,8 +210,14 @@ class Session:
             stream.cancel()
         response = stream.response
         self.record(ask, response)
-        view.finish(response, ask.notes)
+        view.finish(response, notes)
         return response
+
+    def banner(self) -> list[str]:
+        """What every output says first: replies of the offline demo are scripted."""
+        from ._render import DEMO_BANNER
+
+        return [DEMO_BANNER] if self.demo else []
 
     def run_in_background(self, ask: Ask, view: View) -> ResponseStream:
         """Stream from a thread; the cell returns at once. Output stays in the cell's area."""

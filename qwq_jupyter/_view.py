@@ -51,6 +51,12 @@ class _Buffered:
         self._style = style
         self._pending.append(text)
 
+    def notes(self, notes: list[str]) -> None:
+        """Lines said before the reply (the demo banner, trimming), written at once."""
+        for note in notes:
+            self.write(f"note: {note}\n")
+        self.flush()
+
     def maybe_flush(self) -> None:
         if self._pending and self._clock() - self._last_flush >= self._interval:
             self.flush()
@@ -72,13 +78,11 @@ class NotebookView:
         *,
         show_reasoning: bool = True,
         extra_outputs: tuple[Any, ...] = (),
-        banner: str = "",
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._show_reasoning = show_reasoning
         self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
-        self._banner = banner
         self._clock = clock
         self._text = _Buffered(out or sys.stdout, clock, FLUSH_INTERVAL)
         self._reasoning: list[str] = []
@@ -93,9 +97,7 @@ class NotebookView:
 
         for output in self._extra_outputs:
             display(output)
-        for line in ([self._banner] if self._banner else []) + notes:
-            self._text.write(f"note: {line}\n")
-        self._text.flush()
+        self._text.notes(notes)
 
     def on_event(self, event: Event | None) -> None:
         if isinstance(event, ReasoningDelta):
@@ -126,7 +128,7 @@ class NotebookView:
         from IPython.display import clear_output, display
 
         self._text.flush()
-        notes = ([self._banner] if self._banner else []) + notes + self._retries
+        notes = notes + self._retries
         clear_output(wait=True)
         display(
             {
@@ -182,21 +184,17 @@ class TerminalView:
         self,
         *,
         show_reasoning: bool = True,
-        banner: str = "",
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._show_reasoning = show_reasoning
-        self._banner = banner
         self._out = out or sys.stdout
         self._text = _Buffered(self._out, clock, 0.05)
         self._in_reasoning = False
         self._answer_started = False
 
     def start(self, notes: list[str]) -> None:
-        for line in ([self._banner] if self._banner else []) + notes:
-            self._text.write(f"note: {line}\n")
-        self._text.flush()
+        self._text.notes(notes)
 
     def on_event(self, event: Event | None) -> None:
         if isinstance(event, ReasoningDelta) and self._show_reasoning:

@@ -163,3 +163,23 @@ def test_retries_are_noted_in_the_final_output(kernel, server) -> None:
     final = kernel.execute("%%qwq --no-history\nq").raise_on_error().last_display()
     assert "Capacity temporarily exceeded" in final["text/markdown"]
     assert "retried after 0.1 s" in final["text/markdown"] and "stop" in final["text/markdown"]
+
+
+def test_hidden_reasoning_shows_a_status_not_the_text(kernel, server) -> None:
+    server.push(Reply(reasoning="SECRET " * 80, answer="visible", tokens_per_second=200))
+    run = kernel.execute("%%qwq --hide-reasoning --no-history\nq").raise_on_error()
+    assert "SECRET" not in run.stdout
+    statuses = [m for m in run.of_type("display_data") if "thinking…" in str(m["content"])]
+    assert statuses  # a small "thinking… N tokens" line instead of the reasoning
+    final = run.last_display()["text/markdown"]
+    assert "visible" in final and "SECRET" not in final and "<details>" not in final
+
+
+def test_stop_command_cancels_background_calls(kernel, server) -> None:
+    server.push(Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40))
+    server.reset_stats()
+    msg_id = kernel.send("%%qwq --background --no-history\nthink in the background")
+    kernel.collect(msg_id, timeout=10)
+    kernel.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "step2" in m["content"]["text"])
+    kernel.execute("%qwq stop").raise_on_error()
+    assert server.wait_for_disconnect(2.0)

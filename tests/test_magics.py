@@ -421,3 +421,21 @@ def test_settings_masks_an_account_id_inside_a_url(shell, qwq_env) -> None:
     shell.run_line_magic("config", f"QwQSettings.base_url = {url!r}")
     _, out = command(shell, "settings")
     assert qwq_env.account_id not in out and "/accounts/****/ai/v1" in out
+
+
+def test_panel_controls_reset_and_conversation_size(shell, qwq_env) -> None:
+    from qwq_jupyter._panel import ParameterPanel
+
+    panel = ParameterPanel(session(shell))
+    panel.controls["temperature"].value = 1.5
+    panel.controls["top_k"].value = 3
+    assert (session(shell).settings.temperature, session(shell).settings.top_k) == (1.5, 3)
+    reset = next(
+        c for c in panel.widget.children if getattr(c, "description", "").startswith("Reset")
+    )
+    reset.click()
+    assert (session(shell).settings.temperature, session(shell).settings.top_k) == (0.6, 40)
+    assert panel.controls["temperature"].value == 0.6  # the slider followed
+    assert "0 turns" in panel.size.value
+    ask(shell, "a question for the size line")
+    assert "1 turns" in panel.size.value and "of 24,000 tokens" in panel.size.value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._credentials import redact
-from ._errors import QwQError
+from ._errors import ConfigurationError, QwQError
 from ._events import (
     AnswerDelta,
     Event,
@@ -73,21 +74,78 @@ def _encode(event: Event) -> dict[str, Any]:
     }
 
 
+_FINISH_REASONS = ("stop", "length", "tool_calls", "interrupted", "incomplete", "error")
+
+
 def _decode(data: dict[str, Any]) -> Event:
-    kind = data["type"]
-    if kind == "reasoning":
-        return ReasoningDelta(data["text"])
-    if kind == "answer":
-        return AnswerDelta(data["text"])
+    """The event `data` encodes; ValueError saying what is wrong if it is of the wrong shape."""
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind in ("reasoning", "answer"):
+        text = _field(data, "text", str)
+        return ReasoningDelta(text) if kind == "reasoning" else AnswerDelta(text)
     if kind == "tool_call":
-        return ToolCallEvent(ToolCall(data["name"], data["arguments"], data.get("id")))
+        return ToolCallEvent(
+            ToolCall(_field(data, "name", str), data.get("arguments"), data.get("id"))
+        )
     if kind == "usage":
         fields = {k: data.get(k) for k in ("input_tokens", "output_tokens", "reasoning_tokens")}
+        if not all(value is None or type(value) is int for value in fields.values()):
+            raise ValueError("usage counts must be integers")
         return UsageEvent(Usage(**fields))
-    error = QwQError(data["error"]) if data.get("error") else None
-    return Finish(
-        data["reason"], error, data.get("malformed_events", 0), data.get("answer_only", False)
-    )
+    if kind != "finish":
+        raise ValueError(f"unknown event type {kind!r}")
+    if data.get("reason") not in _FINISH_REASONS:
+        raise ValueError(f"finish reason must be one of {', '.join(_FINISH_REASONS)}")
+    error = QwQError(str(data["error"])) if data.get("error") else None
+    malformed = data.get("malformed_events", 0)
+    if type(malformed) is not int:
+        raise ValueError("malformed_events must be an integer")
+    return Finish(data["reason"], error, malformed, bool(data.get("answer_only", False)))
+
+
+def _field(data: dict[str, Any], name: str, kind: type) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind):
+        raise ValueError(f"{data['type']} event needs {name} as {kind.__name__}")
+    return value
+
+
+def _read_entries(payload: Any) -> dict[str, dict[str, Any]]:
+    """The entries of a cassette file, every event checked; ValueError saying where not."""
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError("it is not a qwq-jupyter cassette")
+    entries = payload.get("entries")
+    if not isinstance(entries, dict):
+        raise ValueError("it has no entries object")
+    for key, entry in entries.items():
+        events = entry.get("events") if isinstance(entry, dict) else None
+        if not isinstance(events, list):
+            raise ValueError(f"entry {key!r} has no events list")
+        for number, item in enumerate(events):
+            at = item[0] if isinstance(item, list) and len(item) == 2 else None
+            if isinstance(at, bool) or not isinstance(at, (int, float)):
+                raise ValueError(f"entry {key!r}, event {number}: expected [seconds, event]")
+            try:
+                _decode(item[1])
+            except ValueError as err:
+                raise ValueError(f"entry {key!r}, event {number}: {err}") from None
+    return entries
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse at once a path a recording could never be written to, rather than record nothing."""
+    if path.is_dir():
+        raise ConfigurationError(f"cannot record to {path}: it is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ConfigurationError(f"cannot record to {path}: there is no folder {path.parent}")
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.exists():
+            with path.open("a", encoding="utf-8"):
+                pass
+    except OSError as err:
+        raise ConfigurationError(f"cannot record to {path}: {err.strerror or err}") from None
 
 
 class Cassette:
@@ -99,16 +157,27 @@ class Cassette:
         self.speed = speed  # replay pace: 1 = as recorded, 4 = four times faster, 0 = at once
         self.entries: dict[str, dict[str, Any]] = {}
         self.hits = self.misses = 0
-        if self.path.exists():
+        if mode not in ("record", "replay"):
+            raise ConfigurationError(f"cassette mode must be record or replay, not {mode!r}")
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed >= 0:
+            raise ConfigurationError(
+                f"speed must be a number from 0 up (1 = as recorded), not {speed!r}"
+            )
+        if mode == "record":
+            _check_writable(self.path)
+        if self.path.is_file():
             try:
                 payload = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as err:
-                raise QwQError(f"cannot read the cassette {self.path}: {err}") from None
-            if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-                raise QwQError(f"{self.path} is not a qwq-jupyter cassette")
-            self.entries = payload["entries"]
+                raise ConfigurationError(f"cannot read the cassette {self.path}: {err}") from None
+            try:
+                self.entries = _read_entries(payload)
+            except ValueError as err:
+                raise ConfigurationError(f"cannot use {self.path} as a cassette: {err}") from None
         elif mode == "replay":
-            raise QwQError(f"no cassette at {self.path}: record one with %qwq record PATH")
+            raise ConfigurationError(
+                f"no cassette at {self.path}: record one with %qwq record PATH"
+            )
 
     def wrap(self, client: AsyncQwQClient) -> _Recorder | _Player:
         return _Recorder(client, self) if self.mode == "record" else _Player(client, self)
@@ -123,7 +192,12 @@ class Cassette:
         text = json.dumps(
             {"format": FORMAT, "version": 1, "entries": self.entries}, indent=1, ensure_ascii=False
         )
-        self.path.write_text(redact(text, secrets), encoding="utf-8")
+        try:
+            self.path.write_text(redact(text, secrets), encoding="utf-8")
+        except OSError as err:
+            raise ConfigurationError(
+                f"cannot write the cassette {self.path}: {err.strerror or err}"
+            ) from None
 
     def find(self, request: HTTPRequest) -> list[tuple[float, Event]] | None:
         entry = self.entries.get(request_key(request))

@@ -42,12 +42,27 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, budget: int = 1000) 
                 "to send it as it is)"
             ) from None
         except Exception as err:
+            raise ConfigurationError(f"{{@{expression}}} failed: {_describe(err)}") from None
+        try:
+            return summarize(value, budget=budget)
+        except Exception as err:  # the value's own repr or len raised
             raise ConfigurationError(
-                f"{{@{expression}}} failed: {type(err).__name__}: {err}"
+                f"{{@{expression}}}: its value cannot be shown: {_describe(err)}"
             ) from None
-        return summarize(value, budget=budget)
 
     return _PLACEHOLDER.sub(substitute, text)
+
+
+def _describe(err: BaseException) -> str:
+    """`Type: message`, on one line, whatever the exception's own str does."""
+    try:
+        message = str(err)
+    except Exception:
+        message = ""
+    first = message.strip().split("\n")[0]
+    if len(first) > 200:
+        first = first[:199] + "…"
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def _is_expression(text: str) -> bool:

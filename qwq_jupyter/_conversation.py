@@ -8,11 +8,15 @@ unless the user keeps it. Re-running a cell replaces that cell's turn instead of
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._credentials import known_secrets, redact_data
 from ._errors import ConfigurationError, ContextWindowError
 from ._events import Response
 
@@ -122,9 +126,11 @@ class Conversation:
 class ConversationStore:
     """Named conversations; `default` unless a cell says `--chat NAME`."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Callable[[], tuple[str, ...]] | None = None) -> None:
         self.conversations: dict[str, Conversation] = {}
         self.current = "default"
+        #: The session's known secrets, masked in saved files (the environment's always are).
+        self.secrets = secrets
 
     def get(self, name: str | None = None, *, system_prompt: str = "") -> Conversation:
         name = name or self.current
@@ -138,32 +144,168 @@ class ConversationStore:
         return self.conversations[name]
 
     def save(self, path: str | Path) -> Path:
-        """Write every conversation as JSON. Credentials are not part of a conversation."""
+        """Write every conversation as JSON, known secrets masked; the old file stays on failure.
+
+        Turns are masked when recorded; this second layer catches a secret that reached a
+        conversation another way (a loaded file, a turn kept by hand).
+        """
         path = Path(path)
+        secrets = known_secrets() + (self.secrets() if self.secrets is not None else ())
         payload = {
             "format": FORMAT,
             "version": VERSION,
             "current": self.current,
             "conversations": [c.to_dict() for c in self.conversations.values()],
         }
-        path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+        try:
+            text = json.dumps(redact_data(payload, secrets), indent=1, ensure_ascii=False)
+        except (TypeError, ValueError) as err:
+            raise ConfigurationError(f"cannot save conversations: {err}") from None
+        _write_atomically(path, text)
         return path
 
     def load(self, path: str | Path) -> list[str]:
-        """Read conversations saved by `save`, replacing any of the same name."""
+        """Read conversations saved by `save`, replacing any of the same name.
+
+        The whole file is checked first: a file of the wrong shape changes nothing and is
+        refused in one line saying where it is wrong.
+        """
         try:
             payload = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise ConfigurationError(f"cannot read conversations from {path}: {err}") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ConfigurationError(f"{path} is not a qwq-jupyter conversations file")
-        names = []
-        for data in payload["conversations"]:
-            conversation = Conversation.from_dict(data)
-            self.conversations[conversation.name] = conversation
-            names.append(conversation.name)
+        try:
+            loaded = _read_payload(payload)
+        except _Malformed as err:
+            raise ConfigurationError(f"{path} cannot be loaded: {err}") from None
+        self.conversations.update((c.name, c) for c in loaded)
         self.current = payload.get("current", self.current)
-        return names
+        return [c.name for c in loaded]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written file."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as err:
+        raise ConfigurationError(f"cannot save conversations to {path}: {_reason(err)}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except OSError as err:
+        Path(temporary).unlink(missing_ok=True)
+        raise ConfigurationError(f"cannot save conversations to {path}: {_reason(err)}") from None
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err)
+
+
+class _Malformed(ValueError):
+    """Where a conversations file is of the wrong shape, e.g. `conversations[0].name`."""
+
+
+_NUMBER = (int, float)
+_OPTIONAL_NUMBER = (int, float, type(None))
+_OPTIONAL_TEXT = (str, type(None))
+_FINISH_REASONS = ("stop", "length", "tool_calls", "interrupted", "incomplete", "error")
+#: The fields of a saved response and the types each may hold.
+_RESPONSE_FIELDS: dict[str, tuple[type, ...]] = {
+    "answer": (str,),
+    "reasoning": (str,),
+    "tool_calls": (list,),
+    "usage": (dict,),
+    "finish_reason": (str,),
+    "error": _OPTIONAL_TEXT,
+    "time_to_first_token": _OPTIONAL_NUMBER,
+    "thinking_time": _OPTIONAL_NUMBER,
+    "total_time": _NUMBER,
+    "reasoning_chunks": (int,),
+    "answer_chunks": (int,),
+    "malformed_events": (int,),
+    "input_price": _NUMBER,
+    "output_price": _NUMBER,
+    "settings": (dict,),
+}
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens")
+_KIND_NAMES = {
+    str: "text",
+    int: "an integer",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _expect(value: Any, kinds: tuple[type, ...], where: str) -> Any:
+    """`value` if it is one of `kinds` (a bool is no number here), else a _Malformed error."""
+    wrong_bool = isinstance(value, bool) and bool not in kinds
+    if wrong_bool or not isinstance(value, kinds):
+        allowed = " or ".join(dict.fromkeys(_KIND_NAMES.get(kind, kind.__name__) for kind in kinds))
+        raise _Malformed(f"{where} must be {allowed}, not {type(value).__name__}")
+    return value
+
+
+def _read_payload(payload: dict[str, Any]) -> list[Conversation]:
+    """Every conversation of a saved file, or _Malformed naming the first thing wrong."""
+    version = _expect(payload.get("version", VERSION), (int,), "version")
+    if version > VERSION:
+        raise _Malformed(f"version {version} was written by a newer qwq-jupyter")
+    _expect(payload.get("current", "default"), (str,), "current")
+    if "conversations" not in payload:
+        raise _Malformed("it has no conversations list")
+    entries = _expect(payload["conversations"], (list,), "conversations")
+    return [_read_conversation(data, f"conversations[{i}]") for i, data in enumerate(entries)]
+
+
+def _read_conversation(data: Any, where: str) -> Conversation:
+    _expect(data, (dict,), where)
+    if "name" not in data:
+        raise _Malformed(f"{where} has no name")
+    if not _expect(data["name"], (str,), f"{where}.name"):
+        raise _Malformed(f"{where}.name must not be empty")
+    _expect(data.get("system_prompt", ""), (str,), f"{where}.system_prompt")
+    turns = _expect(data.get("turns", []), (list,), f"{where}.turns")
+    for number, turn in enumerate(turns):
+        _check_turn(turn, f"{where}.turns[{number}]")
+    return Conversation.from_dict(data)
+
+
+def _check_turn(data: Any, where: str) -> None:
+    _expect(data, (dict,), where)
+    if "prompt" not in data:
+        raise _Malformed(f"{where} has no prompt")
+    _expect(data["prompt"], (str,), f"{where}.prompt")
+    _expect(data.get("cell_id"), _OPTIONAL_TEXT, f"{where}.cell_id")
+    _expect(data.get("keep"), (bool, type(None)), f"{where}.keep")
+    _expect(data.get("created", 0.0), _NUMBER, f"{where}.created")
+    _check_response(_expect(data.get("response", {}), (dict,), f"{where}.response"), where)
+
+
+def _check_response(data: dict[str, Any], turn: str) -> None:
+    where = f"{turn}.response"
+    for name, kinds in _RESPONSE_FIELDS.items():
+        if name in data:
+            _expect(data[name], kinds, f"{where}.{name}")
+    reason = data.get("finish_reason", "stop")
+    if reason not in _FINISH_REASONS:
+        raise _Malformed(f"{where}.finish_reason must be one of {', '.join(_FINISH_REASONS)}")
+    usage = data.get("usage", {})
+    for name in usage:
+        if name not in _USAGE_FIELDS:
+            raise _Malformed(f"{where}.usage has an unknown field {name!r}")
+        _expect(usage[name], (int, type(None)), f"{where}.usage.{name}")
+    for number, call in enumerate(data.get("tool_calls", [])):
+        _expect(call, (dict,), f"{where}.tool_calls[{number}]")
+        unknown = set(call) - {"name", "arguments", "id"}
+        if "name" not in call or unknown:
+            raise _Malformed(f"{where}.tool_calls[{number}] must have a name, arguments and id")
+        _expect(call["name"], (str,), f"{where}.tool_calls[{number}].name")
 
 
 class TokenEstimator:

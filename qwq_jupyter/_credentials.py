@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._errors import MissingCredentialError
 
-__all__ = ["Credentials", "Secret", "redact"]
+__all__ = ["Credentials", "Secret", "known_secrets", "redact", "redact_data"]
 
 ACCOUNT_VAR = "CLOUDFLARE_ACCOUNT_ID"
 TOKEN_VAR = "CLOUDFLARE_API_TOKEN"
@@ -17,6 +18,9 @@ TOKEN_VAR = "CLOUDFLARE_API_TOKEN"
 OPENAI_KEY_VARS = ("QWQ_API_KEY", "OPENAI_API_KEY")
 
 MASK = "****"
+#: Shorter values are placeholders, not secrets (vLLM's `EMPTY`, Ollama's `ollama`): masking
+#: them would garble ordinary words in every prompt and answer.
+MIN_SECRET_LENGTH = 8
 
 
 class Secret:
@@ -138,3 +142,53 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
         if secret:
             text = text.replace(secret, MASK)
     return text
+
+
+def known_secrets(
+    *credentials: Credentials | None,
+    settings: Any = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv: str | Path | None = ".env",
+) -> tuple[str, ...]:
+    """Every secret this kernel knows, longest first, to mask in anything sent or shown.
+
+    That is the keys and account ids of `credentials` (e.g. from %qwq login), those in the
+    environment and the .env file (both OpenAI key variables, not just the one in use), and
+    any setting named `*_key` or `*_token`. A prompt can reach all of them through
+    `{@dict(os.environ)}`, whichever backend the cell sends to.
+    """
+    values: list[str] = []
+    for given in credentials:
+        if given is not None:
+            values += given.secrets()
+    env = dict(read_dotenv(dotenv)) if dotenv else {}
+    env.update(os.environ if environ is None else environ)
+    values += (env.get(name, "") for name in (ACCOUNT_VAR, TOKEN_VAR, *OPENAI_KEY_VARS))
+    values += _setting_keys(settings)
+    unique = {value.strip() for value in values if len(value.strip()) >= MIN_SECRET_LENGTH}
+    return tuple(sorted(unique, key=len, reverse=True))
+
+
+def _setting_keys(settings: Any) -> Iterable[str]:
+    if settings is None:
+        return ()
+    names = settings.trait_names(config=True)
+    keys = (getattr(settings, name) for name in names if name.endswith(("_key", "_token")))
+    return [key.reveal() if isinstance(key, Secret) else key for key in keys if _is_text(key)]
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, (str, Secret)) and bool(value)
+
+
+def redact_data(data: Any, secrets: tuple[str, ...]) -> Any:
+    """A copy of JSON-like `data` with every secret masked in its strings (keys included)."""
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, dict):
+        return {
+            redact_data(key, secrets): redact_data(value, secrets) for key, value in data.items()
+        }
+    if isinstance(data, (list, tuple)):
+        return [redact_data(item, secrets) for item in data]
+    return data

@@ -20,9 +20,9 @@ from ._conversation import (
     WindowFit,
     fit_to_window,
 )
-from ._credentials import Credentials
+from ._credentials import Credentials, known_secrets, redact, redact_data
 from ._errors import ConfigurationError
-from ._events import Response
+from ._events import Response, ToolCall
 from ._settings import QwQSettings
 from ._template import apply_chat_template
 
@@ -36,6 +36,11 @@ __all__ = ["DEMO_ENV", "Ask", "Session", "Totals"]
 
 #: Set by `qwq-jupyter lab` when it serves the offline demo.
 DEMO_ENV = "QWQ_JUPYTER_DEMO"
+PROMPT_REDACTED = (
+    "a known secret (API token, key or account id) in the prompt was replaced by **** "
+    "before sending"
+)
+REPLY_REDACTED = "a known secret (API token, key or account id) in the reply is shown as ****"
 
 
 @dataclass
@@ -51,10 +56,11 @@ class Ask:
     cell_id: str | None = None
     system_prompt: str = ""
     fresh: bool = False  # the conversation starts with this turn (new, or --new)
+    redacted: bool = False  # a known secret was masked in what is sent
 
     @property
     def notes(self) -> list[str]:
-        return self.fit.notices()
+        return self.fit.notices() + ([PROMPT_REDACTED] if self.redacted else [])
 
     def request_input(self) -> dict[str, Any]:
         """`messages=` for the chat template, or `prompt=` for a raw request."""
@@ -118,8 +124,31 @@ class Session:
             self._client.close()
             self._client = None
 
+    def __post_init__(self) -> None:
+        self.store.secrets = self.secrets  # saved files are masked too, as a second layer
+
     def conversation(self, name: str | None = None) -> Conversation:
         return self.store.get(name, system_prompt=self.settings.system_prompt)
+
+    def secrets(self, settings: QwQSettings | None = None) -> tuple[str, ...]:
+        """The known secrets to mask: this kernel's keys, the environment's and the .env's."""
+        return known_secrets(self.client.credentials, settings=settings or self.settings)
+
+    def redact_response(self, response: Response) -> bool:
+        """Mask known secrets a server echoed into `response`, in place; whether any was.
+
+        In place, so every holder of this response (a background stream, `--out`) sees the
+        masked text, never the secret.
+        """
+        secrets = self.secrets()
+        before = response.to_dict()
+        response.answer = redact(response.answer, secrets)
+        response.reasoning = redact(response.reasoning, secrets)
+        response.error = redact(response.error, secrets) if response.error else response.error
+        response.tool_calls = [
+            ToolCall(**redact_data(call.to_dict(), secrets)) for call in response.tool_calls
+        ]
+        return response.to_dict() != before
 
     def ask(
         self,
@@ -159,11 +188,26 @@ class Session:
         if system_prompt:
             messages.insert(0, {"role": "system", "content": system_prompt})
         messages.append({"role": "user", "content": prompt})
-        fit = fit_to_window(messages, settings.max_tokens, settings.context_window, self.estimator)
+        # Masked once here, where the text is final, so dry runs, comparisons, retries,
+        # background calls and %qwq explain all send and show the masked text.
+        secrets = self.secrets(settings)
+        masked = redact_data(messages, secrets)
+        redacted = masked != messages
+        prompt, system_prompt = redact(prompt, secrets), redact(system_prompt, secrets)
+        fit = fit_to_window(masked, settings.max_tokens, settings.context_window, self.estimator)
         if fit.clamped_from is not None:
             settings = settings.override(max_tokens=fit.max_tokens)
         return Ask(
-            prompt, settings, conversation, slot, messages, fit, cell_id, system_prompt, fresh
+            prompt,
+            settings,
+            conversation,
+            slot,
+            masked,
+            fit,
+            cell_id,
+            system_prompt,
+            fresh,
+            redacted,
         )
 
     def preview(self, ask: Ask) -> RequestPreview:
@@ -171,7 +215,9 @@ class Session:
         from ._preview import RequestPreview
 
         request = self.client.prepare(settings=ask.settings, **ask.request_input())
-        return RequestPreview(request, ask, self.estimator)
+        preview = RequestPreview(request, ask, self.estimator)
+        preview.notes = ask.notes  # the window's notices and, if any, the redaction note
+        return preview
 
     def start(self, ask: Ask) -> ResponseStream:
         """Send the request (or record or replay it, with a cassette)."""
@@ -199,16 +245,30 @@ class Session:
         return f"replaying {len(self.cassette.entries)} recorded replies from {path} (no network)"
 
     def run(self, ask: Ask, view: View, stream: ResponseStream | None = None) -> Response:
-        """Stream into `view` until the call ends; ■ interrupts it, keeping what arrived."""
-        stream = stream or self.start(ask)
+        """Stream into `view` until the call ends; ■ interrupts it, keeping what arrived.
+
+        The request is sent inside the protected region, so an interrupt landing at any
+        moment after it left (even before the view started) cancels it rather than leaving it
+        running unread.
+        """
         notes = self.banner() + ask.notes
-        view.start(notes)
+        started = False
         try:
+            if stream is None:
+                stream = self.start(ask)
+            view.start(notes)
+            started = True
             for event in stream.events(tick=0.05):
                 view.on_event(event)
         except KeyboardInterrupt:
+            if stream is None:
+                raise  # nothing was sent
             stream.cancel()
+        if not started:
+            view.start(notes)
         response = stream.response
+        if self.redact_response(response):
+            notes = [*notes, REPLY_REDACTED]
         self.record(ask, response)
         view.finish(response, notes)
         return response
@@ -223,22 +283,35 @@ class Session:
         """Stream from a thread; the cell returns at once. Output stays in the cell's area."""
         import contextvars
 
-        stream = self.start(ask)
         name = ask.conversation.name
         idle = self._idle.setdefault(name, threading.Event())
-        idle.clear()
-        self._running[name] = stream
-        context = contextvars.copy_context()  # keeps the thread's output in this cell
-
-        def consume() -> None:
-            try:
-                self.run(ask, view, stream)
-            finally:
-                self._running.pop(name, None)
-                idle.set()
-
-        threading.Thread(target=context.run, args=(consume,), daemon=True).start()
+        stream: ResponseStream | None = None
+        try:
+            stream = self.start(ask)
+            idle.clear()
+            self._running[name] = stream
+            context = contextvars.copy_context()  # keeps the thread's output in this cell
+            thread = threading.Thread(
+                target=context.run, args=(self._consume, ask, view, stream, idle), daemon=True
+            )
+            thread.start()
+        except BaseException:
+            # Interrupted before the thread took over: cancel the call, or it would run unread
+            # and a later cell of this conversation would wait for it forever.
+            if stream is not None:
+                stream.cancel(wait=False)
+            self._running.pop(name, None)
+            idle.set()
+            raise
         return stream
+
+    def _consume(self, ask: Ask, view: View, stream: ResponseStream, idle: threading.Event) -> None:
+        """The background thread: stream into the view, then mark the conversation idle."""
+        try:
+            self.run(ask, view, stream)
+        finally:
+            self._running.pop(ask.conversation.name, None)
+            idle.set()
 
     def wait_idle(self, name: str, timeout: float | None = None) -> None:
         idle = self._idle.get(name)
@@ -292,6 +365,7 @@ class Session:
 
     def record(self, ask: Ask, response: Response) -> None:
         """Keep the turn (unless one-off), learn the token ratio, add to the totals."""
+        self.redact_response(response)
         self.last = response
         self.totals.add(response)
         # Tools and schemas add prompt tokens the messages do not show: learning from such a
@@ -312,6 +386,7 @@ class Session:
         current = self.store.conversations.get(conversation.name)
         if not ask.fresh and current is not conversation:
             return False
+        self.redact_response(response)  # e.g. a run of --compare picked with %qwq pick
         conversation.system_prompt = ask.system_prompt
         position = len(conversation.turns) if slot is None else slot
         conversation.put(position, Turn(ask.prompt, response, ask.cell_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import sys
 import threading
 import time
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncQwQClient
 from ._context import interpolate
-from ._credentials import Credentials
-from ._errors import QwQError
+from ._credentials import Credentials, known_secrets, redact
+from ._errors import ConfigurationError, QwQError
 from ._events import Response
 from ._loop import LoopThread
 from ._settings import QwQSettings
@@ -123,25 +124,44 @@ async def run_batch(
     limiter: RateLimiter,
     system: str = "",
     on_done: Callable[[BatchItem], None] = lambda item: None,
+    secrets: tuple[str, ...] = (),
 ) -> None:
-    """Fill in each item's response or error; order is kept by writing into `items`."""
+    """Fill in each item's response or error; order is kept by writing into `items`.
+
+    Whatever goes wrong in one item's call (an error reply, a reply the decoder chokes on, a
+    bug of ours) is that item's error: the other items go on. Known secrets a server echoes
+    are masked in the answers and errors kept.
+    """
     gate = asyncio.Semaphore(concurrency)
 
     async def one(item: BatchItem) -> None:
+        if item.error is not None:  # its prompt could not be made: nothing to send
+            on_done(item)
+            return
         async with gate:
             await limiter.acquire()
             messages = [{"role": "user", "content": item.prompt}]
             if system:
                 messages.insert(0, {"role": "system", "content": system})
             try:
-                item.response = await client.complete(messages)
+                item.response = _masked(await client.complete(messages), secrets)
                 if not item.response.complete:
                     item.error = item.response.error or item.response.finish_reason
             except QwQError as err:
-                item.error = str(err)
+                item.error = redact(str(err), secrets)
+            except Exception as err:  # one item's failure, whatever it is, is that item's
+                item.error = redact(f"{type(err).__name__}: {err}", secrets)
             on_done(item)
 
     await asyncio.gather(*(one(item) for item in items))
+
+
+def _masked(response: Response, secrets: tuple[str, ...]) -> Response:
+    response.answer = redact(response.answer, secrets)
+    response.reasoning = redact(response.reasoning, secrets)
+    if response.error:
+        response.error = redact(response.error, secrets)
+    return response
 
 
 def batch(
@@ -163,8 +183,7 @@ def batch(
     the row), or a function from the input to the prompt. `rpm` caps request
     starts per minute (Workers AI allows 300); failed items carry their error, the rest go on.
     """
-    if concurrency < 1:
-        raise QwQError("concurrency must be at least 1")
+    _check_arguments(template, inputs, column, concurrency, rpm, settings, credentials, overrides)
     frame = inputs if column is not None else None
     values = list(frame[column]) if frame is not None else list(inputs)  # type: ignore[index]
     # With a DataFrame, `{@row}` is the whole row, so a template can use other columns too.
@@ -175,16 +194,20 @@ def batch(
     if credentials is None and session is not None:
         credentials = session.credentials  # e.g. the offline demo's, after %qwq demo
     settings = settings.override(stream=False, **overrides)
-    items = BatchResult(
-        BatchItem(value, _prompt(template, value, row, settings))
-        for value, row in zip(values, rows, strict=True)
-    )
     client = AsyncQwQClient(settings, credentials)
     client.prepare([{"role": "user", "content": "check"}])  # credentials and settings, up front
+    secrets = known_secrets(client.credentials, settings=settings)
+    items = BatchResult(
+        _item(template, value, row, settings, secrets)
+        for value, row in zip(values, rows, strict=True)
+    )
+    if items and all(item.error is not None for item in items):
+        raise ConfigurationError(f"no prompt could be made, so nothing was sent: {items[0].error}")
     reporter = _Progress(len(items)) if progress else None
     ended = threading.Event()
+    limiter = RateLimiter(rpm)
     future = LoopThread.get().submit(
-        _run_and_close(client, items, concurrency, RateLimiter(rpm), settings.system_prompt, ended)
+        _run_and_close(client, items, concurrency, limiter, settings.system_prompt, ended, secrets)
     )
     try:
         _wait(future, reporter, items)
@@ -216,17 +239,80 @@ async def _run_and_close(
     limiter: RateLimiter,
     system: str,
     ended: threading.Event,
+    secrets: tuple[str, ...],
 ) -> None:
     try:
-        await run_batch(client, items, concurrency=concurrency, limiter=limiter, system=system)
+        await run_batch(
+            client,
+            items,
+            concurrency=concurrency,
+            limiter=limiter,
+            system=system,
+            secrets=secrets,
+        )
     finally:
         await client.aclose()
         ended.set()
 
 
-def _prompt(template: Template, value: Any, row: Any, settings: QwQSettings) -> str:
-    if callable(template):
-        return template(value)
+def _check_arguments(
+    template: Any,
+    inputs: Any,
+    column: Any,
+    concurrency: Any,
+    rpm: Any,
+    settings: Any,
+    credentials: Any,
+    overrides: dict[str, Any],
+) -> None:
+    """Refuse invalid arguments in one line naming the parameter, before anything is sent."""
+    if not (isinstance(template, str) or callable(template)):
+        raise ConfigurationError(
+            f"template must be a str with {{@item}} or a function of the input, "
+            f"not {type(template).__name__}"
+        )
+    if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        raise ConfigurationError(
+            f"inputs must be a list (or other iterable) of values, not {type(inputs).__name__}"
+        )
+    if column is not None:
+        if not hasattr(inputs, "iterrows"):
+            raise ConfigurationError(
+                f"column= needs a DataFrame as inputs, not {type(inputs).__name__}"
+            )
+        if column not in inputs.columns:
+            raise ConfigurationError(f"column {column!r} is not a column of the DataFrame")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigurationError(f"concurrency must be an integer from 1 up, not {concurrency!r}")
+    if isinstance(rpm, bool) or not isinstance(rpm, (int, float)) or math.isnan(rpm) or rpm < 0:
+        raise ConfigurationError(
+            f"rpm must be a number from 0 up (request starts per minute; 0 = no limit), not {rpm!r}"
+        )
+    if settings is not None and not isinstance(settings, QwQSettings):
+        raise ConfigurationError(f"settings must be a QwQSettings, not {type(settings).__name__}")
+    if credentials is not None and not isinstance(credentials, Credentials):
+        raise ConfigurationError(
+            f"credentials must be a Credentials, not {type(credentials).__name__}"
+        )
+    if "stream" in overrides:
+        raise ConfigurationError("stream cannot be set: batch always waits for whole replies")
+
+
+def _item(
+    template: Template, value: Any, row: Any, settings: QwQSettings, secrets: tuple[str, ...]
+) -> BatchItem:
+    """The item for one input; if its prompt cannot be made, the error is the item's."""
+    try:
+        prompt = template(value) if callable(template) else _fill(template, value, row, settings)
+        if not isinstance(prompt, str):
+            raise ConfigurationError(f"the template function returned {type(prompt).__name__}")
+    except Exception as err:
+        message = str(err) if isinstance(err, QwQError) else f"{type(err).__name__}: {err}"
+        return BatchItem(value, "", error=redact(f"prompt not made: {message}", secrets))
+    return BatchItem(value, redact(prompt, secrets))
+
+
+def _fill(template: str, value: Any, row: Any, settings: QwQSettings) -> str:
     names = {"item": value, "row": row}
     return interpolate(template, names, budget=settings.variable_budget)
 

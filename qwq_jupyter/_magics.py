@@ -6,6 +6,8 @@ ranges); a flag changes that setting for one cell only.
 
 from __future__ import annotations
 
+import keyword
+import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -143,7 +145,13 @@ class QwQMagics(Magics):
         if args.json:
             changes["guided_json"] = _schema(self._variable(args.json, "--json"))
         if args.tools:
-            changes["tools"] = self._variable(args.tools, "--tools")
+            tools = self._variable(args.tools, "--tools")
+            if not isinstance(tools, (list, tuple)):
+                raise UsageError(
+                    f"--tools {args.tools}: needs a list of tool dicts ({{'name', "
+                    f"'description', 'parameters'}}), not {type(tools).__name__}"
+                )
+            changes["tools"] = tools
         return self.session.settings.override(**changes)
 
     def _variable(self, name: str, flag: str) -> Any:
@@ -156,6 +164,10 @@ class QwQMagics(Magics):
     ) -> Any:
         from ._errors import QwQError
 
+        # Checked before anything else runs: both would otherwise send real requests or
+        # leave the namespace broken.
+        _refuse_dry_run_compare(args)
+        _check_out_name(args.out, self.shell)
         if not prompt:
             raise UsageError("the cell is empty: write the question below %%qwq")
         try:
@@ -283,6 +295,34 @@ def _schema(value: Any) -> dict[str, Any]:
     if callable(to_schema):
         return to_schema()
     raise UsageError("--json needs a dict holding a JSON schema (or a pydantic model class)")
+
+
+#: Names IPython keeps its own history in: `_`, `__`, `___`, `_12`, `_i`, `_ii`, `_i12`, `_oh`…
+_IPYTHON_HISTORY = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[ido]h")
+
+
+def _refuse_dry_run_compare(args: Any) -> None:
+    """`--dry-run --compare` would send every run: refuse it, saying what to do instead."""
+    if getattr(args, "dry_run", False) and getattr(args, "compare", None):
+        name = args.compare.partition("=")[0].strip().replace("_", "-") or "PARAM"
+        raise UsageError(
+            f"--dry-run and --compare cannot be combined; dry-run one value with --{name} X"
+        )
+
+
+def _check_out_name(name: str | None, shell: Any) -> None:
+    """`--out NAME` must be an ordinary variable: not a keyword, dunder or IPython's own."""
+    if name is None:
+        return
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(
+            f"--out must be a Python variable name (letters, digits and _, not a keyword), "
+            f"not {name!r}"
+        )
+    if name.startswith("__") or _IPYTHON_HISTORY.fullmatch(name):
+        raise UsageError(f"--out {name}: names like this belong to Python or IPython; pick another")
+    if name in getattr(shell, "user_ns_hidden", {}):
+        raise UsageError(f"--out {name}: {name} is IPython's own; pick another name")
 
 
 _loaded: dict[int, QwQMagics] = {}

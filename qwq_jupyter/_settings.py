@@ -22,6 +22,7 @@ from traitlets import (
     TraitError,
     Unicode,
     default,
+    validate,
 )
 from traitlets.config import Configurable
 
@@ -208,6 +209,19 @@ class QwQSettings(Configurable):
     def _gateway_from_environment(self) -> str:
         return os.environ.get("QWQ_GATEWAY_ID", "")
 
+    @validate("tools")
+    def _tools_are_descriptions(self, proposal: Any) -> Any:
+        """Tools are JSON descriptions sent in the body; a string or a function cannot be sent."""
+        tools = proposal["value"]
+        for number, tool in enumerate(tools or ()):
+            if not _is_tool(tool):
+                raise TraitError(
+                    f"tools[{number}] must be a dict describing a tool ({{'name', 'description', "
+                    f"'parameters'}} or {{'type': 'function', 'function': {{…}}}}), "
+                    f"not {type(tool).__name__}"
+                )
+        return tools
+
     def model_parameters(self) -> dict[str, Any]:
         """The model parameters that are set (None means: leave to the server)."""
         values = {name: getattr(self, name) for name in MODEL_PARAMETERS}
@@ -231,6 +245,16 @@ class QwQSettings(Configurable):
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sorted(self.trait_names(config=True))}
+
+
+def _is_tool(tool: Any) -> bool:
+    """A Workers AI tool ({name, …}) or an OpenAI one ({type: function, function: {name, …}})."""
+    if not isinstance(tool, dict):
+        return False
+    if tool.get("type") == "function":
+        function = tool.get("function")
+        return isinstance(function, dict) and isinstance(function.get("name"), str)
+    return isinstance(tool.get("name"), str)
 
 
 def set_validated(settings: QwQSettings, name: str, value: Any) -> None:

@@ -81,7 +81,7 @@ def run_once(server, client, socket, reasoning_tokens: int, rate: float) -> dict
             break
         text = content.get("text", "") if kind == "stream" else ""
         if kind == "display_data":
-            text = content["data"].get("text/markdown", "")
+            text = content["data"].get("text/html", "")
         for letter, number in MARKER.findall(ANSI.sub("", text)):
             index = int(number)
             if index > seen[letter]:

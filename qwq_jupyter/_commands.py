@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ._credentials import MASK, redact
-from ._render import escape_markdown_html
+from ._render import money, plural
 
 if TYPE_CHECKING:
     from ._magics import QwQMagics
@@ -36,22 +36,16 @@ class Commands:
 
     def history(self, name: str | None = None) -> Any:
         """The conversation's turns: prompts and answers, and what is sent back."""
-        conversation = self._session.conversation(name)
-        lines = [f"### Conversation `{conversation.name}`: {len(conversation.turns)} turns"]
-        if conversation.system_prompt:
-            lines.append(f"**system:** {escape_markdown_html(conversation.system_prompt)}")
-        for number, turn in enumerate(conversation.turns, 1):
-            sent = "" if turn.in_history else f" *(not sent back: {turn.response.finish_reason})*"
-            lines.append(f"**{number}. you:** {escape_markdown_html(turn.prompt)}{sent}")
-            lines.append(f"**QwQ:** {escape_markdown_html(turn.answer) or '*(no answer)*'}")
-        return _markdown("\n\n".join(lines))
+        from ._history import history_output
+
+        return history_output(self._session.conversation(name))
 
     def chats(self) -> Any:
         """Every conversation with its number of turns; the current one is marked."""
         store = self._session.store
         self._session.conversation()  # the current one exists even before its first turn
         rows = [
-            f"{'*' if name == store.current else ' '} {name}: {len(c.turns)} turns"
+            f"{'*' if name == store.current else ' '} {name}: {plural(len(c.turns), 'turn')}"
             for name, c in store.conversations.items()
         ]
         print("\n".join(rows))
@@ -118,11 +112,12 @@ class Commands:
         """Tokens and dollars spent in this session."""
         totals = self._session.totals
         print(
-            f"{totals.calls} calls · {totals.input_tokens:,} input tokens · "
-            f"{totals.output_tokens:,} output tokens · ${totals.cost:.5f}"
+            f"{plural(totals.calls, 'call')} · {plural(totals.input_tokens, 'input token')} · "
+            f"{plural(totals.output_tokens, 'output token')} · {money(totals.cost)}"
         )
         if totals.unknown_usage_calls:
-            print(f"({totals.unknown_usage_calls} calls reported no usage: not counted)")
+            unknown = plural(totals.unknown_usage_calls, "call")
+            print(f"({unknown} reported no usage: not counted)")
 
     def explain(self, flags: str = "") -> Any:
         """Ask QwQ for the cause of the last error and a fix: %qwq explain [--code]."""
@@ -155,7 +150,7 @@ class Commands:
         if name and chosen is None:
             raise UsageError(f"no conversation named {name!r}")
         stats = SessionStats(chosen or list(store.conversations.values()))
-        figure = stats.figure()
+        figure = stats.figure() if self._magics._in_kernel else None  # a terminal shows no plot
         if figure is not None:
             display(figure)
         return stats
@@ -211,12 +206,6 @@ class Commands:
     def stop(self) -> None:
         """Stop calls running in the background."""
         self._session.stop_all()
-
-
-def _markdown(text: str) -> Any:
-    from IPython.display import Markdown
-
-    return Markdown(text)
 
 
 def _short(text: str, size: int = 40) -> str:

@@ -8,7 +8,6 @@ Comparison runs are not part of the conversation; `%qwq pick N` makes run N its 
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from collections import Counter
@@ -19,10 +18,15 @@ from traitlets import Int
 
 from ._errors import ConfigurationError
 from ._events import AnswerDelta, Event, ReasoningDelta, Response
+from ._html import block, document, escape, markdown, preformatted
+from ._printable import printable
 from ._render import (
-    collapsed_reasoning,
-    escape_markdown_html,
+    answer_html,
+    footer_html,
     footer_text,
+    money,
+    note_html,
+    reasoning_html,
     reasoning_summary,
 )
 from ._settings import NUMERIC_PARAMETERS, QwQSettings
@@ -34,6 +38,8 @@ __all__ = ["Comparison", "parse_spec", "run_comparison"]
 
 REFRESH_INTERVAL = 0.5
 TAIL = 240
+#: Runs of one comparison, at most: each is a request in flight at the same time.
+MAX_RUNS = 6
 
 
 def parse_spec(spec: str, settings: QwQSettings) -> tuple[str, list[Any]]:
@@ -49,8 +55,9 @@ def parse_spec(spec: str, settings: QwQSettings) -> tuple[str, list[Any]]:
         parsed = [kind(value) for value in values.split(",") if value.strip()]
     except ValueError:
         raise ConfigurationError(f"--compare: {values!r} are not {kind.__name__} values") from None
-    if len(parsed) < 2:
-        raise ConfigurationError("--compare needs at least two values")
+    if not 2 <= len(parsed) <= MAX_RUNS:
+        # Each value is a call running at once: a long list would open as many connections.
+        raise ConfigurationError(f"--compare takes 2 to {MAX_RUNS} values, not {len(parsed)}")
     for value in parsed:
         settings.override(**{name: value})  # refuse out-of-range values before sending
     return name, parsed
@@ -78,7 +85,7 @@ def agreement_key(answer: str) -> str:
 
 
 class Comparison:
-    """The finished runs; `rows()` is the table, `pick(n)` the way into the conversation."""
+    """The finished runs; `rows()` is the table, `%qwq pick N` the way into the conversation."""
 
     def __init__(self, name: str, runs: list[Run], notes: list[str] | None = None) -> None:
         self.parameter = name
@@ -113,39 +120,82 @@ class Comparison:
             )
         return rows
 
-    def _repr_markdown_(self) -> str:
-        return render_comparison(self)
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": render_comparison(self), "text/plain": comparison_plain(self)}
 
     def __repr__(self) -> str:
         agree = sum(self.agreement())
         return f"<Comparison of {self.parameter}: {len(self.runs)} runs, {agree} agree>"
 
 
+def _grid(columns: list[str]) -> str:
+    """Runs side by side, each at least 16em wide: a narrow output stacks them instead."""
+    cells = "".join(
+        block(column, "qwq-run", "min-width: 0; overflow-wrap: anywhere") for column in columns
+    )
+    return block(
+        cells,
+        "qwq-grid",
+        "display: grid; grid-template-columns: repeat(auto-fit, minmax(16em, 1fr)); gap: 1em",
+    )
+
+
+def _cell(name: str, value: Any) -> str:
+    if name == "cost $" and value is not None:
+        return money(value)
+    if value is None:
+        return "?"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def render_comparison(comparison: Comparison) -> str:
-    blocks = [f"> {note}" for note in comparison.notes]
+    """Each run's reasoning (folded), answer and footer in a column; the table below."""
+    columns = []
     for number, run in enumerate(comparison.runs, 1):
         r = run.response
-        section = [f"**{number}. {run.label}**"]
+        pieces = [f"<p><b>{escape(f'{number}. {run.label}')}</b></p>"]
         if r.reasoning:
-            section.append(collapsed_reasoning(reasoning_summary(r), r.reasoning))
-        section.append(escape_markdown_html(r.answer) or f"*(no answer: {r.finish_reason})*")
-        section.append(f"<sub>{html.escape(footer_text(r))}</sub>")
-        blocks.append("\n\n".join(section))
+            pieces.append(reasoning_html(reasoning_summary(r), r.reasoning))
+        if r.answer:
+            pieces.append(answer_html(r.answer))
+        else:
+            pieces.append(f"<p><i>{escape(f'(no answer: {r.finish_reason})')}</i></p>")
+        pieces.append(footer_html(footer_text(r)))
+        columns.append("".join(pieces))
     rows = comparison.rows()
-    header = list(rows[0])
-    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [
-            "?" if v is None else ("yes" if v is True else "no" if v is False else str(v))
-            for v in row.values()
-        ]
-        table.append("| " + " | ".join(cells) + " |")
+    head = "".join(f"<th>{escape(name)}</th>" for name in rows[0])
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{escape(_cell(name, value))}</td>" for name, value in row.items())
+        + "</tr>"
+        for row in rows
+    )
     agree = sum(comparison.agreement())
     summary = (
         f"{agree} of {len(rows)} answers agree. These runs are not in the conversation; "
         "`%qwq pick N` makes run N its next turn."
     )
-    return "\n\n---\n\n".join(blocks) + "\n\n" + "\n".join(table) + "\n\n" + summary
+    return document(
+        [
+            *[note_html(note) for note in comparison.notes],
+            _grid(columns),
+            f'<table class="qwq-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+            block(markdown(summary, math=False), "qwq-note"),
+        ]
+    )
+
+
+def comparison_plain(comparison: Comparison) -> str:
+    lines = [f"note: {note}" for note in comparison.notes]
+    for number, run in enumerate(comparison.runs, 1):
+        r = run.response
+        lines += [f"{number}. {run.label}", r.answer or f"(no answer: {r.finish_reason})"]
+        lines.append(f"[{footer_text(r)}]")
+    agree = sum(comparison.agreement())
+    lines.append(f"{agree} of {len(comparison.runs)} answers agree; %qwq pick N keeps run N.")
+    return printable("\n".join(lines))
 
 
 def run_comparison(
@@ -217,15 +267,15 @@ class _LiveGrid:
 
     def _bundle(self) -> dict[str, str]:
         elapsed = time.monotonic() - self._started
-        cells = []
+        columns = []
         for run in self._runs:
             state = "answering" if run.answering else "thinking"
-            colour = "inherit" if run.answering else "grey"
-            cells.append(
-                f"<td style='vertical-align:top;width:{100 // len(self._runs)}%'>"
-                f"<b>{html.escape(run.label)}</b><br><i>{state}… {run.chars:,} chars, "
-                f"{elapsed:.0f} s</i><pre style='white-space:pre-wrap;color:{colour}'>"
-                f"…{html.escape(run.tail)}</pre></td>"
+            tail = preformatted(f"…{run.tail}")
+            if not run.answering:
+                tail = f'<div style="opacity: 0.6">{tail}</div>'
+            columns.append(
+                f"<p><b>{escape(run.label)}</b><br><i>"
+                f"{escape(f'{state}… {run.chars:,} chars, {elapsed:.0f} s')}</i></p>{tail}"
             )
         status = " | ".join(f"{run.label}: {run.chars:,} chars" for run in self._runs)
-        return {"text/html": f"<table><tr>{''.join(cells)}</tr></table>", "text/plain": status}
+        return {"text/html": document([_grid(columns)]), "text/plain": status}

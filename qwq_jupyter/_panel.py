@@ -123,7 +123,11 @@ class ParameterPanel:
         conversation = self._session.conversation()
         tokens = self._session.conversation_tokens()
         window = self.settings.context_window
+        from ._html import escape
+        from ._render import plural
+
+        # ipywidgets.HTML sets innerHTML as is: the name (from a loaded file) is escaped.
         self.size.value = (
-            f"Conversation <code>{conversation.name}</code>: {len(conversation.turns)} turns, "
-            f"≈{tokens:,} of {window:,} tokens"
+            f"Conversation <code>{escape(conversation.name)}</code>: "
+            f"{plural(len(conversation.turns), 'turn')}, ≈{tokens:,} of {window:,} tokens"
         )

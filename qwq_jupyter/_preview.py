@@ -6,7 +6,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ._credentials import MASK
-from ._render import fenced
+from ._html import document, escape, preformatted
+from ._printable import printable
+from ._render import money, note_html
 from ._template import apply_chat_template
 
 if TYPE_CHECKING:
@@ -47,27 +49,37 @@ class RequestPreview:
             f"max_tokens {self.max_tokens:,}>"
         )
 
-    def _repr_markdown_(self) -> str:
+    def cost_line(self) -> str:
         quality = "calibrated" if self.calibrated else "uncalibrated"
-        lines = [
-            "**Dry run: nothing was sent.**",
-            *[f"> {note}" for note in self.notes],
-            f"`POST {self.url}`",
-            "Headers: " + ", ".join(f"`{k}: {v}`" for k, v in self.headers.items()),
-            fenced(json.dumps(self.body, indent=2, ensure_ascii=False), "json"),
+        return (
             f"Input ≈{self.input_tokens:,} tokens ({quality} estimate) → "
-            f"${self.input_cost:.5f}; output up to {self.max_tokens:,} tokens → "
-            f"at most ${self.max_output_cost:.5f}.",
-            "What QwQ reads after its chat template (earlier reasoning is never sent back):",
-            fenced(self.template_text, "text"),
-        ]
-        return "\n\n".join(lines)
+            f"{money(self.input_cost)}; output up to {self.max_tokens:,} tokens → "
+            f"at most {money(self.max_output_cost)}."
+        )
+
+    def _repr_html_(self) -> str:
+        """The request as sent: every piece escaped text, the dollar amounts never math."""
+        headers = ", ".join(f"<code>{escape(f'{k}: {v}')}</code>" for k, v in self.headers.items())
+        return document(
+            [
+                "<p><b>Dry run: nothing was sent.</b></p>",
+                *[note_html(note) for note in self.notes],
+                f"<p><code>POST {escape(self.url)}</code></p>",
+                f"<p>Headers: {headers}</p>",
+                preformatted(json.dumps(self.body, indent=2, ensure_ascii=False)),
+                f"<p>{escape(self.cost_line())}</p>",
+                "<p>What QwQ reads after its chat template (earlier reasoning is never sent "
+                "back):</p>",
+                preformatted(self.template_text),
+            ]
+        )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(
-            f"Dry run: nothing was sent.\nPOST {self.url}\n"
-            f"{json.dumps(self.body, indent=2, ensure_ascii=False)}\n"
-            f"input ≈{self.input_tokens:,} tokens, ${self.input_cost:.5f}; output up to "
-            f"{self.max_tokens:,} tokens, at most ${self.max_output_cost:.5f}\n"
-            f"--- chat template text ---\n{self.template_text}"
+            printable(
+                f"Dry run: nothing was sent.\nPOST {self.url}\n"
+                f"{json.dumps(self.body, indent=2, ensure_ascii=False)}\n"
+                f"{self.cost_line()}\n"
+                f"--- chat template text ---\n{self.template_text}"
+            )
         )

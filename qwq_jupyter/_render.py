@@ -1,29 +1,35 @@
-"""Turning a response into portable, safe Markdown and plain text.
+"""A response as an output: safe HTML for notebooks, plain text for terminals.
 
-Model text is untrusted: JupyterLab renders Markdown output with its HTML unsanitised, so raw
-HTML in an answer is escaped (outside code, where it is shown literally anyway), `javascript:`
-and `data:` links are neutralised, and the reasoning goes inside `<pre>` fully escaped so a
-literal `</details>` or `<think>` in it cannot break the layout.
+Every piece (each note, the reasoning, the answer, each tool call, the notice, the footer) is
+rendered on its own by `_html`, so nothing one piece says can change how another is parsed: an
+unclosed code fence in a note cannot swallow the answer, a `</details>` in the reasoning cannot
+end its fold. Text the extension writes itself (notes, footers, dollar amounts) is rendered
+without math, inside a container MathJax ignores; only the answer's own math is typeset.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from typing import Any
 
 from ._events import Response
+from ._html import block, document, escape, markdown, preformatted
+from ._printable import printable
 
 __all__ = [
+    "DEMO_BANNER",
     "DisplayedResponse",
-    "collapsed_reasoning",
-    "escape_markdown_html",
-    "fenced",
+    "Rendered",
     "footer_text",
+    "money",
+    "note_html",
+    "notice_text",
+    "plural",
+    "reasoning_html",
     "reasoning_summary",
-    "render_markdown",
+    "render_html",
     "render_plain",
+    "response_bundle",
 ]
 
 DEMO_BANNER = (
@@ -31,53 +37,10 @@ DEMO_BANNER = (
     "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
 )
 
-# Code as a Markdown renderer sees it, where `<` is shown literally and need not be escaped:
-# fenced blocks opening at the start of a line (an unclosed one runs to the end), and code
-# spans on one line not opened by an escaped backtick. Anything these miss is escaped, which
-# is always safe; mistaking text for code would not be, so they err towards "not code".
-_FENCE = r"^ {0,3}(?P<fence>`{3,}|~{3,})[^\n]*(?:\n.*?)?(?:\n {0,3}(?P=fence)|\Z)"
-_SPAN = r"(?<![\\`])(?P<ticks>`+)(?!`)[^\n]*?(?<!`)(?P=ticks)(?!`)"
-_CODE = re.compile(f"{_FENCE}|{_SPAN}", re.MULTILINE | re.DOTALL)
-_UNSAFE_LINK = re.compile(
-    r"\]\(\s*(?:javascript|data|vbscript):(?:[^()]|\([^()]*\))*\)", re.IGNORECASE
-)
 
-
-def escape_markdown_html(text: str) -> str:
-    """Escape HTML in Markdown text but not inside code spans and fenced code blocks."""
-    pieces = []
-    done = 0
-    for code in _CODE.finditer(text):
-        pieces += [_escape_prose(text[done : code.start()]), code.group()]
-        done = code.end()
-    pieces.append(_escape_prose(text[done:]))
-    return "".join(pieces)
-
-
-def _escape_prose(text: str) -> str:
-    return _UNSAFE_LINK.sub("](#unsafe-link-removed)", text).replace("<", "&lt;")
-
-
-def fenced(text: str, language: str = "") -> str:
-    """A code fence longer than any run of backticks inside, so the text cannot close it."""
-    run = longest = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"
-
-
-def collapsed_reasoning(summary: str, reasoning: str) -> str:
-    """Reasoning folded under a summary line, fully escaped so nothing in it is markup.
-
-    `$` is escaped too, so MathJax in the notebook does not typeset the raw reasoning.
-    """
-    text = html.escape(reasoning.strip(), quote=False).replace("$", "&#36;")
-    return (
-        f"<details><summary>{html.escape(summary)}</summary>\n\n"
-        f'<pre style="white-space: pre-wrap">{text}</pre>\n\n</details>'
-    )
+def money(value: float | None) -> str:
+    """Dollars as every output writes them: fixed point, never e-notation."""
+    return "cost unknown" if value is None else f"${value:.5f}"
 
 
 def _seconds(value: float | None) -> str:
@@ -108,7 +71,7 @@ def footer_text(response: Response) -> str:
     ]
     speed = response.output_tokens_per_second
     parts.append("? tok/s" if speed is None else f"{speed:.1f} tok/s")
-    parts.append("cost unknown" if response.cost is None else f"${response.cost:.5f}")
+    parts.append(money(response.cost))
     parts.append(response.finish_reason)
     return " · ".join(parts)
 
@@ -129,36 +92,66 @@ def notice_text(response: Response) -> str | None:
     return None
 
 
-def render_markdown(
+# --- HTML pieces ---------------------------------------------------------------------------
+
+
+def note_html(note: str) -> str:
+    """A note (the demo banner, trimming, a retry): the extension's Markdown, no math."""
+    return block(
+        markdown(note, math=False),
+        "qwq-note",
+        "opacity: 0.75; border-left: 3px solid; padding-left: 0.6em; margin-bottom: 0.4em",
+    )
+
+
+def reasoning_html(summary: str, reasoning: str) -> str:
+    """Reasoning folded under its summary line, shown exactly as written (never parsed)."""
+    return (
+        f'<details class="qwq-reasoning"><summary>{escape(summary)}</summary>'
+        f"{preformatted(reasoning.strip())}</details>"
+    )
+
+
+def answer_html(answer: str) -> str:
+    """The model's Markdown, its math typeset."""
+    return block(markdown(answer), "qwq-answer")
+
+
+def tool_call_html(name: str, arguments: Any) -> str:
+    text = json.dumps(arguments, ensure_ascii=False, indent=1, default=str)
+    return block(f"<p>🔧 tool call <b>{escape(str(name))}</b></p>{preformatted(text)}", "qwq-tool")
+
+
+def footer_html(text: str) -> str:
+    return block(f'<sub style="opacity: 0.8">{escape(text)}</sub>', "qwq-footer")
+
+
+def render_html(
     response: Response,
     *,
     show_reasoning: bool = True,
     notes: list[str] | tuple[str, ...] = (),
     footer: bool = True,
 ) -> str:
-    """The final, portable output of a call: collapsed reasoning, answer, notices, footer."""
-    blocks = [f"> {escape_markdown_html(note)}" for note in notes]
+    """The final output of a call: notes, folded reasoning, answer, tool calls, notice, footer."""
+    blocks = [note_html(note) for note in notes]
     if show_reasoning and response.reasoning:
-        blocks.append(collapsed_reasoning(reasoning_summary(response), response.reasoning))
+        blocks.append(reasoning_html(reasoning_summary(response), response.reasoning))
     if response.answer:
-        blocks.append(escape_markdown_html(response.answer))
-    for call in response.tool_calls:
-        arguments = json.dumps(call.arguments, ensure_ascii=False, indent=1)
-        blocks.append(
-            f"🔧 tool call **{html.escape(str(call.name))}**\n\n{fenced(arguments, 'json')}"
-        )
+        blocks.append(answer_html(response.answer))
+    blocks += [tool_call_html(call.name, call.arguments) for call in response.tool_calls]
     notice = notice_text(response)
     if notice:
-        blocks.append(f"**{escape_markdown_html(notice)}**")
+        blocks.append(block(f"<p><b>{escape(notice)}</b></p>", "qwq-notice"))
     if footer and response.finish_reason != "error":
-        blocks.append(f"<sub>{html.escape(footer_text(response))}</sub>")
-    return "\n\n".join(blocks)
+        blocks.append(footer_html(footer_text(response)))
+    return document(blocks)
 
 
 def render_plain(
     response: Response, *, notes: list[str] | tuple[str, ...] = (), footer: bool = True
 ) -> str:
-    """The same, as plain text, for text-only frontends and `text/plain`."""
+    """The same, as plain text for terminals and `text/plain`: control characters shown."""
     lines = [f"note: {note}" for note in notes]
     if response.reasoning:
         lines.append(f"[{reasoning_summary(response)}]")
@@ -171,7 +164,23 @@ def render_plain(
         lines.append(notice)
     if footer and response.finish_reason != "error":
         lines.append(f"[{footer_text(response)}]")
-    return "\n\n".join(lines)
+    return printable("\n\n".join(lines))
+
+
+def response_bundle(
+    response: Response,
+    *,
+    show_reasoning: bool = True,
+    notes: list[str] | tuple[str, ...] = (),
+    footer: bool = True,
+) -> dict[str, str]:
+    """The MIME bundle of a finished call (see `_html` for why HTML and not Markdown)."""
+    return {
+        "text/html": render_html(
+            response, show_reasoning=show_reasoning, notes=notes, footer=footer
+        ),
+        "text/plain": render_plain(response, notes=notes, footer=footer),
+    }
 
 
 class DisplayedResponse(Response):
@@ -192,8 +201,7 @@ class DisplayedResponse(Response):
             if getattr(shell, "kernel", None) is None:
                 display({"text/plain": repr(self)}, raw=True)
             return
-        bundle = {"text/markdown": render_markdown(self), "text/plain": render_plain(self)}
-        display(bundle, raw=True)
+        display(response_bundle(self), raw=True)
 
     @classmethod
     def wrap(cls, response: Response, cell: int | None) -> DisplayedResponse:
@@ -201,3 +209,22 @@ class DisplayedResponse(Response):
         displayed = cls(**fields)
         displayed._shown_in_cell = cell
         return displayed
+
+
+def plural(count: int, word: str) -> str:
+    """'1 turn', '2 turns': counts read as words do."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+class Rendered:
+    """An output in two forms: safe HTML for notebooks, printable text for terminals."""
+
+    def __init__(self, html: str, plain: str) -> None:
+        self.html = html
+        self.plain = printable(plain)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self.html, "text/plain": self.plain}
+
+    def __repr__(self) -> str:
+        return self.plain

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._conversation import Conversation
+from ._html import document, escape
+from ._printable import printable
+from ._render import money, plural
 
 __all__ = ["ConversationStats", "conversation_stats"]
 
@@ -43,7 +46,7 @@ class ConversationStats:
             f"{self.input_tokens:,}",
             f"{self.reasoning_tokens:,}",
             f"{self.answer_tokens:,}",
-            f"${self.cost:.5f}",
+            money(self.cost),
             f"{self.thinking_seconds:.1f} s",
             f"{self.answering_seconds:.1f} s",
         ]
@@ -88,18 +91,58 @@ class SessionStats:
         for stats in self.conversations:
             self.total.add(stats)
 
-    def _repr_markdown_(self) -> str:
-        rows = [HEADER, ["---"] * len(HEADER)]
-        rows += [s.row() for s in self.conversations] + [self.total.row()]
-        table = "\n".join("| " + " | ".join(row) + " |" for row in rows)
-        per_turn = []
-        for stats in self.conversations:
-            counts = ", ".join("?" if n is None else f"{n:,}" for n in stats.reasoning_per_turn)
-            per_turn.append(f"- `{stats.name}` reasoning tokens per turn: {counts or '-'}")
-        note = ""
-        if self.total.unknown_usage:
-            note = f"\n\n{self.total.unknown_usage} turn(s) had no usage from the server."
-        return table + "\n\n" + "\n".join(per_turn) + note
+    def _rows(self) -> list[list[str]]:
+        return [s.row() for s in self.conversations] + [self.total.row()]
+
+    def _per_turn(self) -> list[tuple[str, str]]:
+        return [
+            (s.name, ", ".join("?" if n is None else f"{n:,}" for n in s.reasoning_per_turn) or "-")
+            for s in self.conversations
+        ]
+
+    def _unknown_note(self) -> str:
+        unknown = self.total.unknown_usage
+        return f"{plural(unknown, 'turn')} had no usage from the server." if unknown else ""
+
+    def _repr_html_(self) -> str:
+        """A table of the extension's own numbers: no Markdown, so no `$` becomes math."""
+        head = "".join(f"<th>{escape(name)}</th>" for name in HEADER)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in self._rows()
+        )
+        per_turn = "".join(
+            f"<li><code>{escape(name)}</code> reasoning tokens per turn: {escape(counts)}</li>"
+            for name, counts in self._per_turn()
+        )
+        note = self._unknown_note()
+        return document(
+            [
+                f'<table class="qwq-table"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>",
+                f"<ul>{per_turn}</ul>",
+                f"<p>{escape(note)}</p>" if note else "",
+            ]
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """The same table as aligned text, for terminal IPython."""
+        rows = [HEADER, *self._rows()]
+        widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
+        lines = [
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines += [
+            f"{name} reasoning tokens per turn: {counts}" for name, counts in self._per_turn()
+        ]
+        if self._unknown_note():
+            lines.append(self._unknown_note())
+        printer.text(printable("\n".join(lines)))
 
     def figure(self) -> Any:
         """A bar chart of reasoning tokens per turn, or None without matplotlib."""

@@ -4,25 +4,39 @@ The notebook view streams text as stdout deltas, flushed at most every `FLUSH_IN
 seconds, so its IOPub cost grows linearly with the text (a display handle resends the whole
 text on every update, which grows quadratically). The reasoning streams grey; when the answer
 starts the reasoning collapses into a `<details>` block; when the call ends, the cell's output
-is replaced by one ordinary Markdown display that a saved notebook keeps and renders anywhere.
+is replaced by one ordinary HTML display that a saved notebook keeps and renders anywhere.
+
+Streamed text is the model's: it goes through `printable()` so its control characters are shown,
+never obeyed, and the only escape codes written are the view's own grey (none with NO_COLOR).
+What streams live is bounded (`LIVE_LIMIT` characters): a server that sends without end cannot
+flood the browser; past the limit the view says so and the full text comes in the final output.
 """
 
 from __future__ import annotations
 
-import html
+import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from ._events import AnswerDelta, Event, ReasoningDelta, Response, Retrying, ToolCallEvent
-from ._render import collapsed_reasoning, footer_text, notice_text, render_markdown, render_plain
+from ._html import block, document, escape
+from ._printable import printable
+from ._render import footer_text, notice_text, reasoning_html, response_bundle
 
 __all__ = ["NotebookView", "TerminalView", "View"]
 
 GREY = "\x1b[38;5;245m"  # visible grey in JupyterLab, VS Code and terminals (ANSI dim is not)
 RESET = "\x1b[0m"
 FLUSH_INTERVAL = 0.2
+#: Characters of model text streamed live, at most; the final output holds all of it.
+LIVE_LIMIT = 200_000
+
+
+def _colour(style: str) -> str:
+    """The view's own styling, or nothing when the user asked for no colour (no-color.org)."""
+    return "" if os.environ.get("NO_COLOR") else style
 
 
 class View(Protocol):
@@ -35,17 +49,47 @@ class View(Protocol):
 
 
 class _Buffered:
-    """Text written to a stream in batches: at most one write per interval."""
+    """Untrusted text written to a stream in batches: at most one write per interval.
 
-    def __init__(self, out: TextIO, clock: Callable[[], float], interval: float) -> None:
+    Text is made printable here, the one place both views write through, and counted: past
+    `limit` characters of model text the stream stops, with one line saying so.
+    """
+
+    def __init__(
+        self, out: TextIO, clock: Callable[[], float], interval: float, limit: int = LIVE_LIMIT
+    ) -> None:
         self._out = out
         self._clock = clock
         self._interval = interval
         self._pending: list[str] = []
         self._style: str | None = None
         self._last_flush = clock()
+        self._room = limit
+        self.cut = False  # the live text reached its limit
 
     def write(self, text: str, style: str = "") -> None:
+        """Model text: shown printable, while there is room."""
+        if self.cut:
+            return
+        if len(text) > self._room:
+            text = text[: self._room]
+            self.cut = True
+        self._room -= len(text)
+        self._add(printable(text), style)
+        if self.cut:
+            self._add(
+                f"\n… live view stopped after {LIVE_LIMIT:,} characters; "
+                "the whole reply comes at the end.\n",
+                "",
+            )
+            self.flush()
+
+    def say(self, text: str, style: str = "") -> None:
+        """The view's own words (labels, notes, footers): always written."""
+        self._add(printable(text), style)
+
+    def _add(self, text: str, style: str) -> None:
+        style = _colour(style)
         if style != self._style and self._pending:
             self.flush()
         self._style = style
@@ -54,7 +98,7 @@ class _Buffered:
     def notes(self, notes: list[str]) -> None:
         """Lines said before the reply (the demo banner, trimming), written at once."""
         for note in notes:
-            self.write(f"note: {note}\n")
+            self.say(f"note: {note}\n")
         self.flush()
 
     def maybe_flush(self) -> None:
@@ -71,7 +115,7 @@ class _Buffered:
 
 
 class NotebookView:
-    """Grey live reasoning, collapsed at the answer, replaced by portable Markdown at the end."""
+    """Grey live reasoning, collapsed at the answer, replaced by portable HTML at the end."""
 
     def __init__(
         self,
@@ -89,7 +133,7 @@ class NotebookView:
         self._reasoning_started: float | None = None
         self._answer_started = False
         self._retries: list[str] = []  # kept in the final output: a slow reply has a reason
-        self._status = None  # display handle for "thinking…" when reasoning is hidden
+        self._status: Any = None  # display handle for "thinking…" when reasoning is hidden
         self._last_status = 0.0
 
     def start(self, notes: list[str]) -> None:
@@ -116,11 +160,11 @@ class NotebookView:
                 self._collapse()
             self._text.write(event.text)
         elif isinstance(event, ToolCallEvent):
-            self._text.write(f"\n[tool call {event.call.name}]\n")
+            self._text.say(f"\n[tool call {event.call.name}]\n")
         elif isinstance(event, Retrying):
             note = f"{event.error}; retried after {event.delay:.1f} s"
             self._retries.append(note)
-            self._text.write(f"note: {note}\n")
+            self._text.say(f"note: {note}\n")
             self._text.flush()
         self._text.maybe_flush()
 
@@ -131,13 +175,7 @@ class NotebookView:
         notes = notes + self._retries
         clear_output(wait=True)
         display(
-            {
-                "text/markdown": render_markdown(
-                    response, show_reasoning=self._show_reasoning, notes=notes
-                ),
-                "text/plain": render_plain(response, notes=notes),
-            },
-            raw=True,
+            response_bundle(response, show_reasoning=self._show_reasoning, notes=notes), raw=True
         )
 
     def _collapse(self) -> None:
@@ -155,7 +193,7 @@ class NotebookView:
             display(output)
         display(
             {
-                "text/markdown": collapsed_reasoning(summary, text),
+                "text/html": document([reasoning_html(summary, text)]),
                 "text/plain": f"[{summary}]",
             },
             raw=True,
@@ -170,7 +208,8 @@ class NotebookView:
         self._last_status = now
         thinking = now - (self._reasoning_started or now)
         text = f"thinking… ≈{len(self._reasoning):,} tokens, {thinking:.0f} s"
-        bundle = {"text/plain": text, "text/markdown": f"*{html.escape(text)}*"}
+        html = document([block(f"<i>{escape(text)}</i>", "qwq-status")])
+        bundle = {"text/plain": text, "text/html": html}
         if self._status is None:
             self._status = display(bundle, raw=True, display_id=True)
         else:
@@ -178,7 +217,11 @@ class NotebookView:
 
 
 class TerminalView:
-    """Plain streaming text for terminal IPython and scripts: reasoning grey, then the answer."""
+    """Plain streaming text for terminal IPython and scripts.
+
+    A label line opens the reasoning and the answer, so the two read apart without colour too
+    (NO_COLOR, a pasted transcript); colour, when on, greys the reasoning and the footer.
+    """
 
     def __init__(
         self,
@@ -198,20 +241,22 @@ class TerminalView:
 
     def on_event(self, event: Event | None) -> None:
         if isinstance(event, ReasoningDelta) and self._show_reasoning:
-            self._text.write(
-                event.text.lstrip("\n") if not self._in_reasoning else event.text, GREY
-            )
-            self._in_reasoning = True
+            if not self._in_reasoning:
+                self._in_reasoning = True
+                self._text.say("── reasoning ──\n")
+                self._text.write(event.text.lstrip("\n"), GREY)
+            else:
+                self._text.write(event.text, GREY)
         elif isinstance(event, AnswerDelta):
             if not self._answer_started:
                 self._answer_started = True
                 if self._in_reasoning:
-                    self._text.write("\n\n")
+                    self._text.say("\n\n── answer ──\n")
             self._text.write(event.text)
         elif isinstance(event, ToolCallEvent):
-            self._text.write(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
+            self._text.say(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
         elif isinstance(event, Retrying):
-            self._text.write(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
+            self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
         self._text.maybe_flush()
 
     def finish(self, response: Response, notes: list[str]) -> None:
@@ -219,5 +264,5 @@ class TerminalView:
         tail = [notice] if notice else []
         if response.finish_reason != "error":
             tail.append(footer_text(response))
-        self._text.write("\n\n" + "\n".join(tail) + "\n", GREY)
+        self._text.say("\n\n" + "\n".join(tail) + "\n", GREY)
         self._text.flush()

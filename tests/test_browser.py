@@ -338,7 +338,7 @@ def test_reasoning_streams_live_then_collapses(lab: Lab, streamed: Streamed) -> 
     assert collapsed[0].summary.startswith("Reasoning")
     assert REASONING[:40] not in collapsed[0].text  # folded: not shown any more
 
-    # 3. The end: one Markdown output, folded reasoning, the answer, the footer with stats.
+    # 3. The end: one HTML output, folded reasoning, the answer, the footer with stats.
     final = streamed.final
     assert final.outputs == 1 and final.stdout is None
     assert re.fullmatch(r"Reasoning · ≈\d+ tokens · \d+\.\d s", final.summary or ""), final
@@ -395,15 +395,15 @@ def test_saved_notebook_keeps_final_outputs_without_credentials(
 
     (output,) = cells[STREAMED_CELL].outputs  # the live stream was replaced by one display
     assert output.output_type == "display_data"
-    markdown = output.data["text/markdown"]
-    assert markdown.startswith("<details><summary>Reasoning")
-    assert "**391**" in markdown
-    footer = re.search(r"<sub>(.*)</sub>", markdown)
-    assert footer and "tok/s" in footer[1] and "$" in footer[1], markdown
+    html = output.data["text/html"]
+    assert '<details class="qwq-reasoning"><summary>Reasoning' in html
+    assert "<strong>391</strong>" in html
+    footer = re.search(r"<sub[^>]*>(.*)</sub>", html)
+    assert footer and "tok/s" in footer[1] and "$" in footer[1], html
     assert "Reasoning" in output.data["text/plain"]
 
     (output,) = cells[INTERRUPTED_CELL].outputs
-    assert "Interrupted: what arrived is kept." in output.data["text/markdown"]
+    assert "Interrupted: what arrived is kept." in output.data["text/html"]
     assert [o.get("text") for o in cells["print(6*7)"].outputs] == ["42\n"]
 
 

@@ -41,11 +41,11 @@ def test_streamed_answer_over_iopub(kernel, server) -> None:
     # live grey reasoning, collapse at the answer, answer text, final portable display
     assert kinds.index("stream") < kinds.index("clear_output") < kinds.index("display_data")
     final = run.last_display()
-    markdown = final["text/markdown"]
-    assert markdown.count("<details>") == 1 and "</details>" in markdown
-    assert "&lt;/details&gt;" in markdown and "&lt;think&gt;" in markdown  # cannot break layout
-    assert "&lt;script>" in markdown and "<script>" not in markdown  # never executed
-    assert "**42**" in markdown and "tok/s" in markdown and "stop" in markdown
+    html = final["text/html"]
+    assert html.count("<details") == 1 and "</details>" in html
+    assert "&lt;/details&gt;" in html and "&lt;think&gt;" in html  # cannot break layout
+    assert "&lt;script&gt;" in html and "<script>" not in html  # never executed
+    assert "<strong>42</strong>" in html and "tok/s" in html and "stop" in html
     assert "42" in final["text/plain"]
     # the cell's value is the response object, but the answer is not shown twice
     assert run.of_type("execute_result") == []
@@ -68,9 +68,9 @@ def test_interrupt_stops_keeps_partial_and_kernel_lives(kernel, server) -> None:
     assert server.wait_for_disconnect(1.0)  # the HTTP connection closed at once
     run = kernel.collect(msg_id)
     assert run.reply["content"]["status"] == "ok"  # one line, not a traceback
-    final = run.last_display()["text/markdown"]
+    final = run.last_display()["text/html"]
     assert "Interrupted" in final and "step1" in final
-    history = kernel.execute("%qwq history").result()["text/markdown"]
+    history = kernel.execute("%qwq history").result()["text/html"]
     assert "not sent back: interrupted" in history
     assert kernel.execute("print(1 + 1)").stdout == "2\n"
 
@@ -93,7 +93,7 @@ def test_background_stop_button(kernel, server) -> None:
         msg_id,
         lambda m: (
             m["msg_type"] == "display_data"
-            and "Interrupted" in m["content"]["data"].get("text/markdown", "")
+            and "Interrupted" in m["content"]["data"].get("text/html", "")
         ),
     )
     assert messages
@@ -149,7 +149,7 @@ def test_token_never_reaches_iopub(kernel, server) -> None:
         kernel.execute("%%qwq\nq"),
         kernel.execute("%%qwq\nq"),
     ]
-    error = runs[1].last_display()["text/markdown"]
+    error = runs[1].last_display()["text/html"]
     assert "HTTP 401" in error and "CLOUDFLARE_API_TOKEN" in error
     for run in runs:
         assert server.token not in json.dumps([m["content"] for m in run.messages], default=str)
@@ -161,8 +161,8 @@ def test_retries_are_noted_in_the_final_output(kernel, server) -> None:
     kernel.execute("%config QwQSettings.max_retries = 2").raise_on_error()
     server.push(Reply(fault=Fault(status=429, code=3040, retry_after=0.1)))
     final = kernel.execute("%%qwq --no-history\nq").raise_on_error().last_display()
-    assert "Capacity temporarily exceeded" in final["text/markdown"]
-    assert "retried after 0.1 s" in final["text/markdown"] and "stop" in final["text/markdown"]
+    assert "Capacity temporarily exceeded" in final["text/html"]
+    assert "retried after 0.1 s" in final["text/html"] and "stop" in final["text/html"]
 
 
 def test_hidden_reasoning_shows_a_status_not_the_text(kernel, server) -> None:
@@ -171,8 +171,8 @@ def test_hidden_reasoning_shows_a_status_not_the_text(kernel, server) -> None:
     assert "SECRET" not in run.stdout
     statuses = [m for m in run.of_type("display_data") if "thinking…" in str(m["content"])]
     assert statuses  # a small "thinking… N tokens" line instead of the reasoning
-    final = run.last_display()["text/markdown"]
-    assert "visible" in final and "SECRET" not in final and "<details>" not in final
+    final = run.last_display()["text/html"]
+    assert "visible" in final and "SECRET" not in final and "<details" not in final
 
 
 def test_stop_command_cancels_background_calls(kernel, server) -> None:

@@ -64,7 +64,7 @@ def test_record_replay_round_trip_with_the_server_stopped(server, tmp_path) -> N
         first = recorder.execute("%%qwq\nWhat do reasoning models do?").raise_on_error()
     finally:
         recorder.shutdown()
-    recorded = first.last_display()["text/markdown"]
+    recorded = first.last_display()["text/html"]
     text = cassette.read_text()
     assert server.token not in text and server.account_id not in text
 
@@ -73,10 +73,10 @@ def test_record_replay_round_trip_with_the_server_stopped(server, tmp_path) -> N
     try:
         student.execute(f"%qwq replay {cassette} 0").raise_on_error()
         replay = student.execute("%%qwq\nWhat do reasoning models do?").raise_on_error()
-        answer = replay.last_display()["text/markdown"]
+        answer = replay.last_display()["text/html"]
         assert "Taught answer." in answer and "Taught answer." in recorded
         miss = student.execute("%%qwq\nA question nobody recorded").raise_on_error()
-        assert "replay miss" in miss.last_display()["text/markdown"]
+        assert "replay miss" in miss.last_display()["text/html"]
         env = json.loads(
             student.execute(
                 "import os, json; print(json.dumps("
@@ -95,8 +95,8 @@ def test_compare_streams_side_by_side_then_shows_the_table(kernel, server) -> No
     run.raise_on_error()
     live = run.of_type("display_data", "update_display_data")
     assert len(live) >= 3  # the grid updated while the runs streamed
-    assert live[0]["content"]["data"]["text/html"].count("<td") == 3
+    assert live[0]["content"]["data"]["text/html"].count('class="qwq-run"') == 3
     assert all(len(m["content"]["data"]["text/html"]) < 4000 for m in live)  # fixed-size updates
-    final = run.result()["text/markdown"]
-    assert "| run |" in final and "seed=1" in final and "2 of 3 answers agree" in final
+    final = run.result()["text/html"]
+    assert "<th>run</th>" in final and "seed=1" in final and "2 of 3 answers agree" in final
     assert sorted(r.body["seed"] for r in server.requests[-3:]) == [1, 2, 3]

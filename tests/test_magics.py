@@ -105,7 +105,7 @@ def test_named_chats_are_separate_and_new_starts_afresh(shell, qwq_env) -> None:
     ask(shell, "fresh", "--new")
     assert len(qwq_env.last_body["messages"]) == 1
     _, out = command(shell, "chats")
-    assert "* default: 1 turns" in out and "other: 1 turns" in out
+    assert "* default: 1 turn\n" in out and "other: 1 turn\n" in out
 
 
 def test_no_history_is_a_one_off(shell, qwq_env) -> None:
@@ -213,8 +213,8 @@ def test_commands_history_undo_keep(shell, qwq_env) -> None:
     qwq_env.push(Reply(reasoning="r.", answer="a b c d e f g h i j", fault=Fault(reset_after=6)))
     ask(shell, "cut off")
     value, _ = command(shell, "history")
-    markdown = value._repr_markdown_()
-    assert "first &lt;b>question" in markdown and "not sent back: incomplete" in markdown
+    html = value._repr_mimebundle_()["text/html"]
+    assert "first &lt;b&gt;question" in html and "not sent back: incomplete" in html
     ask(shell, "next")
     assert len(qwq_env.last_body["messages"]) == 3  # the cut-off turn is not sent
     command(shell, "undo")
@@ -438,4 +438,4 @@ def test_panel_controls_reset_and_conversation_size(shell, qwq_env) -> None:
     assert panel.controls["temperature"].value == 0.6  # the slider followed
     assert "0 turns" in panel.size.value
     ask(shell, "a question for the size line")
-    assert "1 turns" in panel.size.value and "of 24,000 tokens" in panel.size.value
+    assert "1 turn," in panel.size.value and "of 24,000 tokens" in panel.size.value

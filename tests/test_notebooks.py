@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -75,12 +76,14 @@ def check_outputs(notebook: nbformat.NotebookNode) -> None:
         assert len(cell.outputs) == 1, (cell.source, cell.outputs)
         output = cell.outputs[0]
         assert output.output_type == "display_data", cell.source
-        markdown = output.data["text/markdown"]
-        assert markdown.startswith("> offline demo"), markdown
-        assert "tok/s" in markdown, markdown
+        html = output.data["text/html"]
+        assert html.startswith('<div class="qwq-output tex2jax_ignore mathjax_ignore">'), html
+        assert '<div class="qwq-note"' in html and "offline demo" in html, html
+        assert "tok/s" in html, html
         # every scripted reply reasons first; the reasoning is folded away
-        assert "<details><summary>Reasoning" in markdown, markdown
-        assert "</pre>\n\n</details>" in markdown, markdown
+        assert '<details class="qwq-reasoning"><summary>Reasoning' in html, html
+        assert "</pre></details>" in html, html
+        assert "text/markdown" not in output.data  # one parser decides: ours
 
 
 def cell(notebook: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
@@ -91,8 +94,15 @@ def stdout(code_cell: nbformat.NotebookNode) -> str:
     return "".join(o.text for o in code_cell.outputs if o.output_type == "stream")
 
 
-def markdown_of(code_cell: nbformat.NotebookNode) -> str:
-    return code_cell.outputs[0].data["text/markdown"]
+def html_of(code_cell: nbformat.NotebookNode) -> str:
+    return code_cell.outputs[0].data["text/html"]
+
+
+def preformatted(html: str) -> list[str]:
+    """The texts shown as written (`<pre>`), unescaped."""
+    return [
+        unescape(text) for text in re.findall(r'<pre class="qwq-pre"[^>]*>(.*?)</pre>', html, re.S)
+    ]
 
 
 def results(code_cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
@@ -130,36 +140,35 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "split estimated:  True" in stats
     assert re.search(r"thinking time: +\d+\.\d\d s", stats)
 
-    assert "Stopped at max_tokens while still reasoning" in markdown_of(cell(notebook, "cut-ask"))
+    assert "Stopped at max_tokens while still reasoning" in html_of(cell(notebook, "cut-ask"))
     cut = stdout(cell(notebook, "cut-stats"))
     assert "finish reason: length" in cut and "answer: ''" in cut
     assert "reasoning tokens: 40" in cut
 
-    compare = markdown_of(cell(notebook, "compare"))
-    assert "| run | reasoning tokens | answer tokens | thinking s | total s | cost $" in compare
+    compare = html_of(cell(notebook, "compare"))
+    assert "<th>run</th><th>reasoning tokens</th><th>answer tokens</th>" in compare
     for run in ("temperature=0.2", "temperature=0.6", "temperature=1"):
-        assert f"| {run} |" in compare
+        assert f"<td>{run}</td>" in compare
     assert "3 of 3 answers agree" in compare  # scripted replies ignore the temperature
     assert "offline demo" in compare  # each scripted answer says so
     pick = cell(notebook, "pick")
     assert "run 2 (temperature=0.6) is now the last turn of 'hamster'" in stdout(pick)
     (picked,) = results(pick)
-    assert "Conversation `hamster`: 1 turns" in picked.data["text/markdown"]
+    assert "Conversation &#x27;hamster&#x27;: 1 turn<" in picked.data["text/html"]
 
-    history = markdown_of(cell(notebook, "history"))
+    history = html_of(cell(notebook, "history"))
     assert "2 turns" in history and "hamster" not in history  # --no-history, --chat stay out
     assert "Let me split" not in history  # the reasoning is not part of the history
 
-    dry_run = markdown_of(cell(notebook, "dry-run"))
-    assert dry_run.startswith("**Dry run: nothing was sent.**")
+    dry_run = html_of(cell(notebook, "dry-run"))
+    assert "<p><b>Dry run: nothing was sent.</b></p>" in dry_run
     assert "Authorization: Bearer ****" in dry_run
-    body = re.search(r"```json\n(.*?)\n```", dry_run, re.DOTALL)[1]
+    body, template = preformatted(dry_run)
     sent = json.loads(body)["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user", "assistant", "user"]
     assert sent[0]["content"] == "What is 36 × 25? Show a quick mental-math shortcut."
     assert sent[-1]["content"] == "Now show the same shortcut for 48 × 25."
     assert "Let me split" not in dry_run  # earlier reasoning is never sent back
-    template = re.search(r"```text\n(.*?)\n```", dry_run, re.DOTALL)[1]
     assert template.startswith("<|im_start|>user\nWhat is 36 × 25?")
     assert template.endswith(
         "<|im_start|>user\nNow show the same shortcut for 48 × 25.<|im_end|>"
@@ -178,10 +187,10 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (plot,) = [o for o in session_stats.outputs if o.output_type == "display_data"]
     assert "image/png" in plot.data
     (table,) = results(session_stats)
-    table = table.data["text/markdown"]
-    assert "| conversation | turns | input tok | reasoning tok | answer tok |" in table
-    assert "| default | 2 |" in table and "| hamster | 1 |" in table
-    assert "| session (all) | 3 |" in table
+    table = table.data["text/html"]
+    assert "<th>conversation</th><th>turns</th><th>input tok</th><th>reasoning tok</th>" in table
+    assert "<td>default</td><td>2</td>" in table and "<td>hamster</td><td>1</td>" in table
+    assert "<td>session (all)</td><td>3</td>" in table and "qwq-math" not in table
 
     assert stdout(cell(notebook, "record")).strip() == "recording replies to lesson.json"
     cassette = json.loads((tmp_path / "lesson.json").read_text(encoding="utf-8"))
@@ -204,7 +213,7 @@ def test_data_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the prompt names no data words itself: the demo answers with code only because {@df}
     # put the DataFrame's summary into it
     assert "{@df}" in cell(notebook, "ask-advice").source
-    assert "```python" in markdown_of(cell(notebook, "ask-advice"))
+    assert "<pre><code>" in html_of(cell(notebook, "ask-advice"))
 
     run = cell(notebook, "run-code")
     text = stdout(run)
@@ -215,13 +224,13 @@ def test_data_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "North" in table.data["text/plain"] and "1230.0" in table.data["text/plain"]
 
     # --code hands the block to set_next_input, which nbclient ignores: the reply is all
-    assert "```python" in markdown_of(cell(notebook, "ask-code"))
+    assert "<pre><code>" in html_of(cell(notebook, "ask-code"))
 
     fails = cell(notebook, "fails")
     assert fails.metadata.tags == ["raises-exception"]
     (error,) = fails.outputs
     assert error.ename == "KeyError" and "revenu" in error.evalue
-    explained = markdown_of(cell(notebook, "explain"))
+    explained = html_of(cell(notebook, "explain"))
     assert "traceback" in explained  # the demo's scripted reply to an error report
 
     (frame,) = results(cell(notebook, "batch"))

@@ -1,35 +1,25 @@
-"""Rendering model text safely: raw HTML escaped, code untouched, layout unbreakable."""
+"""Rendering model text safely: a CommonMark parser, an allow-list sanitiser, pieces apart.
+
+The hostile corpus (tests/hostile_corpus.py) goes through every renderer, and a real HTML parser
+looks for anything that could run script; Hypothesis then throws random Markdown and HTML at it.
+The browser test runs the same corpus in JupyterLab.
+"""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hostile_corpus import ANSWERS, CORPUS, REASONING, TOOL_NAMES
+from html_safety import dangers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from qwq_jupyter._events import Response, Usage
-from qwq_jupyter._render import escape_markdown_html, footer_text, render_markdown, render_plain
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("<script>alert(1)</script>", "&lt;script>alert(1)&lt;/script>"),
-        ('<img src=x onerror="alert(1)">', '&lt;img src=x onerror="alert(1)">'),
-        ("[click](javascript:alert(1))", "[click](#unsafe-link-removed)"),
-        ("[x]( data:text/html;base64,AAAA)", "[x](#unsafe-link-removed)"),
-        ("a < b and c > d", "a &lt; b and c > d"),
-        ("> quoted", "> quoted"),
-        ("`<b>` stays", "`<b>` stays"),
-        ("```html\n<b>code</b>\n```", "```html\n<b>code</b>\n```"),
-        ("~~~\n<x>\n~~~ then <y>", "~~~\n<x>\n~~~ then &lt;y>"),
-        ("unclosed ```\n<b>", "unclosed ```\n&lt;b>"),  # mid-line ``` opens no fence
-        ("```\n<b>\nnever closed", "```\n<b>\nnever closed"),  # a fence runs to the end
-        ("\\`<img src=x onerror=alert(1)>`", "\\`&lt;img src=x onerror=alert(1)>`"),
-        ("text ~~~ <img src=x> ~~~", "text ~~~ &lt;img src=x> ~~~"),
-        ("``a ` <b>`` and <i>", "``a ` <b>`` and &lt;i>"),
-        ("[ok](https://example.com)", "[ok](https://example.com)"),
-    ],
-)
-def test_escape_markdown_html(text: str, expected: str) -> None:
-    assert escape_markdown_html(text) == expected
+from qwq_jupyter._conversation import Conversation, Turn
+from qwq_jupyter._events import Response, ToolCall, Usage
+from qwq_jupyter._history import history_output
+from qwq_jupyter._html import allowed_url, markdown
+from qwq_jupyter._render import footer_text, render_html, render_plain, response_bundle
 
 
 def response(**fields) -> Response:
@@ -48,12 +38,148 @@ def response(**fields) -> Response:
     return Response(**base)
 
 
+# --- the hostile corpus --------------------------------------------------------------------------
+
+
+def test_the_corpus_is_large_and_covers_every_kind() -> None:
+    assert len(CORPUS) >= 100
+    assert {entry.kind for entry in CORPUS} == {"answer", "reasoning"}
+
+
+@pytest.mark.parametrize("entry", ANSWERS, ids=lambda e: f"answer-{e.number}")
+def test_hostile_answers_render_inert(entry) -> None:
+    rendered = render_html(response(answer=entry.text), notes=[entry.text])
+    assert dangers(rendered) == []
+
+
+@pytest.mark.parametrize("entry", REASONING, ids=lambda e: f"reasoning-{e.number}")
+def test_hostile_reasoning_renders_as_text(entry) -> None:
+    rendered = render_html(response(reasoning=entry.text))
+    assert dangers(rendered) == []
+    assert rendered.count("<details") == 1 and rendered.count("</details>") == 1
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_hostile_tool_calls_render_inert(name: str) -> None:
+    call = ToolCall(name=name, arguments={"q": "</pre><script>x</script>", name: name})
+    rendered = render_html(response(answer="", tool_calls=[call], finish_reason="tool_calls"))
+    assert dangers(rendered) == []
+    assert "<a " not in rendered  # a tool name is text, never a link
+
+
+def test_hostile_error_text_renders_inert() -> None:
+    error = "```\n<img src=x onerror=alert(1)>\n[x](javascript:alert(1))"
+    rendered = render_html(response(answer="", finish_reason="error", error=error))
+    assert dangers(rendered) == [] and "&lt;img" in rendered
+
+
+def test_an_unclosed_fence_in_one_turn_cannot_reach_the_next() -> None:
+    """Joined into one text, turn 2's fence would close turn 1's and its HTML would run."""
+    conversation = Conversation("c")
+    conversation.put(0, Turn("first", response(answer="```\nunclosed"), None))
+    conversation.put(
+        1, Turn("second", response(answer="```\n<img src=x onerror=alert(1)>\n```"), None)
+    )
+    rendered = history_output(conversation).html
+    assert dangers(rendered) == []
+    assert rendered.count("<pre><code>") == 2  # each answer's fence is its own
+
+
+def test_notes_are_rendered_apart_from_the_answer() -> None:
+    note = "```\nan unclosed fence in a retry note"
+    rendered = render_html(response(answer="after the note: <b>bold?</b>"), notes=[note])
+    assert "&lt;b&gt;bold?&lt;/b&gt;" in rendered  # the answer is still parsed as prose
+    assert rendered.index("an unclosed fence") < rendered.index("after the note")
+
+
+# --- links ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/a?b=c", "http://x", "mailto:a@b.c", "notes.ipynb", "../x", "#part"],
+)
+def test_allowed_links_stay_links(url: str) -> None:
+    assert allowed_url(url)
+    assert f'href="{url}"' in markdown(f"[x]({url})")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "jav&#x61;script:alert(1)",
+        "javascript&colon;alert(1)",
+        "java\tscript:alert(1)",
+        "%6Aavascript:alert(1)",
+        "vbscript:x",
+        "data:text/html,x",
+        "file:///etc/passwd",
+        "jav\u200bascript:x",
+    ],
+)
+def test_other_schemes_are_refused_however_spelled(url: str) -> None:
+    assert not allowed_url(url)
+
+
+def test_images_become_links_and_load_nothing() -> None:
+    rendered = markdown("![a chart](https://example.com/chart.png)")
+    assert "<img" not in rendered
+    assert '<a href="https://example.com/chart.png"' in rendered and "a chart" in rendered
+
+
+# --- math ----------------------------------------------------------------------------------------
+
+MATH = 'class="qwq-math tex2jax_process mathjax_process"'
+
+
+@pytest.mark.parametrize(
+    ("source", "typeset"),
+    [
+        ("$\\boxed{391}$", "\\(\\boxed{391}\\)"),
+        ("$$x^2$$", "\\[x^2\\]"),
+        ("\\(a < b\\)", "\\(a &lt; b\\)"),
+        ("\\[\\frac{1}{2}\\]", "\\[\\frac{1}{2}\\]"),
+        ("So the answer is \\boxed{391}.", "\\(\\boxed{391}\\)"),
+        ("$$\n\\sum_i i\n$$", "\\[\\sum_i i\\]"),
+    ],
+)
+def test_math_is_kept_for_mathjax(source: str, typeset: str) -> None:
+    rendered = render_html(response(answer=source))
+    assert f"<span {MATH}>{typeset}</span>" in rendered
+
+
+def test_dollar_amounts_stay_money() -> None:
+    assert MATH not in markdown("It costs $5 and $10.")
+    rendered = render_html(response(answer="ok"), notes=["input → $0.00010; output → $0.01600"])
+    assert rendered.count("qwq-math") == 0
+    assert rendered.startswith('<div class="qwq-output tex2jax_ignore mathjax_ignore">')
+    assert "$0.00083" in rendered  # the footer's cost, in the ignored container
+
+
+@pytest.mark.parametrize("macro", ["\\href{javascript:x}{y}", "\\url{x}", "\\class{a}{b}"])
+def test_tex_that_makes_links_is_shown_as_source(macro: str) -> None:
+    rendered = markdown(f"${macro}$")
+    assert MATH not in rendered and "<code>" in rendered
+
+
+# --- layout and plain text -----------------------------------------------------------------------
+
+
 def test_reasoning_cannot_break_the_layout() -> None:
-    markdown = render_markdown(response())
-    assert markdown.count("<details>") == 1 and markdown.count("</details>") == 1
-    assert "&lt;/details&gt;" in markdown and "&lt;think&gt;" in markdown
-    assert "&#36;x&#36;" in markdown  # not typeset as math
-    assert "<summary>Reasoning · ≈800 tokens · 3.2 s</summary>" in markdown
+    rendered = render_html(response())
+    assert rendered.count("<details") == 1 and rendered.count("</details>") == 1
+    assert "&lt;/details&gt;" in rendered and "&lt;think&gt;" in rendered
+    assert "<summary>Reasoning · ≈800 tokens · 3.2 s</summary>" in rendered
+    assert MATH not in rendered.split("</details>")[0]  # the reasoning's $x$ is not typeset
+
+
+def test_the_bundle_is_html_and_plain_text() -> None:
+    bundle = response_bundle(response(answer="a \x1b]52;c;aGk=\x07 b"))
+    assert set(bundle) == {"text/html", "text/plain"}
+    assert "\x1b" not in bundle["text/plain"] and "␛]52" in bundle["text/plain"]
+    assert "\x1b" not in bundle["text/html"]
 
 
 def test_footer_has_every_stat() -> None:
@@ -77,7 +203,6 @@ def test_reported_reasoning_tokens_are_exact() -> None:
 
 def test_unknown_usage_is_said_not_invented() -> None:
     footer = footer_text(response(usage=Usage()))
-    # the streamed chunks stand in, marked as an estimate; the cost stays unknown
     assert "reasoning ≈800 tok" in footer and "answer ≈12 tok" in footer
     assert "cost unknown" in footer and "? tok/s" in footer
 
@@ -93,10 +218,49 @@ def test_unknown_usage_is_said_not_invented() -> None:
 )
 def test_plain_notices(reason: str, answer: str, notice: str) -> None:
     r = response(finish_reason=reason, answer=answer)
-    assert notice in render_markdown(r) and notice in render_plain(r)
+    assert notice in render_html(r) and notice in render_plain(r)
 
 
 def test_hidden_reasoning_and_notes() -> None:
-    markdown = render_markdown(response(), show_reasoning=False, notes=["oldest turn <dropped>"])
-    assert "<details>" not in markdown
-    assert markdown.startswith("> oldest turn &lt;dropped>")
+    rendered = render_html(response(), show_reasoning=False, notes=["oldest turn <dropped>"])
+    assert "<details" not in rendered
+    assert "oldest turn &lt;dropped&gt;" in rendered
+
+
+# --- property: nothing random gets through -------------------------------------------------------
+
+_PIECES = st.sampled_from(
+    [
+        "<", ">", "/", "\"", "'", "=", "`", "```", "~~~", "$", "$$", "\\(", "\\)", "\\[", "\\]",
+        "[", "]", "(", ")", "!", "&", "#", ";", ":", "\n", "\n\n", " ", "    ", "-", "*", "|",
+        "&#x61;", "&colon;", "&#106;", "%0a", "\t", "\x00", "\u202e",
+        "javascript", "vbscript", "data", "script", "img", "svg", "iframe", "onerror", "onload",
+        "href", "src", "style", "details", "summary", "pre", "a", "x", "1",
+        "<script>", "</script>", "<img src=x onerror=alert(1)>", "<a href=javascript:x>",
+        "\\href{javascript:x}{y}", "\\boxed{", "}", "[r]: ", "<javascript:x>", "](",
+    ]
+)  # fmt: skip
+_MARKUP = st.lists(st.one_of(_PIECES, st.text(max_size=3)), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(answer=_MARKUP, reasoning=_MARKUP, note=_MARKUP)
+def test_random_markup_never_yields_script(answer: str, reasoning: str, note: str) -> None:
+    rendered = render_html(response(answer=answer, reasoning=reasoning), notes=[note])
+    assert dangers(rendered) == []
+    for href in re.findall(r'href="([^"]*)"', rendered):
+        assert allowed_url(href)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "<img src=x onerror=alert(1)>",
+        "<a href='jav&#x61;script:x'>a</a>",
+        "<script>x</script>",
+        "<p style='background:url(x)'>",
+        "<iframe srcdoc='x'>",
+    ],
+)
+def test_the_checker_itself_sees_danger(bad: str) -> None:
+    assert dangers(bad)

@@ -1,4 +1,4 @@
-"""What a saved notebook keeps: one portable Markdown output per %%qwq cell, never the token."""
+"""What a saved notebook keeps: one portable HTML output per %%qwq cell, never the token."""
 
 from __future__ import annotations
 
@@ -30,14 +30,15 @@ def test_saved_notebook_holds_the_final_output_only(qwq_env, tmp_path) -> None:
     path = tmp_path / "saved.ipynb"
     nbformat.write(notebook, path)
 
-    for cell, answer in ((notebook.cells[1], "**42**"), (notebook.cells[2], "**56**")):
+    for cell, answer in ((notebook.cells[1], "42"), (notebook.cells[2], "56")):
         assert len(cell.outputs) == 1, cell.outputs  # the live stream was replaced
         output = cell.outputs[0]
         assert output.output_type == "display_data"
-        markdown = output.data["text/markdown"]
-        assert markdown.startswith("<details><summary>Reasoning")
-        assert answer in markdown and "tok/s" in markdown
-        assert answer.strip("*") in output.data["text/plain"]
+        html = output.data["text/html"]
+        assert html.startswith('<div class="qwq-output tex2jax_ignore mathjax_ignore">')
+        assert '<details class="qwq-reasoning"><summary>Reasoning' in html
+        assert f"<strong>{answer}</strong>" in html and "tok/s" in html
+        assert answer in output.data["text/plain"]
     # history went back without the reasoning
     assert "Six sevens" not in json.dumps(qwq_env.last_body)
     assert notebook.cells[3].outputs[0].data["text/plain"] == "'It is **56**.'"

@@ -29,8 +29,10 @@ def test_compare_runs_at_once_and_tabulates(shell, qwq_env) -> None:
     assert [row["finish"] for row in rows] == ["stop"] * 3
     assert all(row["reasoning tokens"] and row["answer tokens"] for row in rows)
     assert sorted(row["agrees"] for row in rows) == [False, True, True]
-    markdown = value._repr_markdown_()
-    assert "| run | reasoning tokens |" in markdown and "2 of 3 answers agree" in markdown
+    html = value._repr_mimebundle_()["text/html"]
+    assert "<th>run</th><th>reasoning tokens</th>" in html and "2 of 3 answers agree" in html
+    assert "qwq-grid" in html and html.count('class="qwq-run"') == 3  # side by side
+    assert "\\(\\boxed{42}\\)" in html  # run 1's answer typesets
     assert len(session(shell).conversation().turns) == 1  # not in the conversation
     _, out = command(shell, "pick 3")
     assert "run 3" in out
@@ -60,9 +62,10 @@ def test_dry_run_sends_nothing_and_shows_everything(shell, qwq_env) -> None:
         "<|im_start|>assistant\n<think>\n"
     )
     assert "SECRET REASONING" not in json.dumps(preview.body)
-    markdown = preview._repr_markdown_()
-    assert "nothing was sent" in markdown and "Bearer ****" in markdown
-    assert qwq_env.token not in markdown and qwq_env.account_id not in markdown
+    html = preview._repr_html_()
+    assert "nothing was sent" in html and "Bearer ****" in html
+    assert qwq_env.token not in html and qwq_env.account_id not in html
+    assert "qwq-math" not in html and "→ $0.0" in html  # the cost line stays literal
     assert preview.input_tokens > 0 and preview.input_cost > 0
     assert len(session(shell).conversation().turns) == 1
 
@@ -91,8 +94,9 @@ def test_stats_per_conversation_and_session(shell, qwq_env) -> None:
     assert stats.conversations[0].reasoning_per_turn == [first.reasoning_tokens]
     assert first.reasoning_tokens >= 30 and not first.tokens_estimated
     assert stats.total.cost > 0 and stats.total.thinking_seconds >= 0
-    markdown = stats._repr_markdown_()
-    assert "| conversation | turns |" in markdown and "session (all)" in markdown
+    html = stats._repr_html_()
+    assert "<th>conversation</th><th>turns</th>" in html and "session (all)" in html
+    assert "qwq-math" not in html and "tex2jax_ignore" in html  # dollars never typeset
     assert stats.figure() is not None  # matplotlib is installed in the test environment
 
 

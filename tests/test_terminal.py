@@ -46,6 +46,6 @@ def test_terminal_ipython_streams_plain_text_with_grey_reasoning(qwq_server, tmp
     assert "It is 42." in out and "tok/s" in out
     assert "<QwQ Response stop" in out  # Out[n] is a one-line summary, not the answer again
     assert "answer was It is 42." in out
-    assert "1 calls" in out
+    assert "1 call ·" in out
     assert qwq_server.last_body["temperature"] == 0.5
     assert "Traceback" not in out + result.stderr

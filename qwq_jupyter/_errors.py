@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._printable import printable
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -14,11 +16,29 @@ __all__ = [
     "QuotaExceededError",
     "QwQError",
     "RateLimitError",
+    "RedirectError",
+    "ReplyTooLargeError",
     "RequestTimeoutError",
     "ServerError",
     "StallError",
+    "UnreadableReplyError",
     "classify_http_error",
+    "server_text",
 ]
+
+#: The most characters of server-supplied text one error line quotes.
+SERVER_TEXT_LIMIT = 200
+
+
+def server_text(value: object, limit: int = SERVER_TEXT_LIMIT) -> str:
+    """Text a server sent, fit for an error line: one line, bounded, control characters shown.
+
+    Error bodies, reason phrases and finish reasons come from whoever runs the server: they
+    may be megabytes long or carry terminal escape sequences.
+    """
+    text = str(value)[: limit * 4]  # whitespace runs collapse below: keep some spare
+    text = printable(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class QwQError(Exception):
@@ -50,6 +70,17 @@ class StallError(NetworkError):
     """The server stopped sending mid-reply for longer than the stall timeout."""
 
 
+class UnreadableReplyError(QwQError):
+    """The reply could not be read: not JSON, corrupt compression, no readable event.
+
+    Not retried: a server that answers garbage once usually does so again.
+    """
+
+
+class ReplyTooLargeError(UnreadableReplyError):
+    """The reply outgrew what the request can justify (a body, one event, or the whole text)."""
+
+
 class APIError(QwQError):
     """The server refused the request with an HTTP error status."""
 
@@ -65,6 +96,13 @@ class APIError(QwQError):
         self.status = status
         self.code = code
         self.retry_after = retry_after
+
+
+class RedirectError(APIError):
+    """3xx: the server sent the request elsewhere; redirects are not followed.
+
+    Following one would send the prompt (and maybe the key) to a host nobody configured.
+    """
 
 
 class BadRequestError(APIError):
@@ -136,8 +174,9 @@ def classify_http_error(
         cls = ServerError
     else:
         cls = BadRequestError
-    label = f"HTTP {status}" + (f", code {code}" if code not in (None, "") else "")
-    text = f"{message.strip() or 'request refused'} ({label})"
+    shown_code = server_text(code, 40) if code not in (None, "") else ""
+    label = f"HTTP {status}" + (f", code {shown_code}" if shown_code else "")
+    text = f"{server_text(message) or 'request refused'} ({label})"
     hint = _HINTS.get(cls)
     if hint:
         text += f": {hint}"

@@ -232,8 +232,19 @@ def _strip_code_fence(text: str) -> str:
     return text
 
 
+#: Above this a token count is not a count (JSON's 1e999 is infinity; int() of it raises).
+_MAX_COUNT = 2**53
+
+
 def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A server's token count, or None when it is no plausible count."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < _MAX_COUNT else None
+    if isinstance(value, float) and value.is_integer() and 0 <= value < _MAX_COUNT:
+        return int(value)  # is_integer() is False for inf and nan
+    return None
 
 
 class ResponseBuilder:

@@ -7,6 +7,7 @@ and the native endpoint sometimes answers in the OpenAI shape too, so the reader
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,11 +33,28 @@ Message = dict[str, Any]
 
 @dataclass(frozen=True)
 class HTTPRequest:
+    """One call, ready to send. The URL (account id) and headers (key) never show in a repr.
+
+    Code that can appear in a traceback reads them only through `send_arguments()`: IPython's
+    Verbose tracebacks print every local and every `request.url`-like expression of a frame.
+    """
+
     url: str = field(repr=False)
     body: dict[str, Any]
     headers: dict[str, str] = field(repr=False)
     dialect: str  # "native" or "openai"
     shown_url: str = ""  # the URL with the account id masked, for reprs and dry runs
+    content: bytes = field(default=b"", repr=False, compare=False)  # the body, encoded
+
+    @property
+    def host(self) -> str:
+        """The host (and port) the request goes to, for error messages."""
+        return host_of(self.url)
+
+    def send_arguments(self) -> dict[str, Any]:
+        """The url, headers and encoded body, as `httpx.AsyncClient.build_request` takes them."""
+        content = self.content or encode_body(self.body, {"body": self.body})
+        return {"url": self.url, "headers": self.headers, "content": content}
 
 
 def build_request(
@@ -46,7 +64,11 @@ def build_request(
     messages: list[Message] | None = None,
     prompt: str | None = None,
 ) -> HTTPRequest:
-    """The URL, headers and JSON body for one call with these settings."""
+    """The URL, headers and JSON body for one call with these settings.
+
+    The body is encoded here, so a value JSON cannot carry fails now, in one line naming the
+    parameter, and not inside httpx with the headers in scope.
+    """
     if (messages is None) == (prompt is None):
         raise ConfigurationError("give either messages or prompt")
     if prompt is not None and not prompt:
@@ -61,34 +83,114 @@ def build_request(
         if params.get("raw") or prompt is not None:
             raise ConfigurationError("raw prompts need backend workers-ai or ai-gateway")
         _check_url(settings.base_url, "base_url")
-        url = settings.base_url.rstrip("/") + "/chat/completions"
         body = _openai_body(settings.model, messages or [], params)
         dialect = "openai"
     else:
         credentials.require()
         _check_url(settings.api_base, "api_base")
         _check_url(settings.gateway_base, "gateway_base")
-        if settings.backend == "ai-gateway":
-            if not settings.gateway_id:
-                raise ConfigurationError("backend ai-gateway needs gateway_id")
-            url = (
-                f"{settings.gateway_base.rstrip('/')}/{credentials.account_id}/"
-                f"{settings.gateway_id}/workers-ai/{settings.model}"
-            )
-        else:
-            url = (
-                f"{settings.api_base.rstrip('/')}/accounts/{credentials.account_id}"
-                f"/ai/run/{settings.model}"
-            )
+        if settings.backend == "ai-gateway" and not settings.gateway_id:
+            raise ConfigurationError("backend ai-gateway needs gateway_id")
         body = _native_body(messages, prompt, params)
         dialect = "native"
     body.update(settings.extra_body)  # fields the schema does not list, passed through as is
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    parts = {"messages": messages, "prompt": prompt, **params}
+    parts.update({f"extra_body[{name!r}]": value for name, value in settings.extra_body.items()})
+    content = encode_body(body, parts)
+    # Nothing below raises: no frame of a traceback holds the URL or the key.
+    return _addressed(settings, credentials, body, content, dialect)
+
+
+def _addressed(
+    settings: QwQSettings,
+    credentials: Credentials,
+    body: dict[str, Any],
+    content: bytes,
+    dialect: str,
+) -> HTTPRequest:
+    """The request with its URL and headers: the one place they exist outside `HTTPRequest`."""
+    if dialect == "openai":
+        url = settings.base_url.rstrip("/") + "/chat/completions"
+    elif settings.backend == "ai-gateway":
+        url = (
+            f"{settings.gateway_base.rstrip('/')}/{credentials.account_id}/"
+            f"{settings.gateway_id}/workers-ai/{settings.model}"
+        )
+    else:
+        url = (
+            f"{settings.api_base.rstrip('/')}/accounts/{credentials.account_id}"
+            f"/ai/run/{settings.model}"
+        )
+    # We decompress replies ourselves, bounded (see _client); only what we can read is asked.
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        "Accept-Encoding": "gzip, deflate",
+    }
     key = _key_for(url, dialect, settings, credentials)
     if key:
         headers["Authorization"] = f"Bearer {key.reveal()}"
     shown_url = redact(url, (credentials.account_id,)) if credentials.account_id else url
-    return HTTPRequest(url=url, body=body, headers=headers, dialect=dialect, shown_url=shown_url)
+    return HTTPRequest(
+        url=url,
+        body=body,
+        headers=headers,
+        dialect=dialect,
+        shown_url=shown_url,
+        content=content,
+    )
+
+
+def _dumps(value: Any, default: Any = None) -> bytes:
+    # As httpx encodes `json=`: compact, UTF-8, and no NaN (which is not JSON).
+    text = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
+    )
+    return text.encode("utf-8")
+
+
+def encode_body(body: dict[str, Any], parts: dict[str, Any]) -> bytes:
+    """`body` as JSON bytes; ConfigurationError naming the first of `parts` JSON cannot carry."""
+    try:
+        return _dumps(body)
+    except (TypeError, ValueError, RecursionError):
+        pass  # find which parameter, outside the except block: no chained traceback
+    for name, value in parts.items():
+        problem = _unencodable(value)
+        if problem:
+            raise ConfigurationError(f"{name}: {problem} cannot be sent as JSON")
+    raise ConfigurationError("the request body cannot be sent as JSON")
+
+
+def _unencodable(value: Any) -> str | None:
+    """What in `value` JSON cannot carry, in words; None if it encodes."""
+    found: list[Any] = []
+
+    def refuse(obj: Any) -> Any:
+        found.append(obj)
+        raise TypeError
+
+    try:
+        _dumps(value, default=refuse)
+    except RecursionError:
+        return "data nested this deeply"
+    except ValueError as exc:
+        return "a circular reference" if "ircular" in str(exc) else "NaN or infinity"
+    except TypeError:
+        return _kind_of(found[0]) if found else "a dict key that is not a string"
+    return None
+
+
+def _kind_of(obj: Any) -> str:
+    if inspect.isroutine(obj) or isinstance(obj, type(lambda: 0)):
+        return "a function object"
+    if isinstance(obj, (set, frozenset)):
+        return "a set"
+    if isinstance(obj, type):
+        return "a class"
+    if isinstance(obj, (bytes, bytearray)):
+        return "bytes"
+    return f"a {type(obj).__name__} object"
 
 
 def _key_for(url: str, dialect: str, settings: QwQSettings, credentials: Credentials) -> Secret:
@@ -245,7 +347,9 @@ class ToolCallAssembler:
     def __init__(self) -> None:
         self._parts: dict[int, dict[str, Any]] = {}
 
-    def add(self, calls: list[dict[str, Any]]) -> None:
+    def add(self, calls: list[dict[str, Any]]) -> int:
+        """Add calls or fragments; returns the characters they added (for the size bound)."""
+        added = 0
         for call in calls:
             # OpenAI streams send fragments of one call under the same index; native replies
             # send whole calls without one, each a new call.
@@ -256,11 +360,15 @@ class ToolCallAssembler:
             name = function.get("name")
             if isinstance(name, str):
                 slot["name"] += name
+                added += len(name)
             arguments = function.get("arguments")
             if isinstance(arguments, str):
                 slot["arguments"] += arguments
+                added += len(arguments)
             elif arguments is not None:
                 slot["arguments"] = arguments
+                added += len(repr(arguments))
+        return added
 
     def finish(self) -> list[ToolCall]:
         calls = [_tool_call(slot) for _, slot in sorted(self._parts.items())]
@@ -272,6 +380,6 @@ def _tool_call(slot: dict[str, Any]) -> ToolCall:
     arguments = slot["arguments"]
     if isinstance(arguments, str):
         # Unparseable arguments stay a string: the caller sees exactly what the model wrote.
-        with contextlib.suppress(json.JSONDecodeError):
+        with contextlib.suppress(ValueError, RecursionError):
             arguments = json.loads(arguments) if arguments else {}
     return ToolCall(name=slot["name"], arguments=arguments, id=slot["id"])

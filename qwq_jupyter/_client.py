@@ -322,7 +322,14 @@ class AsyncQwQClient:
                 break
             finally:
                 guard.waiting = False
-            batch = [event for payload in feed(raw) for event in decoder.feed(payload)]
+            batch: list[Event] = []
+            try:
+                for payload in feed(raw):
+                    batch += decoder.feed(payload)
+            except QwQError:  # an error event: what came before it in this read still counts
+                if batch:
+                    yield batch
+                raise
             if batch:
                 yield batch
             runaway = decoder.runaway()

@@ -6,6 +6,6 @@ can be scripted with `Reply` and `Fault` to misbehave the ways real servers do.
 
 from __future__ import annotations
 
-from qwq_jupyter.testing._server import Fault, QwQTestServer, RecordedRequest, Reply
+from qwq_jupyter.testing._server import Fault, QwQTestServer, RecordedRequest, Reply, gzip_bomb
 
-__all__ = ["Fault", "QwQTestServer", "RecordedRequest", "Reply"]
+__all__ = ["Fault", "QwQTestServer", "RecordedRequest", "Reply", "gzip_bomb"]

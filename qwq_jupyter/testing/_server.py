@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,12 @@ class Fault:
     Setting `status` or `code` makes an error answer. The stream options apply to streamed
     replies; on a non-streamed request only `reset_after` (abort at once) and `stall_after`
     (answer nothing) have an effect.
+
+    Hostile servers: `raw_body` is sent as is in place of any reply (with `status`, default 200,
+    `content_type`, `content_encoding` and `headers`; see `gzip_bomb`); `events` streams these
+    `data:` payloads verbatim, then `[DONE]`; `endless` streams reasoning tokens at full speed
+    until the client hangs up; `drip` writes the body one byte per `drip` seconds (and the
+    status line and headers too with `drip_head`).
     """
 
     status: int | None = None
@@ -104,6 +111,14 @@ class Fault:
     bare_done: bool = False
     no_finish_reason: bool = False  # end with [DONE] but never say why (some servers do)
     error_after: int | None = None  # after K events, an error event and [DONE] (as vLLM does)
+    raw_body: bytes | None = None
+    content_type: str = "application/json"
+    content_encoding: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[str] | None = None
+    endless: bool = False
+    drip: float | None = None
+    drip_head: bool = False
     times: int = 1
 
     def __post_init__(self) -> None:
@@ -115,7 +130,22 @@ class Fault:
     @property
     def is_error(self) -> bool:
         """Whether this fault answers with an HTTP error instead of a completion."""
-        return self.status is not None or self.code is not None
+        return self.raw_body is None and (self.status is not None or self.code is not None)
+
+    @property
+    def hostile(self) -> bool:
+        """Whether this fault replaces the reply with hand-made bytes or events."""
+        return self.raw_body is not None or self.events is not None or self.endless
+
+
+def gzip_bomb(size: int, fill: bytes = b"\0") -> bytes:
+    """Gzip data that inflates to `size` bytes of `fill`, built without holding them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = fill * (1 << 20)
+    parts = [packer.compress(block) for _ in range(size >> 20)]
+    parts.append(packer.compress(fill * (size % (1 << 20))))
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 @dataclass
@@ -840,10 +870,13 @@ class QwQTestServer:
         extra: dict[str, str] = {}
         if fault is not None and fault.retry_after is not None:
             extra["Retry-After"] = f"{fault.retry_after:g}"
+        if fault is not None and fault.hostile:
+            await self._hostile(reader, writer, fault)
+            return False
         if fault is not None and fault.is_error:
             status, code, message = _fault_error(fault, body)
             error = _error_body(route.dialect == "openai", code, message)
-            return await _send_json(writer, status, error, extra)
+            return await _send_json(writer, status, error, extra, fault=fault)
         model = route.model or str(body.get("model") or DEFAULT_MODEL)
         if body.get("stream") is True:
             events = _stream_events(reply, route.dialect, body, model)
@@ -857,7 +890,34 @@ class QwQTestServer:
                 await self._hold_open(gone)
             return False
         response = _response_body(reply, route.dialect, body, model)
-        return await _send_json(writer, 200, response, extra)
+        return await _send_json(writer, 200, response, extra, fault=fault)
+
+    async def _hostile(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fault: Fault
+    ) -> None:
+        """Hand-made bytes or events, as a hostile server would send them; then close."""
+        headers = {**fault.headers, "Connection": "close"}
+        if fault.content_encoding is not None:
+            headers["Content-Encoding"] = fault.content_encoding
+        async with _client_watch(reader) as gone:
+            try:
+                if fault.raw_body is not None:
+                    headers = {"Content-Type": fault.content_type, **headers}
+                    headers["Content-Length"] = str(len(fault.raw_body))
+                    await _send_bytes(writer, fault.status or 200, headers, fault.raw_body, fault)
+                    return
+                headers = {"Content-Type": "text/event-stream", **headers}
+                await _send_bytes(writer, 200, headers, b"", fault)
+                if fault.endless:
+                    await _write_endless(writer, gone)
+                    return
+                for payload in fault.events or []:
+                    await _send_bytes(writer, None, {}, f"data: {payload}\n\n".encode(), fault)
+                await _send_bytes(writer, None, {}, b"data: [DONE]\n\n", fault)
+            except ConnectionError:
+                gone.set()
+            if gone.is_set():
+                self._note_disconnect()
 
     async def _stream(
         self,
@@ -934,12 +994,44 @@ async def _send_json(
     extra: dict[str, str] | None = None,
     *,
     close: bool = False,
+    fault: Fault | None = None,
 ) -> bool:
     """Send a JSON response with Content-Length; returns True so keep-alive can continue."""
     data = json.dumps(body, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
     if close:
         headers["Connection"] = "close"
-    writer.write(_head(status, {**headers, **(extra or {})}) + data)
-    await writer.drain()
+    await _send_bytes(writer, status, {**headers, **(extra or {})}, data, fault)
     return not close
+
+
+async def _send_bytes(
+    writer: asyncio.StreamWriter,
+    status: int | None,
+    headers: dict[str, str],
+    body: bytes,
+    fault: Fault | None,
+) -> None:
+    """Write a response head (unless `status` is None) and body, dripped if the fault says so."""
+    head = _head(status, headers) if status is not None else b""
+    drip = fault.drip if fault is not None else None
+    if not drip:
+        writer.write(head + body)
+        await writer.drain()
+        return
+    if not fault or not fault.drip_head:
+        writer.write(head)
+        head = b""
+    data = head + body
+    for index in range(len(data)):
+        writer.write(data[index : index + 1])
+        await writer.drain()
+        await asyncio.sleep(drip)
+
+
+async def _write_endless(writer: asyncio.StreamWriter, gone: asyncio.Event) -> None:
+    """Reasoning tokens in the native shape, as fast as the client reads, until it hangs up."""
+    frames = b"".join(b'data: {"response":" thinking%d"}\n\n' % i for i in range(256))
+    while not gone.is_set():
+        writer.write(frames)
+        await writer.drain()

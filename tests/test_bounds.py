@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from qwq_jupyter import Credentials, QwQClient, QwQSettings
-from qwq_jupyter._client import ERROR_BODY_BYTES, _Inflater, _PIECE
+from qwq_jupyter._client import _PIECE, ERROR_BODY_BYTES, _Inflater
 from qwq_jupyter._decode import CHARS_PER_TOKEN, EventDecoder
 from qwq_jupyter._errors import (
     DeadlineExceeded,
@@ -102,7 +102,7 @@ def test_gzip_bomb_whole_body_is_refused_within_the_cap(server) -> None:
 
 def test_gzip_bomb_error_body_is_cut_at_the_cap(server) -> None:
     fault = Fault(raw_body=BOMB, status=500, content_encoding="gzip")
-    (response, error), peak = peak_during(lambda: call(server, fault))
+    (_response, error), peak = peak_during(lambda: call(server, fault))
     assert isinstance(error, ServerError) and "KB, not read" in str(error)
     assert peak < 8 * MB
 

@@ -125,7 +125,8 @@ def test_infinite_token_counts_are_ignored_and_the_reply_finishes(server) -> Non
 def test_infinite_token_counts_in_a_whole_body(server) -> None:
     body = b'{"result": {"response": "4", "usage": {"completion_tokens": 1e999}}, "success": true}'
     response, error = call(server, Fault(raw_body=body), stream=False)
-    assert error is None and response.finish_reason == "stop" and response.usage.output_tokens is None
+    assert error is None and response.finish_reason == "stop"
+    assert response.usage.output_tokens is None
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -169,7 +170,7 @@ def test_html_error_page_is_one_short_line(server) -> None:
 
 def test_html_instead_of_a_reply_is_one_line(server) -> None:
     fault = Fault(raw_body=HTML, content_type="text/html; charset=utf-8")
-    response, error = call(server, fault, stream=False)
+    _response, error = call(server, fault, stream=False)
     text = assert_one_line(error)
     assert "not JSON" in text and "text/html" in text and "<p>" not in text
 

@@ -7,6 +7,7 @@ runs it through a view, and records the turn. It knows nothing of argument parsi
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -404,8 +405,12 @@ def _cassette_from_environment() -> Cassette | None:
     """QWQ_JUPYTER_REPLAY=path or QWQ_JUPYTER_RECORD=path switches a whole run (CI, a class)."""
     from ._cassette import RECORD_ENV, REPLAY_ENV, Cassette
 
-    if os.environ.get(REPLAY_ENV):
-        return Cassette(os.environ[REPLAY_ENV], "replay", speed=0.0)
-    if os.environ.get(RECORD_ENV):
-        return Cassette(os.environ[RECORD_ENV], "record")
+    for variable, mode, speed in ((REPLAY_ENV, "replay", 0.0), (RECORD_ENV, "record", 1.0)):
+        if os.environ.get(variable):
+            try:
+                return Cassette(os.environ[variable], mode, speed=speed)
+            except ConfigurationError as err:
+                # Said once, in one line; raising here would break every later cell instead.
+                print(f"note: {variable} is ignored: {err}", file=sys.stderr)
+                return None
     return None

@@ -101,3 +101,27 @@ def test_code_blocks() -> None:
     answer = "Try:\n```python\nx = 1\n```\nthen\n```\ny = 2\n```\nnot\n```bash\nls\n```"
     assert code_blocks(answer) == ["x = 1", "y = 2"]
     assert code_blocks("````python\nprint('```')\n````") == ["print('```')"]
+
+
+class _Unshowable:
+    def __repr__(self) -> str:
+        raise ValueError("no repr\nsecond line")
+
+
+class _UnshowableMessage(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("str of the error fails too")
+
+
+class _Worse:
+    def __repr__(self) -> str:
+        raise _UnshowableMessage
+
+
+def test_a_value_whose_repr_raises_is_one_line() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        interpolate("see {@v}", {"v": _Unshowable()})
+    assert str(info.value) == "{@v}: its value cannot be shown: ValueError: no repr"
+    with pytest.raises(ConfigurationError) as info:
+        interpolate("see {@v}", {"v": [_Worse()]})
+    assert str(info.value) == "{@v}: its value cannot be shown: _UnshowableMessage"

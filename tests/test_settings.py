@@ -88,3 +88,20 @@ def test_config_loader_sets_values() -> None:
     config = Config()
     config.QwQSettings.temperature = 0.3
     assert QwQSettings(config=config).temperature == 0.3
+
+
+@pytest.mark.parametrize("tools", [["lookup"], [len], [{"description": "no name"}]])
+def test_tools_must_describe_tools(tools) -> None:
+    settings = QwQSettings()
+    before = settings.tools
+    with pytest.raises(ConfigurationError, match=r"tools\[0\] must be a dict describing a tool"):
+        settings.override(tools=tools)
+    with pytest.raises(Exception, match=r"tools\[0\] must be a dict"):
+        settings.tools = tools  # %config and the panel set the trait directly
+    assert settings.tools == before  # unchanged
+
+
+def test_both_tool_shapes_are_accepted() -> None:
+    workers = {"name": "f", "description": "d", "parameters": {}}
+    openai = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    assert QwQSettings().override(tools=[workers, openai]).tools == [workers, openai]

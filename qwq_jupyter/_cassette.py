@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._credentials import redact
+from ._credentials import known_secrets, redact
 from ._errors import ConfigurationError, QwQError
 from ._events import (
     AnswerDelta,
@@ -236,7 +236,7 @@ class _Recorder(_CassetteSource):
             yield batch
         finish = recorded[-1][1] if recorded else None
         if isinstance(finish, Finish) and finish.reason != "error":
-            self._cassette.add(request, recorded, self._client.credentials.secrets())
+            self._cassette.add(request, recorded, known_secrets(self._client.credentials))
 
 
 class _Player(_CassetteSource):

@@ -296,3 +296,14 @@ def test_interrupt_before_the_background_thread_starts_cancels_and_frees(server)
     waited = threading.Event()
     threading.Thread(target=lambda: (state.wait_idle("default"), waited.set())).start()
     assert waited.wait(5)  # a later cell of this conversation does not wait forever
+
+
+def test_a_cassette_masks_every_known_secret_not_just_the_backends(qwq, server, tmp_path) -> None:
+    """Recording from Workers AI, a reply echoing the OpenAI key (not in use) is masked too."""
+    server.push(Reply(reasoning=f"r {OPENAI_KEY}", answer=f"a {QWQ_KEY} {TOKEN}"))
+    path = tmp_path / "tape.json"
+    command(qwq, f"record {path}")
+    ask(qwq, "q")
+    text = path.read_text()
+    assert_clean(text)
+    assert f"a {MASK} {MASK}" in text

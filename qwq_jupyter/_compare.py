@@ -129,15 +129,16 @@ class Comparison:
 
 
 def _grid(columns: list[str]) -> str:
-    """Runs side by side, each at least 16em wide: a narrow output stacks them instead."""
+    """Runs side by side, each at least 16em wide; a narrow output wraps them onto rows.
+
+    Flexbox rather than a CSS grid: `repeat(…, minmax(…))` nests functions, which the
+    sanitiser's style filter does not keep.
+    """
     cells = "".join(
-        block(column, "qwq-run", "min-width: 0; overflow-wrap: anywhere") for column in columns
+        block(column, "qwq-run", "flex: 1 1 16em; min-width: 0; overflow-wrap: anywhere")
+        for column in columns
     )
-    return block(
-        cells,
-        "qwq-grid",
-        "display: grid; grid-template-columns: repeat(auto-fit, minmax(16em, 1fr)); gap: 1em",
-    )
+    return block(cells, "qwq-grid", "display: flex; flex-wrap: wrap; gap: 1.5em")
 
 
 def _cell(name: str, value: Any) -> str:

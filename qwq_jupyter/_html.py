@@ -133,7 +133,7 @@ _CLASSES = {
 # Properties the chrome uses and Markdown tables align with; none of them can load a URL.
 _STYLES = {
     "text-align", "white-space", "opacity", "font-size", "font-weight", "font-style",
-    "display", "grid-template-columns", "gap", "min-width", "max-width", "overflow-wrap",
+    "display", "flex", "flex-wrap", "gap", "min-width", "max-width", "overflow-wrap",
     "word-break", "margin", "margin-top", "margin-bottom", "padding", "vertical-align",
     "width", "max-height", "overflow", "border-left", "padding-left",
 }  # fmt: skip

@@ -96,9 +96,13 @@ def notice_text(response: Response) -> str | None:
 
 
 def note_html(note: str) -> str:
-    """A note (the demo banner, trimming, a retry): the extension's Markdown, no math."""
+    """A note (the demo banner, trimming, a retry), as plain text.
+
+    Not Markdown: a retry note carries the server's error message, and a message that
+    starts with a code fence would otherwise turn the whole note into an empty code block.
+    """
     return block(
-        markdown(note, math=False),
+        f"<p>{escape(note)}</p>",
         "qwq-note",
         "opacity: 0.75; border-left: 3px solid; padding-left: 0.6em; margin-bottom: 0.4em",
     )

@@ -186,6 +186,36 @@ def _output_of(page: Page, source: str) -> Any:
     )
 
 
+def _set_theme(page: Page, theme: str) -> None:
+    """Settings → Theme → `theme`, as a user would pick it."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
+    light = theme.endswith("Light")
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === String(light)", arg=light
+    )
+    page.wait_for_timeout(500)
+
+
+def _screenshots(page: Page, theme: str) -> None:
+    """What a user sees of the outputs that mix model text and the extension's own."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, source in (
+        ("math", "math"),
+        ("history", "%qwq history mixed"),
+        ("compare", "compare"),
+        ("error", "error"),
+        ("retry", "retry"),
+        ("dry-run", "--dry-run"),
+        ("stats", "%qwq stats"),
+        ("tool", "tool 0"),
+    ):
+        cell = _output_of(page, source)
+        cell.scroll_into_view_if_needed()
+        cell.screenshot(path=ARTIFACTS / f"hostile-{name}-{theme}.png")
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     chromium = find_chromium()
@@ -243,15 +273,10 @@ def live(lab: Lab) -> Lab:
         lab.stats_math = _output_of(page, "%qwq stats").locator("mjx-container").count()
         lab.inspect("live")
         ARTIFACTS.mkdir(exist_ok=True)
-        for name, source in (
-            ("math", "math"),
-            ("history", "%qwq history mixed"),
-            ("compare", "compare"),
-            ("error", "error"),
-        ):
-            cell = _output_of(page, source)
-            cell.scroll_into_view_if_needed()
-            cell.screenshot(path=ARTIFACTS / f"hostile-{name}.png")
+        _screenshots(page, "light")
+        _set_theme(page, "JupyterLab Dark")
+        _screenshots(page, "dark")
+        _set_theme(page, "JupyterLab Light")
     except BaseException:
         page.screenshot(path=ARTIFACTS / "failure-hostile-live.png")
         print(lab.jupyter.log_tail())

@@ -264,3 +264,10 @@ def test_random_markup_never_yields_script(answer: str, reasoning: str, note: st
 )
 def test_the_checker_itself_sees_danger(bad: str) -> None:
     assert dangers(bad)
+
+
+def test_a_note_is_text_and_loses_nothing() -> None:
+    note = "```js </div><img src=x onerror=alert(1)> (HTTP 429): busy; retried after 0.1 s"
+    rendered = render_html(response(), notes=[note])
+    assert "retried after 0.1 s" in rendered and "&lt;img src=x" in rendered
+    assert dangers(rendered) == []

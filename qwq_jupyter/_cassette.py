@@ -9,7 +9,9 @@ reported as an error, never answered with another request's reply.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
+import itertools
 import json
 import tempfile
 import time
@@ -148,6 +150,50 @@ def _check_writable(path: Path) -> None:
         raise ConfigurationError(f"cannot record to {path}: {err.strerror or err}") from None
 
 
+def _masked(
+    events: list[tuple[float, Event]], secrets: tuple[str, ...]
+) -> list[tuple[float, Event]]:
+    """Events with every secret masked, even one a server streamed across several deltas."""
+    masked: list[tuple[float, Event]] = []
+    start = 0
+    while start < len(events):
+        kind = type(events[start][1])
+        end = start + 1
+        if kind in (ReasoningDelta, AnswerDelta):
+            while end < len(events) and type(events[end][1]) is kind:
+                end += 1
+            masked += _masked_run(events[start:end], kind, secrets)
+        else:
+            masked.append(events[start])
+        start = end
+    return masked
+
+
+def _masked_run(
+    run: list[tuple[float, Any]], kind: type, secrets: tuple[str, ...]
+) -> list[tuple[float, Event]]:
+    """Deltas of one kind in a row: those a secret spans become one (timed at its last piece)."""
+    texts = [event.text for _, event in run]
+    ends = list(itertools.accumulate(len(text) for text in texts))
+    joined = "".join(texts)
+    with_previous = [False] * len(run)
+    for secret in secrets:
+        at = joined.find(secret)
+        while at != -1:
+            first = bisect.bisect_right(ends, at)
+            last = bisect.bisect_right(ends, at + len(secret) - 1)
+            for index in range(first + 1, last + 1):
+                with_previous[index] = True
+            at = joined.find(secret, at + len(secret))
+    pieces: list[tuple[float, str]] = []
+    for (at_time, _event), text, join in zip(run, texts, with_previous, strict=True):
+        if join:
+            pieces[-1] = (at_time, pieces[-1][1] + text)
+        else:
+            pieces.append((at_time, text))
+    return [(at_time, kind(redact(text, secrets))) for at_time, text in pieces]
+
+
 class Cassette:
     """Entries of recorded events; `mode` is "record" or "replay"."""
 
@@ -187,7 +233,7 @@ class Cassette:
     ) -> None:
         self.entries[request_key(request)] = {
             "request": request.body,
-            "events": [[round(t, 4), _encode(event)] for t, event in events],
+            "events": [[round(t, 4), _encode(event)] for t, event in _masked(events, secrets)],
         }
         text = json.dumps(
             {"format": FORMAT, "version": 1, "entries": self.entries}, indent=1, ensure_ascii=False

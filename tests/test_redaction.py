@@ -306,4 +306,32 @@ def test_a_cassette_masks_every_known_secret_not_just_the_backends(qwq, server, 
     ask(qwq, "q")
     text = path.read_text()
     assert_clean(text)
-    assert f"a {MASK} {MASK}" in text
+    (entry,) = json.loads(text)["entries"].values()
+    events = [event for _, event in entry["events"]]
+    answer = "".join(event["text"] for event in events if event["type"] == "answer")
+    assert answer.strip() == f"a {MASK} {MASK}"
+
+
+def test_a_secret_streamed_across_deltas_is_masked_in_the_cassette(tmp_path) -> None:
+    """Real servers stream a token in several sub-word pieces; the file must not hold them."""
+    from qwq_jupyter._cassette import Cassette
+    from qwq_jupyter._events import AnswerDelta, Finish, ReasoningDelta
+    from qwq_jupyter._wire import HTTPRequest
+
+    pieces = ["The key is cf-tok-", "SENTINEL", "-9d41", "c07e.", " Done", " now."]
+    events = [(0.0, ReasoningDelta(f"th{ACCOUNT[:5]}")), (0.05, ReasoningDelta(ACCOUNT[5:]))]
+    events += [(0.1 * n, AnswerDelta(text)) for n, text in enumerate(pieces)]
+    events.append((0.7, Finish("stop")))
+    cassette = Cassette(tmp_path / "tape.json", "record")
+    request = HTTPRequest("http://x", {"messages": []}, {}, "native")
+    cassette.add(request, events, (TOKEN, ACCOUNT))
+    text = (tmp_path / "tape.json").read_text()
+    assert_clean(text)
+    replayed = Cassette(tmp_path / "tape.json", "replay").find(request)
+    answer = [
+        (round(at, 2), event.text) for at, event in replayed if isinstance(event, AnswerDelta)
+    ]
+    # Only the pieces the token spans were joined; the others keep their own times.
+    assert answer == [(0.3, f"The key is {MASK}."), (0.4, " Done"), (0.5, " now.")]
+    reasoning = [event.text for _, event in replayed if isinstance(event, ReasoningDelta)]
+    assert reasoning == [f"th{MASK}"]

@@ -56,7 +56,7 @@ class _Buffered:
     """
 
     def __init__(
-        self, out: TextIO, clock: Callable[[], float], interval: float, limit: int = LIVE_LIMIT
+        self, out: TextIO, clock: Callable[[], float], interval: float, limit: int | None = None
     ) -> None:
         self._out = out
         self._clock = clock
@@ -64,7 +64,8 @@ class _Buffered:
         self._pending: list[str] = []
         self._style: str | None = None
         self._last_flush = clock()
-        self._room = limit
+        self._limit = LIVE_LIMIT if limit is None else limit
+        self._room = self._limit
         self.cut = False  # the live text reached its limit
 
     def write(self, text: str, style: str = "") -> None:
@@ -78,7 +79,7 @@ class _Buffered:
         self._add(printable(text), style)
         if self.cut:
             self._add(
-                f"\n… live view stopped after {LIVE_LIMIT:,} characters; "
+                f"\n… live view stopped after {self._limit:,} characters; "
                 "the whole reply comes at the end.\n",
                 "",
             )

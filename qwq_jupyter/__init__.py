@@ -48,6 +48,9 @@ _EXPORTS = {
     "RequestTimeoutError": "._errors",
     "ServerError": "._errors",
     "StallError": "._errors",
+    "RedirectError": "._errors",
+    "ReplyTooLargeError": "._errors",
+    "UnreadableReplyError": "._errors",
 }
 
 __all__ = [*sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
@@ -69,9 +72,12 @@ if TYPE_CHECKING:
         QuotaExceededError,
         QwQError,
         RateLimitError,
+        RedirectError,
+        ReplyTooLargeError,
         RequestTimeoutError,
         ServerError,
         StallError,
+        UnreadableReplyError,
     )
     from ._events import (
         AnswerDelta,

@@ -29,9 +29,11 @@ from ._render import (
     reasoning_html,
     reasoning_summary,
 )
+from ._session import REPLY_REDACTED
 from ._settings import NUMERIC_PARAMETERS, QwQSettings
 
 if TYPE_CHECKING:
+    from ._client import ResponseStream
     from ._session import Ask, Session
 
 __all__ = ["Comparison", "parse_spec", "run_comparison"]
@@ -210,9 +212,13 @@ def run_comparison(
             prompt, variant, chat=args.chat, new=args.new, history=not args.no_history
         )
         runs.append(Run(f"{name}={value:g}", ask))
-    streams = [session.start(run.ask) for run in runs]
-    live = _LiveGrid(runs) if in_kernel else None
+    streams: list[ResponseStream] = []
+    live = None
     try:
+        # Started inside the protected region: ■ while the runs go out cancels those sent.
+        for run in runs:
+            streams.append(session.start(run.ask))
+        live = _LiveGrid(runs) if in_kernel else None
         while not all(stream.finished for stream in streams):
             for run, stream in zip(runs, streams, strict=True):
                 _absorb(run, stream.poll())
@@ -222,10 +228,15 @@ def run_comparison(
     except KeyboardInterrupt:
         for stream in streams:
             stream.cancel()
+        if len(streams) < len(runs):
+            raise
+    redacted = False
     for run, stream in zip(runs, streams, strict=True):
         run.response = stream.response
+        redacted = session.redact_response(run.response) or redacted
         session.totals.add(run.response)
-    comparison = Comparison(name, runs, notes=session.banner())
+    notes = session.banner() + runs[0].ask.notes + ([REPLY_REDACTED] if redacted else [])
+    comparison = Comparison(name, runs, notes=notes)
     session.last_comparison = comparison
     if live is not None:
         live.close()

@@ -41,7 +41,7 @@ class RequestPreview:
             if "prompt" in request.body
             else apply_chat_template(ask.fit.messages)
         )
-        self.notes = ask.fit.notices()
+        self.notes = ask.notes  # the window's notices and, if any, the redaction note
 
     def __repr__(self) -> str:
         return (

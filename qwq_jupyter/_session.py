@@ -21,9 +21,9 @@ from ._conversation import (
     WindowFit,
     fit_to_window,
 )
-from ._credentials import Credentials, known_secrets, redact, redact_data
+from ._credentials import Credentials, StreamRedactor, known_secrets, redact, redact_data
 from ._errors import ConfigurationError
-from ._events import Response, ToolCall
+from ._events import AnswerDelta, Event, ReasoningDelta, Response, ToolCall, ToolCallEvent
 from ._settings import QwQSettings
 from ._template import apply_chat_template
 
@@ -254,19 +254,24 @@ class Session:
         """
         notes = self.banner() + ask.notes
         started = False
+        live = _LiveRedaction(self.secrets(ask.settings))
         try:
             if stream is None:
                 stream = self.start(ask)
             view.start(notes)
             started = True
             for event in stream.events(tick=0.05):
-                view.on_event(event)
+                for shown in live.events(event):
+                    view.on_event(shown)
         except KeyboardInterrupt:
             if stream is None:
                 raise  # nothing was sent
             stream.cancel()
         if not started:
             view.start(notes)
+        else:
+            for shown in live.end():
+                view.on_event(shown)
         response = stream.response
         if self.redact_response(response):
             notes = [*notes, REPLY_REDACTED]
@@ -414,3 +419,42 @@ def _cassette_from_environment() -> Cassette | None:
                 print(f"note: {variable} is ignored: {err}", file=sys.stderr)
                 return None
     return None
+
+
+class _LiveRedaction:
+    """The live events with known secrets masked, so an echoed token never shows, even live.
+
+    Reasoning and answer text are masked as they stream (a secret split across deltas too);
+    what is held back is let out when the reasoning turns into the answer, and at the end.
+    """
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = secrets
+        self._reasoning = StreamRedactor(secrets)
+        self._answer = StreamRedactor(secrets)
+        self._answering = False
+
+    def events(self, event: Event | None) -> list[Event | None]:
+        if isinstance(event, ReasoningDelta):
+            text = self._reasoning.feed(event.text)
+            return [ReasoningDelta(text)] if text else []
+        if isinstance(event, AnswerDelta):
+            shown: list[Event | None] = []
+            if not self._answering:
+                self._answering = True
+                rest = self._reasoning.flush()
+                if rest:
+                    shown.append(ReasoningDelta(rest))
+            text = self._answer.feed(event.text)
+            return [*shown, AnswerDelta(text)] if text else shown
+        if isinstance(event, ToolCallEvent):
+            call = ToolCall(**redact_data(event.call.to_dict(), self._secrets))
+            return [ToolCallEvent(call)]
+        return [event]
+
+    def end(self) -> list[Event | None]:
+        reasoning, answer = self._reasoning.flush(), self._answer.flush()
+        return [
+            *([ReasoningDelta(reasoning)] if reasoning else []),
+            *([AnswerDelta(answer)] if answer else []),
+        ]

@@ -335,3 +335,40 @@ def test_a_secret_streamed_across_deltas_is_masked_in_the_cassette(tmp_path) -> 
     assert answer == [(0.3, f"The key is {MASK}."), (0.4, " Done"), (0.5, " now.")]
     reasoning = [event.text for _, event in replayed if isinstance(event, ReasoningDelta)]
     assert reasoning == [f"th{MASK}"]
+
+
+# --- Live text and comparisons ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 100])
+def test_a_secret_split_across_live_pieces_is_masked(size: int) -> None:
+    from qwq_jupyter._credentials import StreamRedactor
+
+    text = f"The token is {TOKEN}, the account {ACCOUNT}; done."
+    redactor = StreamRedactor((TOKEN, ACCOUNT))
+    shown = "".join(redactor.feed(text[i : i + size]) for i in range(0, len(text), size))
+    shown += redactor.flush()
+    assert shown == f"The token is {MASK}, the account {MASK}; done."
+
+
+def test_an_echoed_secret_never_streams_to_the_terminal(server) -> None:
+    import io
+
+    from qwq_jupyter._view import TerminalView
+
+    server.push(Reply(reasoning=f"The key is {TOKEN} ok", answer=f"Account {ACCOUNT} here."))
+    state = Session(QwQSettings(api_base=server.api_base))
+    out = io.StringIO()
+    state.run(state.ask("which?", state.settings), TerminalView(out=out))
+    assert_clean(out.getvalue())
+    assert f"Account {MASK} here." in out.getvalue() and "The key is" in out.getvalue()
+
+
+def test_compare_masks_echoed_secrets_and_says_so(qwq, server) -> None:
+    server.push(
+        Reply(reasoning="r", answer=f"token {TOKEN}"), Reply(reasoning="r", answer=f"id {ACCOUNT}")
+    )
+    comparison, _ = ask(qwq, "echo", "--compare temperature=0.2,0.8")
+    bundle = comparison._repr_mimebundle_()
+    assert_clean(bundle["text/html"], bundle["text/plain"], repr(comparison))
+    assert REPLY_REDACTED in comparison.notes

@@ -154,7 +154,7 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pick = cell(notebook, "pick")
     assert "run 2 (temperature=0.6) is now the last turn of 'hamster'" in stdout(pick)
     (picked,) = results(pick)
-    assert "Conversation &#x27;hamster&#x27;: 1 turn<" in picked.data["text/html"]
+    assert "Conversation 'hamster': 1 turn<" in picked.data["text/html"]
 
     history = html_of(cell(notebook, "history"))
     assert "2 turns" in history and "hamster" not in history  # --no-history, --chat stay out

@@ -40,7 +40,10 @@ def test_compare_runs_at_once_and_tabulates(shell, qwq_env) -> None:
     assert session(shell).conversation().turns[-1].answer == value.runs[2].response.answer
 
 
-@pytest.mark.parametrize("spec", ["temperature=9,1", "nothing=1,2", "top_k=1.5,2", "seed=5"])
+@pytest.mark.parametrize(
+    "spec",
+    ["temperature=9,1", "nothing=1,2", "top_k=1.5,2", "seed=5", "seed=1,2,3,4,5,6,7"],
+)
 def test_compare_refuses_bad_specs_before_sending(shell, qwq_env, spec: str) -> None:
     with pytest.raises(UsageError):
         ask(shell, "q", f"--compare {spec}")

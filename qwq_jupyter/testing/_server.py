@@ -47,7 +47,7 @@ _FREE_ALLOCATION_MESSAGE = (
     "AiError: you have used up your daily free allocation of 10,000 neurons, please upgrade to "
     "Cloudflare's Workers Paid plan if you would like to continue usage."
 )
-# Workers AI error code -> (HTTP status, realistic message), after PROTOCOL.md's error table.
+# Workers AI error code -> (HTTP status, realistic message), as Cloudflare documents them.
 _ERROR_CODES: dict[int, tuple[int, str]] = {
     3003: (400, "Incomplete request"),
     5006: (400, "Bad input"),

@@ -19,11 +19,12 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
+from typing import Any
 
 import zmq
 from jupyter_client.manager import KernelManager
+from kernel_iopub import start_kernel, subscribe
 
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
@@ -38,28 +39,13 @@ def kernel_rss(manager: KernelManager) -> float:
     return int(line.split()[1]) / 1024
 
 
-def start(server: QwQTestServer) -> tuple[KernelManager, object, zmq.Socket]:
-    env = dict(
-        os.environ, CLOUDFLARE_ACCOUNT_ID=server.account_id, CLOUDFLARE_API_TOKEN=server.token
-    )
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(env=env, cwd=tempfile.mkdtemp())
-    client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    client.execute_interactive(
-        f"%load_ext qwq_jupyter\n%config QwQSettings.api_base = {server.api_base!r}", timeout=60
-    )
+def start(server: QwQTestServer) -> tuple[KernelManager, Any, zmq.Socket]:
+    manager, client = start_kernel(server)
     # Only our own subscriber from here on: a connected one that nobody reads would make the
     # kernel queue every message for it (up to ZeroMQ's high-water mark), and that is not a
     # cost a browser, which reads everything, would cause.
-    client.iopub_channel.stop()
-    info = manager.get_connection_info()
-    socket = zmq.Context.instance().socket(zmq.SUB)
-    socket.setsockopt(zmq.SUBSCRIBE, b"")
-    socket.connect(f"{info['transport']}://{info['ip']}:{info['iopub_port']}")
-    time.sleep(0.5)
-    return manager, client, socket
+    client.iopub_channel.stop()  # type: ignore[attr-defined]
+    return manager, client, subscribe(manager)
 
 
 def one_call(server: QwQTestServer, client, socket: zmq.Socket, reply: Reply) -> tuple[int, str]:

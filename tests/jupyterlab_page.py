@@ -16,12 +16,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, sync_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -293,3 +295,28 @@ class NotebookPage:
 
     def save(self) -> None:
         self.toolbar_button("docmanager:save").click()
+
+
+def kernel_environment(server: Any) -> dict[str, str]:
+    """The environment JupyterLab hands its kernels: pointed at `server`, with its keys."""
+    return dict(
+        os.environ,
+        QWQ_API_BASE=server.api_base,
+        CLOUDFLARE_ACCOUNT_ID=server.account_id,
+        CLOUDFLARE_API_TOKEN=server.token,
+    )
+
+
+@contextmanager
+def chromium_page(width: int, height: int = 900, scale: float = 1) -> Iterator[Page]:
+    """A page in Debian's headless Chromium, offline but for 127.0.0.1."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=scale
+            )
+            context.set_default_timeout(30_000)
+            yield context.new_page()
+        finally:
+            browser.close()

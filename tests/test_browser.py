@@ -28,13 +28,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyterlab_page import (
-    CHROMIUM_ARGS,
     JupyterLabServer,
     NotebookPage,
     Snapshot,
-    find_chromium,
+    chromium_page,
+    kernel_environment,
 )
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Locator, Page
 
 from qwq_jupyter.testing import QwQTestServer, Reply
 
@@ -116,55 +116,42 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A paced QwQ server, JupyterLab pointed at it, and the quickstart open in Chromium."""
-    chromium = find_chromium()
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copyfile(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
     # Distinctive credentials, so finding them in the saved notebook would mean a real leak.
     server = QwQTestServer(token=f"tok-{secrets.token_hex(12)}", account_id=secrets.token_hex(16))
     server.start()
-    env = dict(
-        os.environ,
-        QWQ_API_BASE=server.api_base,
-        CLOUDFLARE_ACCOUNT_ID=server.account_id,
-        CLOUDFLARE_API_TOKEN=server.token,
-    )
     jupyter = JupyterLabServer(
-        root, tmp_path_factory.mktemp("lab-home"), env, ARTIFACTS / "jupyterlab.log"
+        root,
+        tmp_path_factory.mktemp("lab-home"),
+        kernel_environment(server),
+        ARTIFACTS / "jupyterlab.log",
     )
     started = time.monotonic()
     try:
         jupyter.start()
         server_up = time.monotonic() - started
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context(
-                    viewport={"width": 1000, "height": 900}, device_scale_factor=2
-                )
-                context.set_default_timeout(30_000)
-                page = context.new_page()
-                lab = Lab(server, jupyter, page, NotebookPage(page))
-                lab.timings["jupyter_lab_serving_s"] = server_up
-                page.on("pageerror", lambda error: lab.page_errors.append(str(error)))
-                page.on(
-                    "request",
-                    lambda request: (
-                        None
-                        if request.url.startswith(jupyter.url)
-                        else lab.outside_requests.append(request.url)
-                    ),
-                )
-                with lab.page_on_failure("open"):
-                    lab.notebook.open(jupyter.url, NOTEBOOK)
-                lab.timings["notebook_open_kernel_idle_s"] = time.monotonic() - started
-                yield lab
-                lab.screenshot(page, "final-window")
-                lab.timings["module_total_s"] = time.monotonic() - started
-                (ARTIFACTS / "timings.json").write_text(
-                    json.dumps({k: round(v, 2) for k, v in lab.timings.items()}, indent=2)
-                )
-            finally:
-                browser.close()
+        with chromium_page(1000, scale=2) as page:
+            lab = Lab(server, jupyter, page, NotebookPage(page))
+            lab.timings["jupyter_lab_serving_s"] = server_up
+            page.on("pageerror", lambda error: lab.page_errors.append(str(error)))
+            page.on(
+                "request",
+                lambda request: (
+                    None
+                    if request.url.startswith(jupyter.url)
+                    else lab.outside_requests.append(request.url)
+                ),
+            )
+            with lab.page_on_failure("open"):
+                lab.notebook.open(jupyter.url, NOTEBOOK)
+            lab.timings["notebook_open_kernel_idle_s"] = time.monotonic() - started
+            yield lab
+            lab.screenshot(page, "final-window")
+            lab.timings["module_total_s"] = time.monotonic() - started
+            (ARTIFACTS / "timings.json").write_text(
+                json.dumps({k: round(v, 2) for k, v in lab.timings.items()}, indent=2)
+            )
     finally:
         jupyter.stop()
         server.stop()

@@ -13,7 +13,6 @@ extension's own dollar amounts must not.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,8 +25,8 @@ from typing import Any
 import nbformat
 import pytest
 from hostile_corpus import CORPUS, TOOL_NAMES, mark
-from jupyterlab_page import CHROMIUM_ARGS, JupyterLabServer, NotebookPage, find_chromium
-from playwright.sync_api import Page, sync_playwright
+from jupyterlab_page import JupyterLabServer, NotebookPage, chromium_page, kernel_environment
+from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
@@ -218,7 +217,6 @@ def _screenshots(page: Page, theme: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    chromium = find_chromium()
     root = tmp_path_factory.mktemp("hostile-root")
     home = tmp_path_factory.mktemp("hostile-home")
     notebook = nbformat.v4.new_notebook()
@@ -230,26 +228,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     server = QwQTestServer(responder=_responder()).start()
-    env = dict(
-        os.environ,
-        QWQ_API_BASE=server.api_base,
-        CLOUDFLARE_ACCOUNT_ID=server.account_id,
-        CLOUDFLARE_API_TOKEN=server.token,
+    jupyter = JupyterLabServer(
+        root, home, kernel_environment(server), ARTIFACTS / "jupyterlab-hostile.log"
     )
-    jupyter = JupyterLabServer(root, home, env, ARTIFACTS / "jupyterlab-hostile.log")
     try:
         jupyter.start()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context(viewport={"width": 1100, "height": 900})
-                context.set_default_timeout(30_000)
-                page = context.new_page()
-                notebook_page = NotebookPage(page)
-                notebook_page.open(jupyter.url, NOTEBOOK)
-                yield Lab(page, notebook_page, jupyter, server)
-            finally:
-                browser.close()
+        with chromium_page(1100) as page:
+            notebook_page = NotebookPage(page)
+            notebook_page.open(jupyter.url, NOTEBOOK)
+            yield Lab(page, notebook_page, jupyter, server)
     finally:
         jupyter.stop()
         server.stop()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from shells import terminal_ipython
 
 from qwq_jupyter.testing import Reply
 
@@ -25,22 +22,7 @@ def test_terminal_ipython_streams_plain_text_with_grey_reasoning(qwq_server, tmp
             "",
         ]
     )
-    env = dict(
-        os.environ,
-        CLOUDFLARE_ACCOUNT_ID=qwq_server.account_id,
-        CLOUDFLARE_API_TOKEN=qwq_server.token,
-        IPYTHONDIR=str(tmp_path),
-    )
-    ipython = Path(sys.executable).with_name("ipython")
-    result = subprocess.run(
-        [str(ipython), "--simple-prompt", "--no-banner", "--colors=NoColor"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    result = terminal_ipython(typed, qwq_server, tmp_path)
     out = result.stdout
     assert "\x1b[38;5;245mSix" in out  # the reasoning, grey
     assert "It is 42." in out and "tok/s" in out

@@ -8,13 +8,10 @@ own grey and reset.
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from shells import terminal_ipython
 
 from qwq_jupyter._errors import QwQError
 from qwq_jupyter._events import (
@@ -136,22 +133,7 @@ def test_real_ipython_prints_no_foreign_escape(qwq_server, tmp_path) -> None:
             "",
         ]
     )
-    env = dict(
-        os.environ,
-        CLOUDFLARE_ACCOUNT_ID=qwq_server.account_id,
-        CLOUDFLARE_API_TOKEN=qwq_server.token,
-        IPYTHONDIR=str(tmp_path),
-    )
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("ipython")), "--simple-prompt", "--no-banner",
-         "--colors=NoColor"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=tmp_path,
-    )  # fmt: skip
+    result = terminal_ipython(typed, qwq_server, tmp_path)
     out = result.stdout
     assert "Answer " in out and " done." in out and "── answer ──" in out
     assert "Conversation 'default': 1 turn" in out  # %qwq history has a terminal form

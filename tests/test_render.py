@@ -271,3 +271,17 @@ def test_a_note_is_text_and_loses_nothing() -> None:
     rendered = render_html(response(), notes=[note])
     assert "retried after 0.1 s" in rendered and "&lt;img src=x" in rendered
     assert dangers(rendered) == []
+
+
+def test_a_response_shown_again_in_another_cell_is_rendered_safely(shell) -> None:
+    from IPython.utils.capture import capture_output
+
+    from qwq_jupyter._render import DisplayedResponse
+
+    shown = DisplayedResponse.wrap(response(answer="<img src=x onerror=alert(1)> **ok**"), None)
+    with capture_output() as captured:
+        shown._ipython_display_()
+    (output,) = captured.outputs
+    assert set(output.data) == {"text/html", "text/plain"}
+    assert dangers(output.data["text/html"]) == []
+    assert "<strong>ok</strong>" in output.data["text/html"]

@@ -25,6 +25,7 @@ from ._credentials import Credentials, known_secrets, redact
 from ._errors import ConfigurationError, QwQError
 from ._events import Response
 from ._loop import LoopThread
+from ._redaction import redact_response
 from ._settings import QwQSettings
 
 if TYPE_CHECKING:
@@ -157,10 +158,7 @@ async def run_batch(
 
 
 def _masked(response: Response, secrets: tuple[str, ...]) -> Response:
-    response.answer = redact(response.answer, secrets)
-    response.reasoning = redact(response.reasoning, secrets)
-    if response.error:
-        response.error = redact(response.error, secrets)
+    redact_response(response, secrets)
     return response
 
 

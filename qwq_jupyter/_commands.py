@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ._credentials import MASK, redact
+from ._printable import printable
 from ._render import money, plural
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Commands:
             f"{'*' if name == store.current else ' '} {name}: {plural(len(c.turns), 'turn')}"
             for name, c in store.conversations.items()
         ]
-        print("\n".join(rows))
+        print(printable("\n".join(rows)))  # names can come from a loaded file
 
     def reset(self, name: str | None = None) -> None:
         """Forget a conversation's turns (the current one by default)."""
@@ -94,7 +95,7 @@ class Commands:
     def load(self, path: str) -> None:
         """Load conversations saved with %qwq save."""
         names = self._session.store.load(path)
-        print(f"loaded {', '.join(names) or 'no conversations'} from {path}")
+        print(printable(f"loaded {', '.join(names) or 'no conversations'} from {path}"))
 
     def settings(self) -> None:
         """Every setting, and which credentials are set (the token masked)."""

@@ -20,6 +20,7 @@ from ._errors import ConfigurationError
 from ._events import AnswerDelta, Event, ReasoningDelta, Response
 from ._html import block, document, escape, markdown, preformatted
 from ._printable import printable
+from ._redaction import LiveRedaction
 from ._render import (
     answer_html,
     footer_html,
@@ -219,9 +220,12 @@ def run_comparison(
         for run in runs:
             streams.append(session.start(run.ask))
         live = _LiveGrid(runs) if in_kernel else None
+        shown = [LiveRedaction(session.secrets(run.ask.settings)) for run in runs]
         while not all(stream.finished for stream in streams):
-            for run, stream in zip(runs, streams, strict=True):
-                _absorb(run, stream.poll())
+            for run, stream, live_text in zip(runs, streams, shown, strict=True):
+                _absorb(run, [e for event in stream.poll() for e in live_text.events(event)])
+                if stream.finished:
+                    _absorb(run, live_text.end())
             if live is not None:
                 live.refresh()
             time.sleep(0.05)
@@ -246,7 +250,7 @@ def run_comparison(
     return comparison
 
 
-def _absorb(run: Run, events: list[Event]) -> None:
+def _absorb(run: Run, events: list[Event | None]) -> None:
     for event in events:
         if isinstance(event, (ReasoningDelta, AnswerDelta)):
             if isinstance(event, AnswerDelta) and not run.answering:

@@ -192,28 +192,3 @@ def redact_data(data: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(data, (list, tuple)):
         return [redact_data(item, secrets) for item in data]
     return data
-
-
-class StreamRedactor:
-    """Masks secrets in text that arrives in pieces, even one split across two pieces.
-
-    It holds back the last (longest secret − 1) characters of what it has seen until more
-    text, or the end, shows they do not start a secret. With no secret known, text passes.
-    """
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._secrets = secrets
-        self._hold = max((len(secret) for secret in secrets), default=1) - 1
-        self._pending = ""
-
-    def feed(self, text: str) -> str:
-        if not self._secrets:
-            return text
-        text = redact(self._pending + text, self._secrets)
-        cut = max(0, len(text) - self._hold)
-        self._pending = text[cut:]
-        return text[:cut]
-
-    def flush(self) -> str:
-        text, self._pending = self._pending, ""
-        return redact(text, self._secrets)

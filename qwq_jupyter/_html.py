@@ -18,7 +18,9 @@ put into the DOM unsanitised. So this module decides what the browser gets, stru
   bare `\\boxed{…}`. Everything else sits in a container MathJax ignores (MathJax 2's
   `tex2jax_ignore` for nbconvert's HTML, MathJax 3's `mathjax_ignore` for JupyterLab), so a
   dollar amount the extension writes, or a `$` in code, is never typeset. TeX that could make a
-  link or load code (`\\href`, `\\url`, `\\class`, `\\require`, …) is shown as source instead.
+  link or load code (`\\href`, `\\url`, `\\class`, `\\require`, …) is shown as source instead:
+  JupyterLab's MathJax 3 and nbconvert's default MathJax 2 load MathJax's own "safe" filter,
+  but a custom MathJax URL or another frontend may not, and this does not depend on them.
 - **nh3 (Rust's ammonia) over the result**, as defence in depth: an allow-list of tags,
   attributes, classes, style properties and URL schemes. If the parser or our own chrome ever
   let something through, it still could not carry script.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -62,11 +65,13 @@ __all__ = [
 #: Classes that keep MathJax 2 (nbconvert) and MathJax 3 (JupyterLab) out of an element.
 IGNORE_MATH = "tex2jax_ignore mathjax_ignore"
 _PROCESS_MATH = "tex2jax_process mathjax_process"
+#: Characters of Markdown parsed at most; a longer text is shown as written.
+MARKDOWN_LIMIT = 150_000
 _SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
-# TeX that makes links, sets classes, styles or ids, or loads extensions: MathJax's own "safe"
-# filter is not loaded by every frontend (nbconvert's HTML), so such math is shown as source.
+# TeX that makes links, sets classes, styles or ids, defines macros or loads extensions: shown
+# as source, whatever MathJax filter the frontend does or does not load.
 _UNSAFE_TEX = re.compile(
     r"\\\s*(?:href|url|class|cssId|style|require|unicode|mmlToken|html\w*|data|toggle"
     r"|mathtip|texttip|bbox|csname|def|let|newcommand|renewcommand)(?![a-zA-Z])|\^\^"
@@ -95,7 +100,15 @@ def escape(text: str) -> str:
 
 
 def markdown(text: str, *, math: bool = True) -> str:
-    """Untrusted Markdown as a safe HTML fragment; `math=False` for text with dollar amounts."""
+    """Untrusted Markdown as a safe HTML fragment; `math=False` for text with dollar amounts.
+
+    Past `MARKDOWN_LIMIT` characters the text is shown as written instead: parsing is linear
+    but slow on pathological input (about 10 µs a character for a megabyte of `[![`), and no
+    real answer is that long (max_tokens 24,000 is about 100,000 characters).
+    """
+    if len(text) > MARKDOWN_LIMIT:
+        note = f"(longer than {MARKDOWN_LIMIT:,} characters: shown as plain text)"
+        return f"<p><i>{note}</i></p>{preformatted(text)}"
     parser = _parser(math)
     return sanitize(parser.render(printable(text)))
 
@@ -243,6 +256,44 @@ def math_html(tex: str, *, display: bool) -> str:
     return f'<span class="qwq-math {_PROCESS_MATH}">{escape(source)}</span>'
 
 
+class _MathIndex:
+    """Where each `{` closes and where each `\\)` / `\\]` stands, in one inline source.
+
+    Built once per source in linear time, so an answer full of unclosed `\\boxed{` or `\\(`
+    (a million characters is what a server may send) costs one pass, not one scan per opener.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.closing_brace: dict[int, int] = {}
+        opened: list[int] = []
+        for brace in _BRACES.finditer(source):
+            if brace.group() == "{":
+                opened.append(brace.start())
+            elif opened:
+                self.closing_brace[opened.pop()] = brace.start()
+        self.closers = {
+            closer: [m.start() for m in re.finditer(re.escape(closer), source)]
+            for closer in (r"\)", r"\]")
+        }
+
+    def next_closer(self, closer: str, start: int) -> int:
+        """The first `closer` at or after `start`, or -1."""
+        positions = self.closers[closer]
+        index = bisect_left(positions, start)
+        return positions[index] if index < len(positions) else -1
+
+
+_BRACES = re.compile("[{}]")
+
+
+def _index(state: StateInline) -> _MathIndex:
+    cache = state.env.setdefault("qwq_math_index", {})
+    index = cache.get(state.src)
+    if index is None:
+        index = cache[state.src] = _MathIndex(state.src)
+    return index
+
+
 def _bracket_math(state: StateInline, silent: bool) -> bool:
     r"""`\(…\)` and `\[…\]`, which CommonMark would otherwise read as escaped brackets."""
     source, start = state.src, state.pos
@@ -250,8 +301,8 @@ def _bracket_math(state: StateInline, silent: bool) -> bool:
         return False
     display = source[start + 1] == "["
     closing = r"\]" if display else r"\)"
-    end = source.find(closing, start + 2, state.posMax)
-    if end < 0 or not source[start + 2 : end].strip():
+    end = _index(state).next_closer(closing, start + 2)
+    if end < 0 or end + 2 > state.posMax or not source[start + 2 : end].strip():
         return False
     if not silent:
         token = state.push("math_inline_double" if display else "math_inline", "math", 0)
@@ -266,20 +317,11 @@ def _boxed_math(state: StateInline, silent: bool) -> bool:
     source, start = state.src, state.pos
     if not source.startswith("\\boxed{", start):
         return False
-    depth, position = 0, start + len("\\boxed")
-    while position < state.posMax:
-        char = source[position]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                break
-        position += 1
-    else:
+    end = _index(state).closing_brace.get(start + len("\\boxed"), -1)
+    if end < 0 or end >= state.posMax:
         return False
     if not silent:
         token = state.push("math_inline", "math", 0)
-        token.content = source[start : position + 1]
-    state.pos = position + 1
+        token.content = source[start : end + 1]
+    state.pos = end + 1
     return True

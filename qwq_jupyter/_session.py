@@ -21,9 +21,10 @@ from ._conversation import (
     WindowFit,
     fit_to_window,
 )
-from ._credentials import Credentials, StreamRedactor, known_secrets, redact, redact_data
+from ._credentials import Credentials, known_secrets, redact, redact_data
 from ._errors import ConfigurationError
-from ._events import AnswerDelta, Event, ReasoningDelta, Response, ToolCall, ToolCallEvent
+from ._events import Response
+from ._redaction import LiveRedaction, redact_response
 from ._settings import QwQSettings
 from ._template import apply_chat_template
 
@@ -136,20 +137,8 @@ class Session:
         return known_secrets(self.client.credentials, settings=settings or self.settings)
 
     def redact_response(self, response: Response) -> bool:
-        """Mask known secrets a server echoed into `response`, in place; whether any was.
-
-        In place, so every holder of this response (a background stream, `--out`) sees the
-        masked text, never the secret.
-        """
-        secrets = self.secrets()
-        before = response.to_dict()
-        response.answer = redact(response.answer, secrets)
-        response.reasoning = redact(response.reasoning, secrets)
-        response.error = redact(response.error, secrets) if response.error else response.error
-        response.tool_calls = [
-            ToolCall(**redact_data(call.to_dict(), secrets)) for call in response.tool_calls
-        ]
-        return response.to_dict() != before
+        """Mask known secrets a server echoed into `response`, in place; whether any was."""
+        return redact_response(response, self.secrets())
 
     def ask(
         self,
@@ -254,7 +243,7 @@ class Session:
         """
         notes = self.banner() + ask.notes
         started = False
-        live = _LiveRedaction(self.secrets(ask.settings))
+        live = LiveRedaction(self.secrets(ask.settings))
         try:
             if stream is None:
                 stream = self.start(ask)
@@ -419,42 +408,3 @@ def _cassette_from_environment() -> Cassette | None:
                 print(f"note: {variable} is ignored: {err}", file=sys.stderr)
                 return None
     return None
-
-
-class _LiveRedaction:
-    """The live events with known secrets masked, so an echoed token never shows, even live.
-
-    Reasoning and answer text are masked as they stream (a secret split across deltas too);
-    what is held back is let out when the reasoning turns into the answer, and at the end.
-    """
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._secrets = secrets
-        self._reasoning = StreamRedactor(secrets)
-        self._answer = StreamRedactor(secrets)
-        self._answering = False
-
-    def events(self, event: Event | None) -> list[Event | None]:
-        if isinstance(event, ReasoningDelta):
-            text = self._reasoning.feed(event.text)
-            return [ReasoningDelta(text)] if text else []
-        if isinstance(event, AnswerDelta):
-            shown: list[Event | None] = []
-            if not self._answering:
-                self._answering = True
-                rest = self._reasoning.flush()
-                if rest:
-                    shown.append(ReasoningDelta(rest))
-            text = self._answer.feed(event.text)
-            return [*shown, AnswerDelta(text)] if text else shown
-        if isinstance(event, ToolCallEvent):
-            call = ToolCall(**redact_data(event.call.to_dict(), self._secrets))
-            return [ToolCallEvent(call)]
-        return [event]
-
-    def end(self) -> list[Event | None]:
-        reasoning, answer = self._reasoning.flush(), self._answer.flush()
-        return [
-            *([ReasoningDelta(reasoning)] if reasoning else []),
-            *([AnswerDelta(answer)] if answer else []),
-        ]

@@ -28,12 +28,37 @@ def _scheme(url: str) -> str | None:
     return match.group(1) if match else None
 
 
+# TeX that makes a link, sets a class, style or id, loads an extension or defines a macro.
+UNSAFE_TEX = re.compile(
+    r"\\\s*(href|url|class|cssId|style|require|unicode|mmlToken|html[A-Za-z]*|data|toggle"
+    r"|mathtip|texttip|bbox|csname|def|let|newcommand|renewcommand)(?![A-Za-z])|\^\^"
+)
+_PROCESS = {"tex2jax_process", "mathjax_process"}
+
+
 class _Finder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.problems: list[str] = []
+        self._math_depth = 0  # inside an element MathJax is told to typeset
+        self._stack: list[bool] = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._stack:
+            self._math_depth -= self._stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._math_depth and UNSAFE_TEX.search(data):
+            self.problems.append(f"TeX for MathJax holds {UNSAFE_TEX.search(data).group()!r}")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = set((dict(attrs).get("class") or "").split())
+        typeset = bool(classes & _PROCESS)
+        if typeset and not (tag == "span" and "qwq-math" in classes):
+            self.problems.append(f"<{tag}> told to typeset, not one of our math spans")
+        if tag not in _VOID:
+            self._stack.append(typeset)
+            self._math_depth += typeset
         if tag in SCRIPT_CAPABLE:
             self.problems.append(f"element <{tag}>")
         for name, value in attrs:
@@ -49,11 +74,18 @@ class _Finder(HTMLParser):
             if name == "srcdoc":
                 self.problems.append(f"srcdoc on <{tag}>")
 
-    handle_startendtag = handle_starttag
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.handle_endtag(tag)  # <x/> opens and closes at once
+
+
+_VOID = {"br", "hr", "img", "input", "meta", "link", "base", "source", "track", "wbr", "area"}
 
 
 def dangers(fragment: str) -> list[str]:
-    """Each element, attribute or URL in `fragment` that could run script or load a page."""
+    """Each element, attribute or URL in `fragment` that could run script or load a page, and
+    any text handed to MathJax that holds TeX able to make a link or load code."""
     finder = _Finder()
     finder.feed(fragment)
     finder.close()

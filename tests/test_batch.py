@@ -128,3 +128,12 @@ def test_row_columns_in_the_template(server) -> None:
         "echo: Review of a kettle: great",
         "echo: Review of a toaster: awful",
     ]
+
+
+def test_a_secret_echoed_in_a_tool_call_is_masked() -> None:
+    token = "tok-batch-SENTINEL-1234"
+    call = {"name": f"fn_{token}", "arguments": {"key": token}}
+    with QwQTestServer(token=token, default=Reply(answer="", tool_calls=[call])) as server:
+        (item,) = run(server, "q {@item}", [1])
+    assert item.response.tool_calls, item.error
+    assert token not in repr(item.response.tool_calls[0].to_dict())

@@ -17,7 +17,7 @@ from shells import ask, command, session
 from qwq_jupyter import Credentials, QwQSettings
 from qwq_jupyter._conversation import Conversation, ConversationStore, Turn
 from qwq_jupyter._credentials import MASK, known_secrets, redact_data
-from qwq_jupyter._events import Response, ToolCall
+from qwq_jupyter._events import AnswerDelta, ReasoningDelta, Response, ToolCall
 from qwq_jupyter._session import PROMPT_REDACTED, REPLY_REDACTED, Session
 from qwq_jupyter.testing import QwQTestServer, Reply
 
@@ -342,13 +342,32 @@ def test_a_secret_streamed_across_deltas_is_masked_in_the_cassette(tmp_path) -> 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 100])
 def test_a_secret_split_across_live_pieces_is_masked(size: int) -> None:
-    from qwq_jupyter._credentials import StreamRedactor
+    from qwq_jupyter._redaction import StreamRedactor
 
     text = f"The token is {TOKEN}, the account {ACCOUNT}; done."
     redactor = StreamRedactor((TOKEN, ACCOUNT))
-    shown = "".join(redactor.feed(text[i : i + size]) for i in range(0, len(text), size))
-    shown += redactor.flush()
+    pieces = [redactor.feed("answer", text[i : i + size]) for i in range(0, len(text), size)]
+    shown = "".join(piece for released in pieces for _, piece in released)
+    shown += "".join(piece for _, piece in redactor.flush())
     assert shown == f"The token is {MASK}, the account {MASK}; done."
+
+
+def test_a_secret_across_the_reasoning_answer_boundary_is_masked() -> None:
+    from qwq_jupyter._redaction import LiveRedaction, redact_response
+
+    half = len(TOKEN) // 2
+    live = LiveRedaction((TOKEN,))
+    events = [
+        *live.events(ReasoningDelta(f"thinking about {TOKEN[:half]}")),
+        *live.events(AnswerDelta(f"{TOKEN[half:]} is the key")),
+        *live.end(),
+    ]
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    answer = "".join(e.text for e in events if isinstance(e, AnswerDelta))
+    assert (reasoning, answer) == (f"thinking about {MASK}", " is the key")
+    final = Response(reasoning=f"thinking about {TOKEN[:half]}", answer=f"{TOKEN[half:]} is it")
+    assert redact_response(final, (TOKEN,))
+    assert (final.reasoning, final.answer) == (f"thinking about {MASK}", " is it")
 
 
 def test_an_echoed_secret_never_streams_to_the_terminal(server) -> None:
@@ -371,4 +390,6 @@ def test_compare_masks_echoed_secrets_and_says_so(qwq, server) -> None:
     comparison, _ = ask(qwq, "echo", "--compare temperature=0.2,0.8")
     bundle = comparison._repr_mimebundle_()
     assert_clean(bundle["text/html"], bundle["text/plain"], repr(comparison))
+    assert_clean(*(run.tail for run in comparison.runs))  # what the live grid showed
+    assert any(MASK in run.tail for run in comparison.runs)
     assert REPLY_REDACTED in comparison.notes

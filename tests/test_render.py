@@ -285,3 +285,71 @@ def test_a_response_shown_again_in_another_cell_is_rendered_safely(shell) -> Non
     assert set(output.data) == {"text/html", "text/plain"}
     assert dangers(output.data["text/html"]) == []
     assert "<strong>ok</strong>" in output.data["text/html"]
+
+
+# --- the TeX filter and the sanitiser on their own ---------------------------------------------
+
+UNSAFE_MACROS = [
+    "href{javascript:x}{y}", "url{javascript:x}", "class{a}{b}", "cssId{a}{b}",
+    "style{color:red}{b}", "require{html}", "unicode{x}", "mmlToken{mi}{x}", "htmlData{a=b}{x}",
+    "htmlStyle{x}{y}", "data{a=b}{x}", "toggle{a}{b}\\endtoggle", "mathtip{a}{b}", "texttip{a}{b}",
+    "bbox[background:url(x)]{y}", "csname href\\endcsname", "def\\x{y}", "let\\x\\y",
+    "newcommand{\\x}{y}", "renewcommand{\\x}{y}",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("macro", UNSAFE_MACROS)
+@pytest.mark.parametrize("delimiters", [("$", "$"), ("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]")])
+def test_every_unsafe_macro_is_kept_from_mathjax(macro: str, delimiters: tuple[str, str]) -> None:
+    opening, closing = delimiters
+    rendered = render_html(response(answer=f"see {opening}x + \\{macro}{closing} here"))
+    assert MATH not in rendered and dangers(rendered) == []
+    boxed = render_html(response(answer=f"\\boxed{{\\{macro}}}"))
+    assert MATH not in boxed and dangers(boxed) == []
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=lambda e: f"raw-{e.number}")
+def test_the_sanitiser_alone_neutralises_the_corpus_as_raw_html(entry) -> None:
+    """As if the parser had let the text through as HTML: nh3 must still hold."""
+    from qwq_jupyter._html import document, sanitize
+
+    assert dangers(sanitize(entry.text)) == []
+    assert dangers(document([entry.text])) == []
+
+
+def test_the_sanitiser_keeps_only_our_classes_and_safe_styles() -> None:
+    from qwq_jupyter._html import sanitize
+
+    cleaned = sanitize(
+        '<span class="qwq-math mathjax_process evil" style="background:url(x);opacity:0.5">'
+        'a</span><div class="jp-Dialog" style="position:fixed">b</div>'
+    )
+    assert 'class="qwq-math mathjax_process"' in cleaned and "evil" not in cleaned
+    assert "url(" not in cleaned and "opacity:0.5" in cleaned
+    assert "jp-Dialog" not in cleaned and "position" not in cleaned
+
+
+def test_unclosed_math_openers_are_indexed_once_not_rescanned(monkeypatch) -> None:
+    """Each opener looks its closer up in an index built once per paragraph: linear time."""
+    from qwq_jupyter import _html
+
+    built: list[int] = []
+    original = _html._MathIndex.__init__
+
+    def counting(self, source: str) -> None:
+        built.append(len(source))
+        original(self, source)
+
+    monkeypatch.setattr(_html._MathIndex, "__init__", counting)
+    answer = "\\boxed{ \\( " * 5_000 + "\n\n" + "\\[ x " * 5_000
+    rendered = markdown(answer)
+    assert len(built) == 2  # one index per paragraph, not one scan per opener
+    assert MATH not in rendered and rendered.count("<p>") == 2
+
+
+def test_an_overlong_answer_is_shown_as_written_not_parsed() -> None:
+    from qwq_jupyter._html import MARKDOWN_LIMIT
+
+    rendered = markdown("[![<b>" * (MARKDOWN_LIMIT // 5 + 1))
+    assert "shown as plain text" in rendered and "&lt;b&gt;" in rendered
+    assert dangers(rendered) == []

@@ -45,3 +45,61 @@ def test_saved_notebook_holds_the_final_output_only(qwq_env, tmp_path) -> None:
     saved = path.read_text()
     assert qwq_env.token not in saved and qwq_env.account_id not in saved
     nbformat.validate(nbformat.read(path, as_version=4))
+
+
+def test_verbose_tracebacks_in_a_saved_notebook_hold_no_secret(tmp_path) -> None:
+    """%xmode Verbose prints every frame's locals; the .ipynb keeps what it printed."""
+    from qwq_jupyter.testing import Fault, QwQTestServer
+
+    token, account = "tok-NOTEBOOK-SENTINEL-5e1f", "acct-NOTEBOOK-SENTINEL-77"
+    with QwQTestServer(token=token, account_id=account) as server:
+        server.push(Reply(fault=Fault(status=500, code=3043, message="internal")))
+        setup = (
+            "import os\n"
+            f"os.environ['CLOUDFLARE_ACCOUNT_ID'] = {account!r}\n"
+            f"os.environ['CLOUDFLARE_API_TOKEN'] = {token!r}\n"
+            "%load_ext qwq_jupyter\n"
+            f"%config QwQSettings.api_base = {server.api_base!r}\n"
+            "%config QwQSettings.max_retries = 0\n"
+            "%xmode Verbose"
+        )
+        client = (
+            "import datetime\n"
+            "from qwq_jupyter import QwQClient, QwQSettings\n"
+            "def ask(**settings):\n"
+            f"    options = dict(api_base={server.api_base!r}, max_retries=0)\n"
+            "    options.update(settings)\n"
+            "    question = [{'role': 'user', 'content': 'q'}]\n"
+            "    return QwQClient(QwQSettings(**options)).complete(question)"
+        )
+        sources = [
+            setup,
+            "%%qwq\nthe server fails with HTTP 500",
+            "tools = [print]",
+            "%%qwq --tools tools\nq",
+            "schema = {'type': 'object', 'properties': {'x': {'enum': {1, 2}}}}",
+            "%%qwq --json schema\nq",
+            client,
+            "ask(extra_body={'when': datetime.datetime.now()})",
+            "ask(api_base='http://127.0.0.1:9/client/v4')",  # connection refused
+            "ask(guided_json={'x': {1, 2}})",
+        ]
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+        NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    path = tmp_path / "verbose.ipynb"
+    nbformat.write(notebook, path)
+    saved = path.read_text()
+    outputs = json.dumps([cell.outputs for cell in notebook.cells[1:]])
+    assert token not in outputs and account not in outputs
+    assert saved.count(token) == 1 and saved.count(account) == 1  # only the setup cell's source
+    errors = [o for cell in notebook.cells for o in cell.outputs if o.output_type == "error"]
+    assert [e.evalue.split(":")[0] for e in errors] == [
+        "extra_body['when']",
+        "connection to 127.0.0.1",
+        "guided_json",
+    ]  # the Python API raises the package's errors, one line each
+    usage = [o.text for o in notebook.cells[3].outputs + notebook.cells[5].outputs]
+    assert [line.count("\n") for line in usage] == [1, 1]  # the magic: one line each
+    assert usage[0].startswith("UsageError: tools[0]") and "guided_json" in usage[1]
+    assert "HTTP 500" in outputs

@@ -26,7 +26,7 @@ import sys
 import time
 
 from qwq_jupyter import Credentials, QwQClient, QwQSettings
-from qwq_jupyter._sse import SSEDecoder
+from qwq_jupyter.wire.sse import SSEDecoder
 
 SERVER = """
 import json, sys

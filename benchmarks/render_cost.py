@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-from qwq_jupyter._events import Response
-from qwq_jupyter._html import MARKDOWN_LIMIT
-from qwq_jupyter._render import render_html
+from qwq_jupyter.core.events import Response
+from qwq_jupyter.render.html import MARKDOWN_LIMIT
+from qwq_jupyter.render.render import render_html
 
 SIZE = 16_000 * 64
 CASES = {

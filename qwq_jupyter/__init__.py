@@ -12,55 +12,54 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "batch": "._batch",
-    "BatchItem": "._batch",
-    "BatchResult": "._batch",
-    "summarize": "._context",
-    "AsyncQwQClient": "._client",
-    "QwQClient": "._client",
-    "ResponseStream": "._client",
-    "Credentials": "._credentials",
-    "Secret": "._credentials",
-    "QwQSettings": "._settings",
-    "RetryPolicy": "._retry",
-    "SSEDecoder": "._sse",
-    "ReasoningSplitter": "._reasoning",
-    "AnswerDelta": "._events",
-    "Finish": "._events",
-    "ReasoningDelta": "._events",
-    "Response": "._events",
-    "Retrying": "._events",
-    "ToolCall": "._events",
-    "ToolCallEvent": "._events",
-    "Usage": "._events",
-    "UsageEvent": "._events",
-    "APIError": "._errors",
-    "AuthenticationError": "._errors",
-    "BadRequestError": "._errors",
-    "ConfigurationError": "._errors",
-    "ContextWindowError": "._errors",
-    "DeadlineExceeded": "._errors",
-    "MissingCredentialError": "._errors",
-    "NetworkError": "._errors",
-    "QuotaExceededError": "._errors",
-    "QwQError": "._errors",
-    "RateLimitError": "._errors",
-    "RequestTimeoutError": "._errors",
-    "ServerError": "._errors",
-    "StallError": "._errors",
-    "RedirectError": "._errors",
-    "ReplyTooLargeError": "._errors",
-    "UnreadableReplyError": "._errors",
+    "batch": ".features.batch",
+    "BatchItem": ".features.batch",
+    "BatchResult": ".features.batch",
+    "summarize": ".session.context",
+    "AsyncQwQClient": ".client.client",
+    "QwQClient": ".client.client",
+    "ResponseStream": ".client.client",
+    "Credentials": ".core.credentials",
+    "Secret": ".core.credentials",
+    "QwQSettings": ".core.settings",
+    "RetryPolicy": ".client.retry",
+    "SSEDecoder": ".wire.sse",
+    "ReasoningSplitter": ".wire.reasoning",
+    "AnswerDelta": ".core.events",
+    "Finish": ".core.events",
+    "ReasoningDelta": ".core.events",
+    "Response": ".core.events",
+    "Retrying": ".core.events",
+    "ToolCall": ".core.events",
+    "ToolCallEvent": ".core.events",
+    "Usage": ".core.events",
+    "UsageEvent": ".core.events",
+    "APIError": ".core.errors",
+    "AuthenticationError": ".core.errors",
+    "BadRequestError": ".core.errors",
+    "ConfigurationError": ".core.errors",
+    "ContextWindowError": ".core.errors",
+    "DeadlineExceeded": ".core.errors",
+    "MissingCredentialError": ".core.errors",
+    "NetworkError": ".core.errors",
+    "QuotaExceededError": ".core.errors",
+    "QwQError": ".core.errors",
+    "RateLimitError": ".core.errors",
+    "RequestTimeoutError": ".core.errors",
+    "ServerError": ".core.errors",
+    "StallError": ".core.errors",
+    "RedirectError": ".core.errors",
+    "ReplyTooLargeError": ".core.errors",
+    "UnreadableReplyError": ".core.errors",
 }
 
 __all__ = [*sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from ._batch import BatchItem, BatchResult, batch
-    from ._client import AsyncQwQClient, QwQClient, ResponseStream
-    from ._context import summarize
-    from ._credentials import Credentials, Secret
-    from ._errors import (
+    from .client.client import AsyncQwQClient, QwQClient, ResponseStream
+    from .client.retry import RetryPolicy
+    from .core.credentials import Credentials, Secret
+    from .core.errors import (
         APIError,
         AuthenticationError,
         BadRequestError,
@@ -79,7 +78,7 @@ if TYPE_CHECKING:
         StallError,
         UnreadableReplyError,
     )
-    from ._events import (
+    from .core.events import (
         AnswerDelta,
         Finish,
         ReasoningDelta,
@@ -90,10 +89,11 @@ if TYPE_CHECKING:
         Usage,
         UsageEvent,
     )
-    from ._reasoning import ReasoningSplitter
-    from ._retry import RetryPolicy
-    from ._settings import QwQSettings
-    from ._sse import SSEDecoder
+    from .core.settings import QwQSettings
+    from .features.batch import BatchItem, BatchResult, batch
+    from .session.context import summarize
+    from .wire.reasoning import ReasoningSplitter
+    from .wire.sse import SSEDecoder
 
 
 def __getattr__(name: str) -> Any:
@@ -107,13 +107,13 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext qwq_jupyter`: register the `%%qwq` / `%qwq` magics."""
-    from ._magics import load
+    from .notebook.magics import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """`%unload_ext qwq_jupyter`: remove the magics and stop running calls."""
-    from ._magics import unload
+    from .notebook.magics import unload
 
     unload(ipython)

@@ -15,13 +15,13 @@ from IPython.utils.capture import capture_output
 from shells import ask, command, session
 
 from qwq_jupyter import Credentials, QwQSettings, batch
-from qwq_jupyter._batch import BatchItem, RateLimiter, run_batch
-from qwq_jupyter._cassette import FORMAT as CASSETTE_FORMAT
-from qwq_jupyter._cassette import Cassette
-from qwq_jupyter._client import AsyncQwQClient
-from qwq_jupyter._conversation import ConversationStore, Turn
-from qwq_jupyter._errors import ConfigurationError
-from qwq_jupyter._events import Response
+from qwq_jupyter.client.cassette import FORMAT as CASSETTE_FORMAT
+from qwq_jupyter.client.cassette import Cassette
+from qwq_jupyter.client.client import AsyncQwQClient
+from qwq_jupyter.core.errors import ConfigurationError
+from qwq_jupyter.core.events import Response
+from qwq_jupyter.features.batch import BatchItem, RateLimiter, run_batch
+from qwq_jupyter.session.conversation import ConversationStore, Turn
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
 
@@ -146,7 +146,7 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch) -> None:
     store.get("a")
     store.save(path)
     before = path.read_text()
-    monkeypatch.setattr("qwq_jupyter._conversation.os.replace", _fail_replace)
+    monkeypatch.setattr("qwq_jupyter.session.conversation.os.replace", _fail_replace)
     store.get("b")
     with pytest.raises(ConfigurationError, match=r"cannot save conversations to .*: disk full"):
         store.save(path)
@@ -405,7 +405,7 @@ def test_an_unexpected_exception_in_one_call_is_that_items_error(batch_server) -
 
 
 def test_a_corrupt_reply_through_batch_is_that_items_error(batch_server, monkeypatch) -> None:
-    from qwq_jupyter import _decode
+    from qwq_jupyter.wire import decode as _decode
 
     original = _decode.EventDecoder.feed_whole
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from qwq_jupyter import Credentials, QwQSettings, batch
-from qwq_jupyter._batch import RateLimiter
+from qwq_jupyter.features.batch import RateLimiter
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
 

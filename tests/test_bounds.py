@@ -9,16 +9,16 @@ import zlib
 import pytest
 
 from qwq_jupyter import Credentials, QwQClient, QwQSettings
-from qwq_jupyter._client import _PIECE, ERROR_BODY_BYTES, _Inflater
-from qwq_jupyter._decode import CHARS_PER_TOKEN, EventDecoder
-from qwq_jupyter._errors import (
+from qwq_jupyter.client.client import _PIECE, ERROR_BODY_BYTES, _Inflater
+from qwq_jupyter.core.errors import (
     DeadlineExceeded,
     QwQError,
     ReplyTooLargeError,
     ServerError,
 )
-from qwq_jupyter._sse import SSEDecoder
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply, gzip_bomb
+from qwq_jupyter.wire.decode import CHARS_PER_TOKEN, EventDecoder
+from qwq_jupyter.wire.sse import SSEDecoder
 
 QUESTION = [{"role": "user", "content": "hi"}]
 MB = 1024 * 1024

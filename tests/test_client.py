@@ -22,7 +22,7 @@ from qwq_jupyter import (
     Retrying,
     ServerError,
 )
-from qwq_jupyter._events import Finish
+from qwq_jupyter.core.events import Finish
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
 SENTINEL_TOKEN = "tok-SENTINEL-9b1e77c2"

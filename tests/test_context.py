@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from qwq_jupyter import ConfigurationError
-from qwq_jupyter._context import code_blocks, interpolate, summarize
+from qwq_jupyter.session.context import code_blocks, interpolate, summarize
 
 UNTOUCHED = [
     "d = {'a': 1, 'b': {'c': 2}}",

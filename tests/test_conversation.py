@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from qwq_jupyter import ContextWindowError
-from qwq_jupyter._conversation import (
+from qwq_jupyter.core.events import Response, Usage
+from qwq_jupyter.session.conversation import (
     Conversation,
     ConversationStore,
     TokenEstimator,
     Turn,
     fit_to_window,
 )
-from qwq_jupyter._events import Response, Usage
 
 
 def turn(prompt: str, answer: str, reason: str = "stop", **extra) -> Turn:

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from qwq_jupyter import Credentials, MissingCredentialError, Secret
-from qwq_jupyter._credentials import redact
+from qwq_jupyter.core.credentials import redact
 
 SENTINEL = "tok-SENTINEL-5f3a9c"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from qwq_jupyter import Credentials, QwQClient, QwQSettings
-from qwq_jupyter._errors import (
+from qwq_jupyter.core.errors import (
     QwQError,
     RedirectError,
     ServerError,

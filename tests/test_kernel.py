@@ -121,8 +121,8 @@ def test_rerunning_a_cell_replaces_its_turn(kernel, server) -> None:
 
 def test_panel_and_config_stay_in_sync(kernel, server) -> None:
     run = kernel.execute(
-        "from qwq_jupyter._panel import ParameterPanel\n"
-        "import qwq_jupyter._magics as m\n"
+        "from qwq_jupyter.notebook.panel import ParameterPanel\n"
+        "import qwq_jupyter.notebook.magics as m\n"
         "session = next(iter(m._loaded.values())).session\n"
         "panel = ParameterPanel(session)\n"
         "panel.controls['temperature'].value = 1.25\n"

@@ -8,7 +8,7 @@ import pytest
 from IPython.core.error import UsageError
 from shells import ask, command, session
 
-from qwq_jupyter._magics import QwQMagics
+from qwq_jupyter.notebook.magics import QwQMagics
 from qwq_jupyter.testing import Reply
 
 SECRET_TOKEN_MARKER = "test-token"
@@ -391,7 +391,7 @@ def test_a_turn_of_a_conversation_reset_meanwhile_is_dropped(shell, qwq_env) -> 
     state = session(shell)
     pending = state.ask("late reply", state.settings)
     command(shell, "reset")
-    from qwq_jupyter._events import Response
+    from qwq_jupyter.core.events import Response
 
     assert state.keep_turn(pending, Response(answer="late", finish_reason="stop")) is False
     assert state.conversation().turns == []
@@ -424,7 +424,7 @@ def test_settings_masks_an_account_id_inside_a_url(shell, qwq_env) -> None:
 
 
 def test_panel_controls_reset_and_conversation_size(shell, qwq_env) -> None:
-    from qwq_jupyter._panel import ParameterPanel
+    from qwq_jupyter.notebook.panel import ParameterPanel
 
     panel = ParameterPanel(session(shell))
     panel.controls["temperature"].value = 1.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwq_jupyter._reasoning import ReasoningSplitter
+from qwq_jupyter.wire.reasoning import ReasoningSplitter
 
 
 def split(pieces: list[str]) -> tuple[str, str]:

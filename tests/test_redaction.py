@@ -15,10 +15,10 @@ from IPython.core.interactiveshell import InteractiveShell
 from shells import ask, command, session
 
 from qwq_jupyter import Credentials, QwQSettings
-from qwq_jupyter._conversation import Conversation, ConversationStore, Turn
-from qwq_jupyter._credentials import MASK, known_secrets, redact_data
-from qwq_jupyter._events import AnswerDelta, ReasoningDelta, Response, ToolCall
-from qwq_jupyter._session import PROMPT_REDACTED, REPLY_REDACTED, Session
+from qwq_jupyter.core.credentials import MASK, known_secrets, redact_data
+from qwq_jupyter.core.events import AnswerDelta, ReasoningDelta, Response, ToolCall
+from qwq_jupyter.session.conversation import Conversation, ConversationStore, Turn
+from qwq_jupyter.session.session import PROMPT_REDACTED, REPLY_REDACTED, Session
 from qwq_jupyter.testing import QwQTestServer, Reply
 
 TOKEN = "cf-tok-SENTINEL-9d41c07e"
@@ -314,9 +314,9 @@ def test_a_cassette_masks_every_known_secret_not_just_the_backends(qwq, server, 
 
 def test_a_secret_streamed_across_deltas_is_masked_in_the_cassette(tmp_path) -> None:
     """Real servers stream a token in several sub-word pieces; the file must not hold them."""
-    from qwq_jupyter._cassette import Cassette
-    from qwq_jupyter._events import AnswerDelta, Finish, ReasoningDelta
-    from qwq_jupyter._wire import HTTPRequest
+    from qwq_jupyter.client.cassette import Cassette
+    from qwq_jupyter.core.events import AnswerDelta, Finish, ReasoningDelta
+    from qwq_jupyter.wire.dialects import HTTPRequest
 
     pieces = ["The key is cf-tok-", "SENTINEL", "-9d41", "c07e.", " Done", " now."]
     events = [(0.0, ReasoningDelta(f"th{ACCOUNT[:5]}")), (0.05, ReasoningDelta(ACCOUNT[5:]))]
@@ -342,7 +342,7 @@ def test_a_secret_streamed_across_deltas_is_masked_in_the_cassette(tmp_path) -> 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 100])
 def test_a_secret_split_across_live_pieces_is_masked(size: int) -> None:
-    from qwq_jupyter._redaction import StreamRedactor
+    from qwq_jupyter.session.redaction import StreamRedactor
 
     text = f"The token is {TOKEN}, the account {ACCOUNT}; done."
     redactor = StreamRedactor((TOKEN, ACCOUNT))
@@ -353,7 +353,7 @@ def test_a_secret_split_across_live_pieces_is_masked(size: int) -> None:
 
 
 def test_a_secret_across_the_reasoning_answer_boundary_is_masked() -> None:
-    from qwq_jupyter._redaction import LiveRedaction, redact_response
+    from qwq_jupyter.session.redaction import LiveRedaction, redact_response
 
     half = len(TOKEN) // 2
     live = LiveRedaction((TOKEN,))
@@ -373,7 +373,7 @@ def test_a_secret_across_the_reasoning_answer_boundary_is_masked() -> None:
 def test_an_echoed_secret_never_streams_to_the_terminal(server) -> None:
     import io
 
-    from qwq_jupyter._view import TerminalView
+    from qwq_jupyter.notebook.view import TerminalView
 
     server.push(Reply(reasoning=f"The key is {TOKEN} ok", answer=f"Account {ACCOUNT} here."))
     state = Session(QwQSettings(api_base=server.api_base))

@@ -15,11 +15,11 @@ from html_safety import dangers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qwq_jupyter._conversation import Conversation, Turn
-from qwq_jupyter._events import Response, ToolCall, Usage
-from qwq_jupyter._history import history_output
-from qwq_jupyter._html import allowed_url, markdown
-from qwq_jupyter._render import footer_text, render_html, render_plain, response_bundle
+from qwq_jupyter.core.events import Response, ToolCall, Usage
+from qwq_jupyter.render.history import history_output
+from qwq_jupyter.render.html import allowed_url, markdown
+from qwq_jupyter.render.render import footer_text, render_html, render_plain, response_bundle
+from qwq_jupyter.session.conversation import Conversation, Turn
 
 
 def response(**fields) -> Response:
@@ -276,7 +276,7 @@ def test_a_note_is_text_and_loses_nothing() -> None:
 def test_a_response_shown_again_in_another_cell_is_rendered_safely(shell) -> None:
     from IPython.utils.capture import capture_output
 
-    from qwq_jupyter._render import DisplayedResponse
+    from qwq_jupyter.render.render import DisplayedResponse
 
     shown = DisplayedResponse.wrap(response(answer="<img src=x onerror=alert(1)> **ok**"), None)
     with capture_output() as captured:
@@ -311,14 +311,14 @@ def test_every_unsafe_macro_is_kept_from_mathjax(macro: str, delimiters: tuple[s
 @pytest.mark.parametrize("entry", CORPUS, ids=lambda e: f"raw-{e.number}")
 def test_the_sanitiser_alone_neutralises_the_corpus_as_raw_html(entry) -> None:
     """As if the parser had let the text through as HTML: nh3 must still hold."""
-    from qwq_jupyter._html import document, sanitize
+    from qwq_jupyter.render.html import document, sanitize
 
     assert dangers(sanitize(entry.text)) == []
     assert dangers(document([entry.text])) == []
 
 
 def test_the_sanitiser_keeps_only_our_classes_and_safe_styles() -> None:
-    from qwq_jupyter._html import sanitize
+    from qwq_jupyter.render.html import sanitize
 
     cleaned = sanitize(
         '<span class="qwq-math mathjax_process evil" style="background:url(x);opacity:0.5">'
@@ -331,7 +331,7 @@ def test_the_sanitiser_keeps_only_our_classes_and_safe_styles() -> None:
 
 def test_unclosed_math_openers_are_indexed_once_not_rescanned(monkeypatch) -> None:
     """Each opener looks its closer up in an index built once per paragraph: linear time."""
-    from qwq_jupyter import _html
+    from qwq_jupyter.render import html as _html
 
     built: list[int] = []
     original = _html._MathIndex.__init__
@@ -348,7 +348,7 @@ def test_unclosed_math_openers_are_indexed_once_not_rescanned(monkeypatch) -> No
 
 
 def test_an_overlong_answer_is_shown_as_written_not_parsed() -> None:
-    from qwq_jupyter._html import MARKDOWN_LIMIT
+    from qwq_jupyter.render.html import MARKDOWN_LIMIT
 
     rendered = markdown("[![<b>" * (MARKDOWN_LIMIT // 5 + 1))
     assert "shown as plain text" in rendered and "&lt;b&gt;" in rendered

@@ -8,7 +8,7 @@ import traceback
 import pytest
 
 from qwq_jupyter import Credentials, QwQClient, QwQSettings
-from qwq_jupyter._conversation import ConversationStore, Turn
+from qwq_jupyter.session.conversation import ConversationStore, Turn
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
 TOKEN = "tok-SENTINEL-51d2a0e7"

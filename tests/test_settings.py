@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qwq_jupyter import ConfigurationError, QwQSettings
-from qwq_jupyter._settings import MODEL_PARAMETERS
+from qwq_jupyter.core.settings import MODEL_PARAMETERS
 
 RANGES = {
     "max_tokens": (1, 24_000),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwq_jupyter._sse import DONE, SSEDecoder
+from qwq_jupyter.wire.sse import DONE, SSEDecoder
 
 STREAM = 'data: {"response": "a"}\n\ndata: {"response": "b"}\n\ndata: [DONE]\n\n'
 

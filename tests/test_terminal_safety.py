@@ -13,8 +13,8 @@ import re
 import pytest
 from shells import terminal_ipython
 
-from qwq_jupyter._errors import QwQError
-from qwq_jupyter._events import (
+from qwq_jupyter.core.errors import QwQError
+from qwq_jupyter.core.events import (
     AnswerDelta,
     ReasoningDelta,
     Response,
@@ -23,9 +23,9 @@ from qwq_jupyter._events import (
     ToolCallEvent,
     Usage,
 )
-from qwq_jupyter._printable import printable
-from qwq_jupyter._render import render_plain
-from qwq_jupyter._view import GREY, RESET, NotebookView, TerminalView, _Buffered
+from qwq_jupyter.core.printable import printable
+from qwq_jupyter.notebook.view import GREY, RESET, NotebookView, TerminalView, _Buffered
+from qwq_jupyter.render.render import render_plain
 from qwq_jupyter.testing import Reply
 
 SEQUENCES = {

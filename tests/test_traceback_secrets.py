@@ -17,7 +17,7 @@ from IPython.core import ultratb
 from IPython.core.interactiveshell import InteractiveShell
 
 from qwq_jupyter import AsyncQwQClient, Credentials, QwQClient, QwQSettings
-from qwq_jupyter._errors import QwQError
+from qwq_jupyter.core.errors import QwQError
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
 TOKEN = "tok-SENTINEL-c0ffee42"

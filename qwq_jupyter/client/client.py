@@ -1,0 +1,744 @@
+"""The client: one async core, and a synchronous facade over a private loop thread.
+
+Whatever the server sends is untrusted (a `base_url` can be anyone's server), so every reply is
+bounded: the overall deadline covers connecting, the headers and every body; bodies are
+decompressed here in bounded pieces and capped; a stream stops once it holds far more than
+`max_tokens` allows. Every failure leaves as one of the package's errors, one line long, with
+no traceback or chained exception attached that could show the URL (account id) or the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import random
+import re
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from ..client.loop import LoopThread
+from ..client.retry import RetryPolicy
+from ..core.credentials import Credentials, redact
+from ..core.errors import (
+    DeadlineExceeded,
+    NetworkError,
+    QwQError,
+    RedirectError,
+    ReplyTooLargeError,
+    StallError,
+    UnreadableReplyError,
+    classify_http_error,
+    server_text,
+)
+from ..core.events import Event, Finish, Response, ResponseBuilder, Retrying
+from ..core.settings import QwQSettings
+from ..wire.decode import EventDecoder
+from ..wire.dialects import HTTPRequest, Message, build_request, host_of, read_error
+from ..wire.sse import SSEDecoder
+
+__all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
+
+_END = object()
+T = TypeVar("T")
+
+#: Error bodies are read up to this size; an error needs one line, the rest is not read.
+ERROR_BODY_BYTES = 64 * 1024
+#: A non-streamed reply may be this large plus `BODY_BYTES_PER_TOKEN` per allowed token.
+BODY_BASE_BYTES = 1024 * 1024
+BODY_BYTES_PER_TOKEN = 256  # generous: JSON escapes a character in up to 12 bytes
+#: Decompressed data is handled in pieces of at most this size, whatever one read inflates to.
+_PIECE = 64 * 1024
+
+# httpx logs each request's URL at INFO level, and Cloudflare URLs hold the account id.
+_ACCOUNT_IN_URL = re.compile(r"(/accounts/|gateway\.ai\.cloudflare\.com/v1/)[^/\s]+")
+
+
+class _MaskAccountIds(logging.Filter):
+    """Masks account ids in httpx's log lines, whoever turns its logging on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = _ACCOUNT_IN_URL.sub(r"\1****", str(record.msg))
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_MaskAccountIds())
+
+
+class AsyncQwQClient:
+    """Calls QwQ and yields events as they arrive.
+
+    In [1]: client = AsyncQwQClient()
+    In [2]: response = await client.complete([{"role": "user", "content": "2+2?"}])
+    """
+
+    def __init__(
+        self,
+        settings: QwQSettings | None = None,
+        credentials: Credentials | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings if settings is not None else QwQSettings()
+        self._credentials = credentials
+        self._transport = transport
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http: httpx.AsyncClient | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncQwQClient backend={self.settings.backend} model={self.settings.model}>"
+
+    @property
+    def credentials(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = Credentials.from_env()
+        return self._credentials
+
+    def prepare(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+    ) -> HTTPRequest:
+        """Build (and so validate) the request without sending it."""
+        return build_request(
+            settings or self.settings, self.credentials, messages=messages, prompt=prompt
+        )
+
+    def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
+        settings = settings or self.settings
+        return ResponseBuilder(
+            settings.model_parameters() | {"backend": settings.backend, "model": settings.model},
+            input_price=settings.input_price,
+            output_price=settings.output_price,
+        )
+
+    async def events(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[Event]:
+        """Send `request`, retrying per the policy; always ends with one `Finish` event."""
+        async for batch in self.event_batches(request, settings):
+            for event in batch:
+                yield event
+
+    async def event_batches(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[list[Event]]:
+        """`events()` grouped by network read: one hop per read, not per token, is cheaper."""
+        settings = settings or self.settings
+        policy = RetryPolicy(
+            max_retries=settings.max_retries,
+            retry_after_cap=settings.retry_after_cap,
+            random=self._jitter,
+        )
+        deadline = self._clock() + settings.deadline
+        retries = 0
+        while True:
+            decoder = EventDecoder(_max_tokens(request.body))
+            try:
+                async for batch in self._attempt(request, settings, decoder, deadline):
+                    yield batch
+                return
+            except QwQError as caught:
+                error = self._scrubbed(caught)
+            except Exception as exc:  # a reply nobody foresaw: still one line
+                error = self._scrubbed(QwQError(f"unexpected failure: {_describe(exc)}"))
+            if decoder.tokens:
+                # Tokens already reached the caller: a retry would show a different
+                # reply. Keep what arrived, marked incomplete.
+                yield [*decoder.flush(), Finish("incomplete", error, decoder.malformed)]
+                return
+            delay = policy.delay(retries, error, deadline - self._clock())
+            if delay is None:
+                yield [Finish("error", error, decoder.malformed)]
+                return
+            retries += 1
+            yield [Retrying(retries, delay, error)]
+            await self._sleep(delay)
+
+    async def stream(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[Event]:
+        """Events for one call; `overrides` change settings for this call only."""
+        settings = self.settings.override(**overrides) if overrides else self.settings
+        request = self.prepare(messages, prompt=prompt, settings=settings)
+        async for event in self.events(request, settings):
+            yield event
+
+    async def complete(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        **overrides: Any,
+    ) -> Response:
+        """The whole response of one call. Raises the error if nothing arrived."""
+        settings = self.settings.override(**overrides) if overrides else self.settings
+        request = self.prepare(messages, prompt=prompt, settings=settings)
+        builder = self.builder(settings)
+        add = builder.add
+        try:
+            async for batch in self.event_batches(request, settings):
+                for event in batch:
+                    add(event)
+            last = batch[-1]
+            if isinstance(last, Finish) and last.reason == "error" and last.error:
+                raise last.error
+        except asyncio.CancelledError:
+            builder.finish("interrupted")
+            raise
+        return builder.response
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._http is not None and self._http_loop is not loop:
+            # An httpx client belongs to the loop it was made on (a second asyncio.run() has
+            # another); its connections cannot be reused from here.
+            self._http = None
+        if self._http is None:
+            self._http_loop = loop
+            self._http = httpx.AsyncClient(
+                transport=self._transport,
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=32),
+            )
+        return self._http
+
+    async def _attempt(
+        self,
+        request: HTTPRequest,
+        settings: QwQSettings,
+        decoder: EventDecoder,
+        deadline: float,
+    ) -> AsyncIterator[list[Event]]:
+        # No line here reads `request.url` or `request.headers`: Verbose tracebacks show the
+        # value of every expression on the failing line.
+        time_left = deadline - self._clock()
+        if time_left <= 0:
+            raise DeadlineExceeded(f"no reply within the {settings.deadline:g} s deadline")
+        streaming = bool(request.body.get("stream"))
+        timeout = httpx.Timeout(
+            connect=min(settings.connect_timeout, time_left),
+            # Without streaming, no byte arrives until the whole reply is written: only the
+            # deadline bounds the wait.
+            read=min(settings.stall_timeout, time_left) if streaming else time_left,
+            write=settings.connect_timeout,
+            pool=settings.connect_timeout,
+        )
+        guard = _Deadline(time_left, settings.deadline)
+        try:
+            reply = await guard.wait(_open(self._client(), request, timeout))
+            try:
+                async for batch in self._read(reply, request, decoder, guard, deadline):
+                    yield batch
+            finally:
+                await reply.aclose()
+        except asyncio.CancelledError:
+            if guard.consume_cancel():
+                raise guard.error() from None
+            raise
+        except QwQError:
+            raise
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ReadTimeout):
+                raise StallError(
+                    f"the server sent nothing for {settings.stall_timeout:g} s (stalled)"
+                ) from None
+            raise NetworkError(f"timed out connecting to {request.host}") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(f"connection to {request.host} failed: {_describe(exc)}") from None
+        except Exception as exc:  # httpx's other errors, odd replies
+            raise UnreadableReplyError(
+                f"unreadable reply from {request.host}: {_describe(exc)}"
+            ) from None
+        finally:
+            guard.close()
+
+    async def _read(
+        self,
+        reply: httpx.Response,
+        request: HTTPRequest,
+        decoder: EventDecoder,
+        guard: _Deadline,
+        deadline: float,
+    ) -> AsyncIterator[list[Event]]:
+        """The events of one reply: an error, a whole body, or a stream."""
+        status = reply.status_code
+        if 300 <= status < 400:
+            raise _redirect_error(reply)
+        if not 200 <= status < 300:
+            body, truncated = await guard.wait(
+                _read_body(reply, _Inflater.lenient(reply), ERROR_BODY_BYTES)
+            )
+            raise _api_error(reply, body, truncated)
+        inflater = _Inflater.of(reply)
+        if "text/event-stream" not in reply.headers.get("content-type", ""):
+            limit = BODY_BASE_BYTES + BODY_BYTES_PER_TOKEN * decoder.token_ceiling
+            body, truncated = await guard.wait(_read_body(reply, inflater, limit))
+            if truncated:
+                raise ReplyTooLargeError(
+                    f"the reply from {request.host} is over {limit:,} bytes; it was not read"
+                )
+            inflater.check_end()
+            data = _parse_body(body, reply)
+            yield [*decoder.feed_whole(data), *decoder.end()]
+            return
+        sse = SSEDecoder()
+        feed = sse.feed if inflater.identity else inflater.wrap(sse.feed)
+        read = reply.aiter_raw().__anext__
+        clock = self._clock
+        while True:
+            if guard.expired or clock() > deadline:
+                raise guard.error()
+            guard.waiting = True
+            try:
+                raw = await read()
+            except StopAsyncIteration:
+                break
+            finally:
+                guard.waiting = False
+            batch: list[Event] = []
+            try:
+                for payload in feed(raw):
+                    batch += decoder.feed(payload)
+            except QwQError:  # an error event: what came before it in this read still counts
+                if batch:
+                    yield batch
+                raise
+            if batch:
+                yield batch
+            runaway = decoder.runaway()
+            if runaway is not None:
+                raise runaway  # what arrived stays: the caller marks the reply incomplete
+        yield [event for payload in sse.close() for event in decoder.feed(payload)]
+        yield decoder.end()
+
+    def _scrubbed(self, error: QwQError) -> QwQError:
+        """`error` redacted and bare: no traceback or chained exception holding a secret.
+
+        Its frames (inside httpx, or ours holding the request) would show the URL and headers
+        in a Verbose traceback, wherever the error is raised again.
+        """
+        error.args = (redact(str(error), self.credentials.secrets()),)
+        error.__traceback__ = None
+        error.__context__ = error.__cause__ = None
+        error.__suppress_context__ = True
+        return error
+
+
+class _Deadline:
+    """The call's overall deadline, enforced on every wait of one attempt.
+
+    httpx's timeouts bound each network operation, so a server sending one byte a second never
+    trips them. A timer cancels the task when the deadline passes while it waits inside the
+    client (`waiting`); if the consumer of the events holds the task then, the next read sees
+    `expired` instead. Two attribute writes per read: the streaming loop stays cheap.
+    """
+
+    def __init__(self, seconds_left: float, total: float) -> None:
+        self.expired = False
+        self.waiting = False
+        self._fired = False
+        self._total = total
+        self._task = asyncio.current_task()
+        self._handle = asyncio.get_running_loop().call_later(seconds_left, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self.waiting and self._task is not None:
+            self._fired = True
+            self._task.cancel()
+
+    async def wait(self, awaitable: Awaitable[T]) -> T:
+        self.waiting = True
+        try:
+            return await awaitable
+        finally:
+            self.waiting = False
+
+    def consume_cancel(self) -> bool:
+        """Whether a CancelledError came from this deadline alone (then it is taken back)."""
+        if not self._fired:
+            return False
+        self._fired = False
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
+        return uncancel is None or uncancel() == 0
+
+    def error(self) -> DeadlineExceeded:
+        return DeadlineExceeded(f"the reply took longer than the {self._total:g} s deadline")
+
+    def close(self) -> None:
+        self._handle.cancel()
+
+
+async def _open(
+    http: httpx.AsyncClient, request: HTTPRequest, timeout: httpx.Timeout
+) -> httpx.Response:
+    """Send `request`; its URL and headers pass straight from it to httpx, never a local."""
+    return await http.send(
+        http.build_request("POST", **request.send_arguments(), timeout=timeout), stream=True
+    )
+
+
+class _Inflater:
+    """Decompresses a reply in pieces of at most `_PIECE` bytes.
+
+    httpx inflates each read whole: 64 KB of gzip can become 64 MB at once. Only gzip and
+    deflate are asked for (see `build_request`); anything else is refused.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        name = encoding.strip().lower()
+        self.name = name
+        self.identity = name in ("", "identity")
+        if self.identity:
+            self._z = None
+        elif name in ("gzip", "x-gzip", "deflate"):
+            # 16: a gzip wrapper; 32: detect zlib or gzip (servers label deflate loosely).
+            self._z = zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in name else 32))
+        else:
+            raise UnreadableReplyError(
+                f"the reply is compressed as {server_text(name, 40)!r}, which cannot be read"
+            )
+
+    @classmethod
+    def of(cls, reply: httpx.Response) -> _Inflater:
+        return cls(reply.headers.get("content-encoding", ""))
+
+    @classmethod
+    def lenient(cls, reply: httpx.Response) -> _Inflater:
+        """For error bodies: an unknown encoding leaves the body unread, not the error unsaid."""
+        try:
+            return cls.of(reply)
+        except UnreadableReplyError:
+            return cls("identity")
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            yield data
+            return
+        z = self._z
+        try:
+            piece = z.decompress(data, _PIECE)
+            while piece:
+                yield piece
+                if not z.unconsumed_tail and len(piece) < _PIECE:
+                    break
+                piece = z.decompress(z.unconsumed_tail, _PIECE)
+        except zlib.error:
+            raise self._corrupt() from None
+
+    def wrap(self, feed: Callable[[bytes], list[str]]) -> Callable[[bytes], list[str]]:
+        """`feed` taking compressed bytes: each decompressed piece is fed in turn."""
+        return lambda data: [item for piece in self.pieces(data) for item in feed(piece)]
+
+    def check_end(self) -> None:
+        """A whole body must end its compressed stream: a cut one is corrupt too."""
+        if self._z is not None and not self._z.eof:
+            raise self._corrupt()
+
+    def _corrupt(self) -> UnreadableReplyError:
+        return UnreadableReplyError(f"the reply's {self.name} data is corrupt; it was not read")
+
+
+async def _read_body(reply: httpx.Response, inflater: _Inflater, limit: int) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of the decompressed body, and whether there was more (not read)."""
+    body = bytearray()
+    async for raw in reply.aiter_raw():
+        for piece in inflater.pieces(raw):
+            room = limit - len(body)
+            body += piece[:room]
+            if len(piece) > room:
+                return bytes(body), True
+    return bytes(body), False
+
+
+def _parse_body(body: bytes, reply: httpx.Response) -> Any:
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        kind = server_text(reply.headers.get("content-type", "") or "no content type", 60)
+        raise UnreadableReplyError(f"the server's reply is not JSON ({kind})") from None
+
+
+def _max_tokens(body: dict[str, Any]) -> Any:
+    return body.get("max_tokens", body.get("max_completion_tokens"))
+
+
+def _redirect_error(reply: httpx.Response) -> RedirectError:
+    target = host_of(reply.headers.get("location", ""))
+    to = f" to {server_text(target, 80)}" if target else ""
+    return RedirectError(
+        f"the server answered HTTP {reply.status_code}, a redirect{to}; redirects are not "
+        "followed (check base_url / api_base)",
+        status=reply.status_code,
+    )
+
+
+def _api_error(reply: httpx.Response, body: bytes, truncated: bool) -> QwQError:
+    data = None
+    if body and not truncated:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data = None
+    code, message = read_error(data) or (None, "")
+    if not message:
+        message = reply.reason_phrase or "request refused"
+        if truncated:
+            message += f" (an error body over {ERROR_BODY_BYTES // 1024} KB, not read)"
+        elif body.lstrip()[:1] == b"<":
+            message += " (an HTML page)"
+        elif body.strip():
+            message += " (an error body that is not JSON)"
+    return classify_http_error(reply.status_code, code, message, _retry_after(reply))
+
+
+def _retry_after(reply: httpx.Response) -> float | None:
+    value = reply.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare for these APIs; fall back to our own backoff
+
+
+def _describe(exc: BaseException) -> str:
+    text = server_text(str(exc).split("\n")[0], 120)  # may quote what the server sent
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ResponseStream:
+    """A running call, read synchronously; `cancel()` works from any thread.
+
+    Iterate it for events; `events(tick=0.1)` also yields None during pauses so a view can
+    flush text on time. `response` is the (partial) response at any moment.
+    """
+
+    def __init__(
+        self,
+        client: AsyncQwQClient,
+        request: HTTPRequest,
+        settings: QwQSettings,
+        loop: LoopThread | None = None,
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._settings = settings
+        self._loop = loop or LoopThread.get()
+        self._builder = client.builder(settings)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.last_error: QwQError | None = None
+        self._pump_done = threading.Event()  # set once the task ended: the connection is closed
+        self._future = self._loop.submit(self._pump())
+
+    @property
+    def response(self) -> Response:
+        return self._builder.snapshot()
+
+    @property
+    def finished(self) -> bool:
+        return self._builder.finished
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self.events():
+            if event is not None:
+                yield event
+
+    def events(self, tick: float | None = None) -> Iterator[Event | None]:
+        try:
+            while not self._builder.finished:
+                batch = self._take(tick)
+                if batch is None:
+                    yield None
+                    continue
+                yield from batch
+        finally:
+            if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
+                self.cancel()
+
+    def poll(self) -> list[Event]:
+        """The events that arrived since the last call, without waiting (for multiplexing)."""
+        events: list[Event] = []
+        while not self._builder.finished:
+            batch = self._take(0)
+            if batch is None:
+                break
+            events += batch
+        return events
+
+    def _take(self, timeout: float | None) -> list[Event] | None:
+        """The next batch of events, added to the response; None if none came in time."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _END:
+            return [self._interrupted()]
+        if isinstance(item, BaseException):
+            raise item
+        for event in item:
+            if isinstance(event, Finish):
+                self.last_error = event.error
+            self._builder.add(event)
+        return item
+
+    def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
+        """Stop the call: the task is cancelled, which closes the HTTP connection.
+
+        With `wait=False` (from another thread, e.g. a Stop button) it only asks; the thread
+        reading the events then sees the stream end as interrupted.
+        """
+        self._future.cancel()
+        if not wait:
+            return self._builder.response
+        self._pump_done.wait(timeout)
+        self._interrupted()
+        return self._builder.response
+
+    def wait(self) -> Response:
+        """Consume the rest of the stream and return the response."""
+        for _ in self.events():
+            pass
+        return self._builder.response
+
+    def _interrupted(self) -> Finish:
+        event = Finish("interrupted")
+        self._builder.add(event)
+        return event
+
+    async def _pump(self) -> None:
+        # Events cross to the reading thread in batches: all those decoded from one network
+        # read go together, handed over when the task next waits. A queue operation per
+        # token would cost more CPU than decoding it.
+        batch: list[Event] = []
+        loop = asyncio.get_running_loop()
+
+        def hand_over() -> None:
+            if batch:
+                self._queue.put(batch.copy())
+                batch.clear()
+
+        try:
+            async for events in self._client.event_batches(self._request, self._settings):
+                if not batch:
+                    loop.call_soon(hand_over)
+                batch.extend(events)
+        except Exception as exc:  # a bug of ours: surface it in the caller's thread
+            hand_over()
+            self._queue.put(exc)
+        finally:
+            hand_over()
+            self._queue.put(_END)
+            self._pump_done.set()
+
+
+class QwQClient:
+    """The synchronous client, for scripts, terminal IPython and notebook cells.
+
+    In [1]: client = QwQClient()
+    In [2]: client.complete([{"role": "user", "content": "2+2?"}]).answer
+    """
+
+    def __init__(
+        self,
+        settings: QwQSettings | None = None,
+        credentials: Credentials | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._async = AsyncQwQClient(settings, credentials, transport=transport)
+        self._loop = LoopThread.get()
+
+    def __repr__(self) -> str:
+        return f"<QwQClient backend={self.settings.backend} model={self.settings.model}>"
+
+    @property
+    def settings(self) -> QwQSettings:
+        return self._async.settings
+
+    @property
+    def async_client(self) -> AsyncQwQClient:
+        """The async core this facade runs on its loop thread."""
+        return self._async
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._async.credentials
+
+    def prepare(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+    ) -> HTTPRequest:
+        return self._async.prepare(messages, prompt=prompt, settings=settings)
+
+    def stream(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+        **overrides: Any,
+    ) -> ResponseStream:
+        """Start a call and return its stream of events."""
+        settings = settings or self.settings
+        if overrides:
+            settings = settings.override(**overrides)
+        return self.send(self.prepare(messages, prompt=prompt, settings=settings), settings)
+
+    def send(
+        self,
+        request: HTTPRequest,
+        settings: QwQSettings | None = None,
+        *,
+        source: Any = None,
+    ) -> ResponseStream:
+        """Send a prepared request and return its stream of events.
+
+        `source` stands in for the async client (a cassette recording or replaying calls).
+        """
+        settings = settings or self.settings
+        return ResponseStream(source or self._async, request, settings, self._loop)
+
+    def complete(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        **overrides: Any,
+    ) -> Response:
+        """The whole response. Raises the error if nothing arrived; Ctrl-C stops the call."""
+        # The whole call runs on the loop thread: no per-token hop between threads.
+        return self._loop.run(self._async.complete(messages, prompt=prompt, **overrides))
+
+    def close(self) -> None:
+        self._loop.run(self._async.aclose())

@@ -1,0 +1,334 @@
+"""The typed events a call yields, and the response they add up to."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..core.errors import QwQError
+
+__all__ = [
+    "AnswerDelta",
+    "Event",
+    "Finish",
+    "FinishReason",
+    "ReasoningDelta",
+    "Response",
+    "ResponseBuilder",
+    "Retrying",
+    "ToolCall",
+    "ToolCallEvent",
+    "Usage",
+    "UsageEvent",
+]
+
+FinishReason = Literal["stop", "length", "tool_calls", "interrupted", "incomplete", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: Any  # a dict when the server sent valid JSON, else the raw string
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the server reported them; None where it did not say."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    @classmethod
+    def from_wire(cls, usage: dict[str, Any]) -> Usage:
+        details = usage.get("completion_tokens_details") or {}
+        reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        return cls(
+            input_tokens=_int_or_none(usage.get("prompt_tokens")),
+            output_tokens=_int_or_none(usage.get("completion_tokens")),
+            reasoning_tokens=_int_or_none(reasoning),
+        )
+
+    @property
+    def known(self) -> bool:
+        return self.input_tokens is not None or self.output_tokens is not None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """A retryable failure happened before any token; the call waits `delay` seconds."""
+
+    attempt: int
+    delay: float
+    error: QwQError
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The call ended. `answer_only`: the text held no `</think>`, so it was all answer."""
+
+    reason: FinishReason
+    error: QwQError | None = None
+    malformed_events: int = 0
+    answer_only: bool = False
+
+
+Event = ReasoningDelta | AnswerDelta | ToolCallEvent | UsageEvent | Retrying | Finish
+
+
+@dataclass
+class Response:
+    """What one call produced, complete or not. Times are in seconds."""
+
+    answer: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: FinishReason = "incomplete"
+    error: str | None = None
+    time_to_first_token: float | None = None
+    thinking_time: float | None = None
+    total_time: float = 0.0
+    reasoning_chunks: int = 0
+    answer_chunks: int = 0
+    malformed_events: int = 0
+    input_price: float = 0.66
+    output_price: float = 1.00
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.finish_reason in ("stop", "tool_calls")
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars for this call, or None when the server reported no usage."""
+        if not self.usage.known:
+            return None
+        return (
+            (self.usage.input_tokens or 0) * self.input_price
+            + (self.usage.output_tokens or 0) * self.output_price
+        ) / 1_000_000
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        """Reasoning tokens: reported, or split from the output count by streamed chunks."""
+        if self.usage.reasoning_tokens is not None:
+            return self.usage.reasoning_tokens
+        return self._split_output()[0]
+
+    @property
+    def answer_tokens(self) -> int | None:
+        if self.usage.reasoning_tokens is not None and self.usage.output_tokens is not None:
+            return self.usage.output_tokens - self.usage.reasoning_tokens
+        return self._split_output()[1]
+
+    @property
+    def tokens_estimated(self) -> bool:
+        """True when the reasoning/answer split is derived, not reported by the server."""
+        return self.usage.reasoning_tokens is None
+
+    @property
+    def output_tokens_per_second(self) -> float | None:
+        if self.usage.output_tokens is None or self.time_to_first_token is None:
+            return None
+        generating = self.total_time - self.time_to_first_token
+        # Under 10 ms (an instant replay) the rate says nothing about the model.
+        return self.usage.output_tokens / generating if generating > 0.01 else None
+
+    def _split_output(self) -> tuple[int | None, int | None]:
+        total = self.usage.output_tokens
+        if total is None:
+            return None, None
+        chunks = self.reasoning_chunks + self.answer_chunks
+        if not chunks:
+            return (0, total) if not self.reasoning else (total, 0)
+        reasoning = round(total * self.reasoning_chunks / chunks)
+        return reasoning, total - reasoning
+
+    def json(self) -> Any:
+        """The answer parsed as JSON (for `guided_json` calls)."""
+        return json.loads(_strip_code_fence(self.answer))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "reasoning": self.reasoning,
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "reasoning_tokens": self.usage.reasoning_tokens,
+            },
+            "finish_reason": self.finish_reason,
+            "error": self.error,
+            "time_to_first_token": self.time_to_first_token,
+            "thinking_time": self.thinking_time,
+            "total_time": self.total_time,
+            "reasoning_chunks": self.reasoning_chunks,
+            "answer_chunks": self.answer_chunks,
+            "malformed_events": self.malformed_events,
+            "input_price": self.input_price,
+            "output_price": self.output_price,
+            "settings": self.settings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Response:
+        data = dict(data)
+        data["usage"] = Usage(**data.get("usage", {}))
+        data["tool_calls"] = [ToolCall(**call) for call in data.get("tool_calls", [])]
+        known = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def __repr__(self) -> str:
+        cost = "unknown" if self.cost is None else f"${self.cost:.5f}"
+        answer = self.answer if len(self.answer) <= 60 else self.answer[:57] + "..."
+        return (
+            f"<QwQ Response {self.finish_reason}: answer={answer!r}, "
+            f"reasoning={len(self.reasoning):,} chars, tokens={_tokens_text(self)}, cost={cost}>"
+        )
+
+
+def _tokens_text(response: Response) -> str:
+    usage = response.usage
+    if not usage.known:
+        return "unknown"
+    return f"{usage.input_tokens or 0:,} in / {usage.output_tokens or 0:,} out"
+
+
+def _strip_code_fence(text: str) -> str:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text
+
+
+#: Above this a token count is not a count (JSON's 1e999 is infinity; int() of it raises).
+_MAX_COUNT = 2**53
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A server's token count, or None when it is no plausible count."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < _MAX_COUNT else None
+    if isinstance(value, float) and value.is_integer() and 0 <= value < _MAX_COUNT:
+        return int(value)  # is_integer() is False for inf and nan
+    return None
+
+
+class ResponseBuilder:
+    """Adds up events into a `Response`, timing them with `clock`."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any] | None = None,
+        *,
+        input_price: float = 0.66,
+        output_price: float = 1.00,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._clock = clock
+        self._start = clock()
+        self._reasoning: list[str] = []
+        self._answer: list[str] = []
+        self._first_token: float | None = None
+        self._first_reasoning: float | None = None
+        self._first_answer: float | None = None
+        self._finished = False
+        self.response = Response(
+            settings=dict(settings or {}), input_price=input_price, output_price=output_price
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def add(self, event: Event) -> None:
+        response = self.response
+        if isinstance(event, ReasoningDelta):
+            now = self._mark_token()
+            if self._first_reasoning is None:
+                self._first_reasoning = now
+            self._reasoning.append(event.text)
+            response.reasoning_chunks += 1
+        elif isinstance(event, AnswerDelta):
+            now = self._mark_token()
+            if self._first_answer is None:
+                self._first_answer = now
+            self._answer.append(event.text)
+            response.answer_chunks += 1
+        elif isinstance(event, ToolCallEvent):
+            self._mark_token()
+            response.tool_calls.append(event.call)
+        elif isinstance(event, UsageEvent):
+            response.usage = event.usage  # cumulative: the last one wins, never summed
+        elif isinstance(event, Finish):
+            response.malformed_events = event.malformed_events
+            if event.answer_only and not self._answer:
+                self._answer, self._reasoning = self._reasoning, []
+                response.answer_chunks, response.reasoning_chunks = response.reasoning_chunks, 0
+                self._first_answer, self._first_reasoning = self._first_reasoning, None
+            self.finish(event.reason, event.error)
+
+    def finish(self, reason: FinishReason, error: QwQError | None = None) -> Response:
+        """Close the response; only the first finish counts."""
+        if self._finished:
+            return self.response
+        self._finished = True
+        response = self.response
+        now = self._clock()
+        response.reasoning = "".join(self._reasoning)
+        response.answer = "".join(self._answer)
+        response.finish_reason = reason
+        response.error = str(error) if error else None
+        response.total_time = now - self._start
+        if self._first_token is not None:
+            response.time_to_first_token = self._first_token - self._start
+        if self._first_reasoning is not None:
+            thinking_end = self._first_answer if self._first_answer is not None else now
+            response.thinking_time = thinking_end - self._first_reasoning
+        return response
+
+    def snapshot(self) -> Response:
+        """The text so far, for a view that renders before the call finishes."""
+        if not self._finished:
+            self.response.reasoning = "".join(self._reasoning)
+            self.response.answer = "".join(self._answer)
+        return self.response
+
+    def _mark_token(self) -> float:
+        now = self._clock()
+        if self._first_token is None:
+            self._first_token = now
+        return now

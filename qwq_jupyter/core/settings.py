@@ -1,0 +1,297 @@
+"""The one settings object: model parameters and the extension's own options.
+
+`QwQSettings` is a traitlets `Configurable`, so the same values are edited by `%config`,
+`ipython_config.py`, the `%%qwq` flags (through `QwQSettings.override`) and the parameter panel
+(through `traitlets.link`). Every trait is validated when it is set, so an invalid value is
+refused before any request is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Int,
+    List,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
+from traitlets.config import Configurable
+
+from ..core.errors import ConfigurationError
+
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "MODEL_PARAMETERS", "NUMERIC_PARAMETERS", "QwQSettings"]
+
+DEFAULT_MODEL = "@cf/qwen/qwq-32b"
+BACKENDS = ("workers-ai", "ai-gateway", "openai")
+
+
+class _Bounded:
+    """Mixin: refuse values outside [lo, hi] with a message naming parameter, value and range."""
+
+    lo: float
+    hi: float
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if value is None and self.allow_none:  # type: ignore[attr-defined]
+            return value
+        if isinstance(value, bool):
+            kind = "an integer" if isinstance(self, Int) else "a number"
+            raise TraitError(f"{self.name} must be {kind}, not {value!r}")  # type: ignore[attr-defined]
+        try:
+            value = super().validate(obj, value)  # type: ignore[misc]
+        except TraitError:
+            kind = "an integer" if isinstance(self, Int) else "a number"
+            raise TraitError(
+                f"{self.name} must be {kind} from {_fmt(self.lo)} to {_fmt(self.hi)}, "  # type: ignore[attr-defined]
+                f"not {value!r}"
+            ) from None
+        if not self.lo <= value <= self.hi:
+            raise TraitError(
+                f"{self.name} must be from {_fmt(self.lo)} to {_fmt(self.hi)}, got {_fmt(value)}"  # type: ignore[attr-defined]
+            )
+        return value
+
+
+class BoundedFloat(_Bounded, Float):
+    def __init__(self, default: float | None, lo: float, hi: float, **kwargs: Any) -> None:
+        self.lo, self.hi = lo, hi
+        super().__init__(default, allow_none=default is None, **kwargs)
+
+
+class BoundedInt(_Bounded, Int):
+    def __init__(self, default: int | None, lo: int, hi: int, **kwargs: Any) -> None:
+        self.lo, self.hi = lo, hi
+        super().__init__(default, allow_none=default is None, **kwargs)
+
+
+def _fmt(number: float) -> str:
+    return f"{number:,}" if isinstance(number, int) else f"{number:g}"
+
+
+class QwQSettings(Configurable):
+    """Settings for QwQ calls. Edit with `%config QwQSettings.temperature = 0.7`."""
+
+    # --- Model parameters (Workers AI schema for @cf/qwen/qwq-32b) --------------------------
+    # Defaults follow Qwen's advice for QwQ, not the server's (temperature 0.15, max_tokens 256,
+    # which cut reasoning off after a few sentences); that is why they are always sent.
+    max_tokens = BoundedInt(
+        16_000, 1, 24_000, help="Most tokens to generate, reasoning included"
+    ).tag(config=True, model_param=True)
+    temperature = BoundedFloat(
+        0.6, 0.0, 5.0, help="Sampling temperature (Qwen advises 0.6; 0 loops endlessly)"
+    ).tag(config=True, model_param=True)
+    top_p = BoundedFloat(0.95, 0.0, 2.0, help="Nucleus sampling mass").tag(
+        config=True, model_param=True
+    )
+    top_k = BoundedInt(40, 1, 50, help="Sample from the k likeliest tokens").tag(
+        config=True, model_param=True
+    )
+    seed = BoundedInt(None, 1, 9_999_999_999, help="Random seed for repeatable runs").tag(
+        config=True, model_param=True
+    )
+    repetition_penalty = BoundedFloat(None, 0.0, 2.0, help="Penalty for repeated tokens").tag(
+        config=True, model_param=True
+    )
+    frequency_penalty = BoundedFloat(
+        None, 0.0, 2.0, help="Penalty growing with a token's frequency so far"
+    ).tag(config=True, model_param=True)
+    presence_penalty = BoundedFloat(
+        None, 0.0, 2.0, help="Penalty for any token already present (0-2 curbs endless loops)"
+    ).tag(config=True, model_param=True)
+    raw = Bool(False, help="Send the prompt as-is, without the chat template").tag(
+        config=True, model_param=True
+    )
+    stream = Bool(True, help="Stream tokens as they are generated").tag(
+        config=True, model_param=True
+    )
+    guided_json = Dict(None, allow_none=True, help="JSON schema the answer must satisfy").tag(
+        config=True, model_param=True
+    )
+    tools = List(None, allow_none=True, help="Tools the model may call").tag(
+        config=True, model_param=True
+    )
+
+    extra_body = Dict(
+        help="More fields merged into every request body, as is: e.g. reasoning_effort, "
+        "chat_template_kwargs, or {'options': {'rejectIfBusy': True}} on Workers AI"
+    ).tag(config=True)
+
+    # --- Where requests go --------------------------------------------------------------------
+    backend = Enum(
+        BACKENDS,
+        "workers-ai",
+        help="workers-ai (native REST), ai-gateway (through Cloudflare AI Gateway), "
+        "or openai (any OpenAI-compatible server: vLLM, SGLang, Ollama, llama.cpp)",
+    ).tag(config=True)
+    model = Unicode(DEFAULT_MODEL, help="Model id").tag(config=True)
+    base_url = Unicode(
+        "", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1 (backend openai)"
+    ).tag(config=True)
+    api_base = Unicode("https://api.cloudflare.com/client/v4", help="Cloudflare API base URL").tag(
+        config=True
+    )
+    gateway_base = Unicode(
+        "https://gateway.ai.cloudflare.com/v1", help="Cloudflare AI Gateway base URL"
+    ).tag(config=True)
+    gateway_id = Unicode("", help="AI Gateway id (backend ai-gateway)").tag(config=True)
+
+    # --- Conversation and accounting ----------------------------------------------------------
+    system_prompt = Unicode("", help="System prompt for new conversations").tag(config=True)
+    context_window = BoundedInt(
+        24_000, 1_000, 1_000_000, help="Tokens of input + output the model accepts"
+    ).tag(config=True)
+    input_price = BoundedFloat(0.66, 0.0, 1_000.0, help="Dollars per million input tokens").tag(
+        config=True
+    )
+    output_price = BoundedFloat(1.00, 0.0, 1_000.0, help="Dollars per million output tokens").tag(
+        config=True
+    )
+
+    # --- Network behaviour ----------------------------------------------------------------------
+    connect_timeout = BoundedFloat(10.0, 0.1, 600.0, help="Seconds to connect").tag(config=True)
+    stall_timeout = BoundedFloat(
+        90.0, 0.1, 3_600.0, help="Seconds without data before a reply counts as stalled"
+    ).tag(config=True)
+    deadline = BoundedFloat(
+        900.0, 1.0, 86_400.0, help="Seconds one call may take in all, retries included"
+    ).tag(config=True)
+    max_retries = BoundedInt(4, 0, 20, help="Retries after a retryable failure").tag(config=True)
+    retry_after_cap = BoundedFloat(
+        60.0, 0.0, 3_600.0, help="Longest Retry-After wait honoured; longer means give up"
+    ).tag(config=True)
+
+    # --- Kernel values in prompts ---------------------------------------------------------------
+    interpolate = Bool(True, help="Replace {@name} in prompts with a summary of the value").tag(
+        config=True
+    )
+    variable_budget = BoundedInt(
+        1_000, 50, 20_000, help="Most tokens one interpolated value may take"
+    ).tag(config=True)
+
+    # --- Display -----------------------------------------------------------------------------
+    show_reasoning = Bool(True, help="Show the reasoning (collapsed once the answer starts)").tag(
+        config=True
+    )
+    background = Bool(False, help="Return the cell at once and stream in the background").tag(
+        config=True
+    )
+
+    # Where requests go can also come from the environment, so `qwq-jupyter lab` and
+    # deployments can point every kernel somewhere without editing notebooks.
+    @default("backend")
+    def _backend_from_environment(self) -> str:
+        if os.environ.get("QWQ_BACKEND") in BACKENDS:
+            return os.environ["QWQ_BACKEND"]
+        return "openai" if os.environ.get("QWQ_BASE_URL") else "workers-ai"
+
+    @default("base_url")
+    def _base_url_from_environment(self) -> str:
+        return os.environ.get("QWQ_BASE_URL", "")
+
+    @default("model")
+    def _model_from_environment(self) -> str:
+        return os.environ.get("QWQ_MODEL", DEFAULT_MODEL)
+
+    @default("api_base")
+    def _api_base_from_environment(self) -> str:
+        return os.environ.get("QWQ_API_BASE", "https://api.cloudflare.com/client/v4")
+
+    @default("gateway_id")
+    def _gateway_from_environment(self) -> str:
+        return os.environ.get("QWQ_GATEWAY_ID", "")
+
+    @validate("tools")
+    def _tools_are_descriptions(self, proposal: Any) -> Any:
+        """Tools are JSON descriptions sent in the body; a string or a function cannot be sent."""
+        tools = proposal["value"]
+        for number, tool in enumerate(tools or ()):
+            if not _is_tool(tool):
+                raise TraitError(
+                    f"tools[{number}] must be a dict describing a tool ({{'name', 'description', "
+                    f"'parameters'}} or {{'type': 'function', 'function': {{…}}}}), "
+                    f"not {type(tool).__name__}"
+                )
+        return tools
+
+    def model_parameters(self) -> dict[str, Any]:
+        """The model parameters that are set (None means: leave to the server)."""
+        values = {name: getattr(self, name) for name in MODEL_PARAMETERS}
+        # An empty schema or tool list means the same as none: leave it out of the request.
+        return {name: value for name, value in values.items() if value not in (None, {}, [])}
+
+    def override(self, **changes: Any) -> QwQSettings:
+        """A validated copy with `changes` applied; this object is left untouched."""
+        clone = QwQSettings()
+        for name in self.trait_names(config=True):
+            clone.set_trait(name, copy.deepcopy(getattr(self, name)))
+        for name, value in changes.items():
+            set_validated(clone, name, value)
+        return clone
+
+    def reset_to_defaults(self) -> None:
+        """Reset the model parameters to QwQ's recommended defaults."""
+        for name in MODEL_PARAMETERS:
+            trait = self.traits()[name]
+            self.set_trait(name, trait.default())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in sorted(self.trait_names(config=True))}
+
+
+def _is_tool(tool: Any) -> bool:
+    """A Workers AI tool ({name, …}) or an OpenAI one ({type: function, function: {name, …}})."""
+    if not isinstance(tool, dict):
+        return False
+    if tool.get("type") == "function":
+        function = tool.get("function")
+        return isinstance(function, dict) and isinstance(function.get("name"), str)
+    return isinstance(tool.get("name"), str)
+
+
+def set_validated(settings: QwQSettings, name: str, value: Any) -> None:
+    """Set one setting, turning a traitlets refusal into a one-line ConfigurationError."""
+    if not settings.has_trait(name) or not settings.trait_metadata(name, "config"):
+        raise ConfigurationError(f"unknown setting {name!r}")
+    trait = settings.traits()[name]
+    if isinstance(trait, Enum) and value not in trait.values:
+        choices = ", ".join(trait.values)
+        raise ConfigurationError(f"{name} must be one of {choices}, not {value!r}")
+    try:
+        setattr(settings, name, value)
+    except TraitError as err:
+        message = str(err).split("\n")[0]
+        if name not in message:
+            message = f"{name}: {message}"
+        raise ConfigurationError(message) from None
+
+
+#: The model parameters in the order the panel and `%%qwq?` show them.
+MODEL_PARAMETERS: tuple[str, ...] = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "raw",
+    "stream",
+    "guided_json",
+    "tools",
+)
+assert set(MODEL_PARAMETERS) == set(QwQSettings.class_trait_names(model_param=True))
+
+#: The numeric ones: a flag each, a slider each, and what `--compare` can vary.
+NUMERIC_PARAMETERS: tuple[str, ...] = tuple(
+    name for name in MODEL_PARAMETERS if name not in ("raw", "stream", "guided_json", "tools")
+)

@@ -1,0 +1,213 @@
+"""The `%qwq` line commands. Each returns a display object or prints one short report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ..core.credentials import MASK, redact
+from ..core.printable import printable
+from ..render.render import money, plural
+
+if TYPE_CHECKING:
+    from ..notebook.magics import QwQMagics
+
+__all__ = ["Commands"]
+
+
+class Commands:
+    """`%qwq NAME ARGS…` calls the method NAME with the words that follow.
+
+    The commands in TAKES_FLAGS get the rest of the line as it was typed, so quoted flag
+    values (--system 'Be brief.') and apostrophes in a prompt survive.
+    """
+
+    TAKES_FLAGS = frozenset({"retry", "explain", "request"})
+
+    def __init__(self, magics: QwQMagics) -> None:
+        self._magics = magics
+        self._session = magics.session
+
+    def panel(self) -> Any:
+        """The ipywidgets parameter panel, bound to the same settings as %config."""
+        from ..notebook.panel import ParameterPanel
+
+        return ParameterPanel(self._session).widget
+
+    def history(self, name: str | None = None) -> Any:
+        """The conversation's turns: prompts and answers, and what is sent back."""
+        from ..render.history import history_output
+
+        return history_output(self._session.conversation(name))
+
+    def chats(self) -> Any:
+        """Every conversation with its number of turns; the current one is marked."""
+        store = self._session.store
+        self._session.conversation()  # the current one exists even before its first turn
+        rows = [
+            f"{'*' if name == store.current else ' '} {name}: {plural(len(c.turns), 'turn')}"
+            for name, c in store.conversations.items()
+        ]
+        print(printable("\n".join(rows)))  # names can come from a loaded file
+
+    def reset(self, name: str | None = None) -> None:
+        """Forget a conversation's turns (the current one by default)."""
+        conversation = self._session.store.reset(
+            name, system_prompt=self._session.settings.system_prompt
+        )
+        print(f"conversation {conversation.name!r} is empty now")
+
+    def undo(self, name: str | None = None) -> None:
+        """Drop the last turn."""
+        turn = self._session.conversation(name).undo()
+        print("nothing to undo" if turn is None else f"removed the turn {_short(turn.prompt)!r}")
+
+    def keep(self, name: str | None = None) -> None:
+        """Send the last turn back as history even though it was interrupted or cut off."""
+        conversation = self._session.conversation(name)
+        if not conversation.turns:
+            raise UsageError("no turn to keep")
+        turn = conversation.turns[-1]
+        turn.keep = True
+        print(f"the turn {_short(turn.prompt)!r} will be sent back as history")
+
+    def retry(self, flags: str = "") -> Any:
+        """Regenerate the last turn, with new flags if given: %qwq retry --temperature 0.9."""
+        magics = self._magics
+        args = magics._parse(flags)
+        conversation = self._session.conversation(args.chat)
+        if not conversation.turns:
+            raise UsageError("no turn to retry")
+        turn = conversation.turns[-1]
+        retry_id = turn.cell_id or f"retry-{id(turn)}"
+        turn.cell_id = retry_id  # so the new reply replaces it
+        args.append = False
+        # The stored prompt is already filled in: interpolating it again could evaluate an
+        # escaped {@@name} the user meant to send literally.
+        return magics._ask(turn.prompt, args, cell_id=retry_id, interpolate=False)
+
+    def save(self, path: str) -> None:
+        """Save every conversation to a JSON file (never the token)."""
+        written = self._session.store.save(path)
+        print(f"saved {len(self._session.store.conversations)} conversation(s) to {written}")
+
+    def load(self, path: str) -> None:
+        """Load conversations saved with %qwq save."""
+        names = self._session.store.load(path)
+        print(printable(f"loaded {', '.join(names) or 'no conversations'} from {path}"))
+
+    def settings(self) -> None:
+        """Every setting, and which credentials are set (the token masked)."""
+        settings = self._session.settings
+        credentials = self._session.client.credentials
+        width = max(len(name) for name in settings.trait_names(config=True))
+        for name, value in settings.as_dict().items():
+            # a base URL may hold the account id (…/accounts/<id>/ai/v1): masked like the rest
+            print(f"{name:<{width}} = {redact(repr(value), credentials.secrets())}")
+        account = credentials.account_id[:4] + "…" if credentials.account_id else "(not set)"
+        print(f"{'account id':<{width}} = {account}")
+        print(f"{'api token':<{width}} = {MASK if credentials.api_token else '(not set)'}")
+
+    def usage(self) -> None:
+        """Tokens and dollars spent in this session."""
+        totals = self._session.totals
+        print(
+            f"{plural(totals.calls, 'call')} · {plural(totals.input_tokens, 'input token')} · "
+            f"{plural(totals.output_tokens, 'output token')} · {money(totals.cost)}"
+        )
+        if totals.unknown_usage_calls:
+            unknown = plural(totals.unknown_usage_calls, "call")
+            print(f"({unknown} reported no usage: not counted)")
+
+    def explain(self, flags: str = "") -> Any:
+        """Ask QwQ for the cause of the last error and a fix: %qwq explain [--code]."""
+        from ..features.explain import explain_prompt
+
+        prompt = explain_prompt(self._magics.shell, self._session.client.credentials)
+        if prompt is None:
+            raise UsageError("no error to explain yet: %qwq explain works after a cell fails")
+        args = self._magics._parse(flags)
+        args.no_history = args.no_history or not args.chat
+        return self._magics._ask(prompt, args, interpolate=False)
+
+    def request(self, line: str = "") -> Any:
+        """Show what `%%qwq` would send for a prompt, without sending: %qwq request [FLAGS] TEXT."""
+        from IPython.utils.process import arg_split
+
+        args, rest = self._magics.qwq.parser.parse_known_args(arg_split(line))
+        args = self._magics._unquote(args)
+        args.dry_run = True
+        return self._magics._ask(" ".join(rest) or "(your next prompt)", args)
+
+    def stats(self, name: str | None = None) -> Any:
+        """Turns, tokens, dollars and time per conversation, and reasoning per turn."""
+        from IPython.display import display
+
+        from ..features.stats import SessionStats
+
+        store = self._session.store
+        chosen = [store.conversations[name]] if name in store.conversations else None
+        if name and chosen is None:
+            raise UsageError(f"no conversation named {name!r}")
+        stats = SessionStats(chosen or list(store.conversations.values()))
+        figure = stats.figure() if self._magics._in_kernel else None  # a terminal shows no plot
+        if figure is not None:
+            display(figure)
+        return stats
+
+    def record(self, path: str) -> None:
+        """Record every reply into a cassette file: %qwq record PATH (or: %qwq record off)."""
+        print(self._session.use_cassette(None if path == "off" else path, "record"))
+
+    def replay(self, path: str, speed: str = "1") -> None:
+        """Replay recorded replies, no network or key: %qwq replay PATH [SPEED] (0 = at once)."""
+        try:
+            pace = float(speed)
+        except ValueError:
+            raise UsageError(f"speed must be a number (1 = as recorded), not {speed!r}") from None
+        print(self._session.use_cassette(None if path == "off" else path, "replay", pace))
+
+    def pick(self, number: str) -> None:
+        """Make run N of the last `--compare` the conversation's next turn."""
+        comparison = self._session.last_comparison
+        if comparison is None:
+            raise UsageError("no comparison yet: run %%qwq --compare PARAM=V1,V2 first")
+        try:
+            run = comparison.runs[int(number) - 1]
+        except (ValueError, IndexError):
+            raise UsageError(f"pick a run from 1 to {len(comparison.runs)}") from None
+        if not self._session.keep_turn(run.ask, run.response):
+            raise UsageError("the conversation was reset or loaded since the comparison ran")
+        print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")
+
+    def login(self) -> None:
+        """Type the account id and token into this kernel only; the token is never echoed."""
+        import getpass
+
+        from ..core.credentials import Credentials, Secret
+
+        self._session.leave_demo()  # real keys go to the real API, not the demo server
+        current = self._session.client.credentials
+        shown = current.account_id[:4] + "…" if current.account_id else "not set"
+        account = input(f"Cloudflare account id [{shown}]: ")
+        token = getpass.getpass("Cloudflare API token (hidden): ")
+        self._session.credentials = Credentials(
+            account.strip() or current.account_id,
+            Secret(token.strip()) if token else current.api_token,
+            current.openai_key,
+        )
+        self._session.drop_client()
+        print("credentials set for this kernel (not saved anywhere)")
+
+    def demo(self) -> None:
+        """Use the offline demo server unless Workers AI or a base URL is configured."""
+        print(self._session.use_demo_unless_configured())
+
+    def stop(self) -> None:
+        """Stop calls running in the background."""
+        self._session.stop_all()
+
+
+def _short(text: str, size: int = 40) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"

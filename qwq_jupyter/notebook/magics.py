@@ -1,0 +1,352 @@
+"""`%%qwq` and `%qwq`: parse what the user typed, then delegate to the session.
+
+Every model parameter of `QwQSettings` becomes a flag (so `%%qwq?` lists them all with their
+ranges); a flag changes that setting for one cell only.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Int
+
+from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings
+
+if TYPE_CHECKING:
+    from ..core.events import Response
+    from ..render.render import DisplayedResponse
+    from ..session.session import Session
+
+__all__ = ["QwQMagics", "load", "unload"]
+
+
+def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare one flag per numeric model parameter, help text and range from the trait."""
+    traits = QwQSettings.class_traits()
+    for name in reversed(NUMERIC_PARAMETERS):
+        trait = traits[name]
+        kind = int if isinstance(trait, Int) else float
+        func = argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=kind,
+            metavar=kind.__name__.upper(),
+            help=f"{trait.help} ({trait.lo:g} to {trait.hi:g})",
+        )(func)
+    return func
+
+
+@magics_class
+class QwQMagics(Magics):
+    """The `%%qwq` cell magic and the `%qwq` commands."""
+
+    def __init__(self, shell: Any, settings: QwQSettings) -> None:
+        super().__init__(shell)
+        self.settings = settings
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """Created on first use, so `%load_ext` stays cheap (no httpx, no dataclasses)."""
+        if self._session is None:
+            from ..session.session import Session, activate
+
+            self._session = Session(self.settings)
+            activate(self._session)
+        return self._session
+
+    @magic_arguments()
+    @argument("--chat", metavar="NAME", help="Use the named conversation (default: 'default')")
+    @argument("--new", action="store_true", help="Start the conversation afresh")
+    @argument("--no-history", action="store_true", help="A one-off question: no history")
+    @argument("--append", action="store_true", help="Keep this cell's earlier turn on re-run")
+    @argument("--system", metavar="TEXT", help="System prompt for this conversation")
+    @argument("--hide-reasoning", action="store_true", help="Do not show the reasoning")
+    @argument("--show-reasoning", action="store_true", help="Show the reasoning")
+    @argument("--raw", action="store_true", help="Send QwQ's chat-template text, raw")
+    @argument("--no-stream", action="store_true", help="Wait for the whole reply")
+    @argument("--json", metavar="VAR", help="Variable holding a JSON schema for the answer")
+    @argument("--tools", metavar="VAR", help="Variable holding a list of tools")
+    @argument("--out", metavar="NAME", help="Store the response in this variable")
+    @argument("--code", action="store_true", help="Put the answer's code into a new cell below")
+    @argument("--no-interpolate", action="store_true", help="Send {@name} literally")
+    @argument("--dry-run", action="store_true", help="Show the exact request; send nothing")
+    @argument(
+        "--compare",
+        metavar="PARAM=V1,V2,…",
+        help="Run the prompt once per value side by side, e.g. temperature=0.2,0.6,1.0",
+    )
+    @argument("--background", action="store_true", help="Return at once; stream in background")
+    @argument("--backend", choices=BACKENDS, help="Where to send the request")
+    @argument("--base-url", metavar="URL", help="OpenAI-compatible base URL")
+    @argument("--model", metavar="ID", help="Model id")
+    @_parameter_flags
+    @line_cell_magic
+    def qwq(self, line: str, cell: str | None = None) -> Any:
+        """Ask QwQ: the cell is the prompt; reasoning and answer stream into the output.
+
+        In [1]: %%qwq --temperature 0.8
+           ...: Why is the sky blue?
+
+        Put kernel values into the prompt with {@name} or {@expression}.
+
+        Line commands: %qwq panel | history [NAME] | chats | reset [NAME] | undo | keep |
+        retry [FLAGS] | save PATH | load PATH | settings | usage | stats [NAME] |
+        explain [FLAGS] | request [FLAGS] TEXT | pick N | record PATH | replay PATH [SPEED] |
+        demo | stop
+        """
+        if cell is None:
+            return self._command(line)
+        return self._ask(cell.strip(), self._parse(line))
+
+    # --- %%qwq ---------------------------------------------------------------------------------
+
+    def _parse(self, line: str) -> Any:
+        try:
+            args = parse_argstring(self.qwq, line)
+        except UsageError as err:
+            raise UsageError(str(err).strip().split("\n")[-1]) from None
+        return self._unquote(args)
+
+    @staticmethod
+    def _unquote(args: Any) -> Any:
+        """IPython's splitter keeps the quotes around a quoted value: --system 'Be brief.'"""
+        for name, value in vars(args).items():
+            if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
+                setattr(args, name, value[1:-1])
+        return args
+
+    def _settings_for(self, args: Any) -> QwQSettings:
+        changes: dict[str, Any] = {
+            name: getattr(args, name)
+            for name in NUMERIC_PARAMETERS
+            if getattr(args, name) is not None
+        }
+        if args.raw:
+            changes["raw"] = True
+        if args.no_stream:
+            changes["stream"] = False
+        if args.hide_reasoning or args.show_reasoning:
+            changes["show_reasoning"] = args.show_reasoning
+        if args.background:
+            changes["background"] = True
+        if args.system is not None:
+            changes["system_prompt"] = args.system
+        for flag, name in (("backend", "backend"), ("base_url", "base_url"), ("model", "model")):
+            if getattr(args, flag):
+                changes[name] = getattr(args, flag)
+        if args.json:
+            changes["guided_json"] = _schema(self._variable(args.json, "--json"))
+        if args.tools:
+            tools = self._variable(args.tools, "--tools")
+            if not isinstance(tools, (list, tuple)):
+                raise UsageError(
+                    f"--tools {args.tools}: needs a list of tool dicts ({{'name', "
+                    f"'description', 'parameters'}}), not {type(tools).__name__}"
+                )
+            changes["tools"] = tools
+        return self.session.settings.override(**changes)
+
+    def _variable(self, name: str, flag: str) -> Any:
+        if name not in self.shell.user_ns:
+            raise UsageError(f"{flag}: no variable named {name!r}")
+        return self.shell.user_ns[name]
+
+    def _ask(
+        self, prompt: str, args: Any, *, cell_id: str | None = None, interpolate: bool = True
+    ) -> Any:
+        from ..core.errors import QwQError
+
+        # Checked before anything else runs: both would otherwise send real requests or
+        # leave the namespace broken.
+        _refuse_dry_run_compare(args)
+        _check_out_name(args.out, self.shell)
+        if not prompt:
+            raise UsageError("the cell is empty: write the question below %%qwq")
+        try:
+            settings = self._settings_for(args)
+            if interpolate and settings.interpolate and not args.no_interpolate:
+                from ..session.context import interpolate as fill_in
+
+                prompt = fill_in(prompt, self.shell.user_ns, budget=settings.variable_budget)
+            if args.compare:
+                from ..features.compare import run_comparison
+
+                comparison = run_comparison(self.session, prompt, settings, args, self._in_kernel)
+                return self._store(comparison, args.out)
+            ask = self.session.ask(
+                prompt,
+                settings,
+                chat=args.chat,
+                new=args.new,
+                history=not args.no_history,
+                append=args.append,
+                cell_id=cell_id or self._cell_id(),
+            )
+            if args.dry_run:
+                return self._store(self.session.preview(ask), args.out)
+            if settings.background and self._in_kernel:
+                return self._ask_in_background(ask, settings, args.out)
+            response = self.session.run(ask, self._view(settings))
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+        if args.code:
+            self._code_into_cell(response.answer)
+        return self._finish(response, args.out)
+
+    def _code_into_cell(self, answer: str) -> None:
+        """Put the answer's code blocks into a new cell below; never run them."""
+        from ..session.context import code_blocks
+
+        code = "\n\n".join(code_blocks(answer))
+        if not code:
+            print("note: the answer has no code block to put into a cell")
+        elif "google.colab" in sys.modules:
+            print("note: Colab cannot insert cells; copy the code from the answer above")
+        else:
+            self.shell.set_next_input(code, replace=False)
+
+    def _finish(self, response: Response, out: str | None) -> DisplayedResponse:
+        from ..render.render import DisplayedResponse
+
+        value = DisplayedResponse.wrap(response, self.shell.execution_count)
+        if response.settings.get("guided_json") and response.answer:
+            try:
+                value.value = response.json()
+            except ValueError:
+                value.value = None
+        return self._store(value, out)
+
+    def _store(self, value: Any, out: str | None) -> Any:
+        """`--out NAME`: keep the cell's value in a variable too."""
+        if out:
+            self.shell.user_ns[out] = value
+        return value
+
+    def _ask_in_background(self, ask: Any, settings: QwQSettings, out: str | None) -> None:
+        """The cell returns at once; a Stop button beside the output cancels the call."""
+        import ipywidgets
+
+        button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
+        stream = self.session.run_in_background(ask, self._view(settings, extra=(button,)))
+        button.on_click(lambda _button: stream.cancel(wait=False))
+        self._store(stream, out)
+
+    def _view(self, settings: QwQSettings, extra: tuple[Any, ...] = ()) -> Any:
+        if self._in_kernel:
+            from ..notebook.view import NotebookView
+
+            return NotebookView(show_reasoning=settings.show_reasoning, extra_outputs=extra)
+        from ..notebook.view import TerminalView
+
+        return TerminalView(show_reasoning=settings.show_reasoning)
+
+    @property
+    def _in_kernel(self) -> bool:
+        return getattr(self.shell, "kernel", None) is not None
+
+    def _cell_id(self) -> str | None:
+        """JupyterLab, Notebook 7 and VS Code send the cell's id; nbclient and terminals don't."""
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is None:
+            return None
+        try:
+            return kernel.get_parent().get("metadata", {}).get("cellId")
+        except Exception:  # an unusual kernel: fall back to appending turns
+            return None
+
+    # --- %qwq commands -------------------------------------------------------------------------
+
+    def _command(self, line: str) -> Any:
+        from ..core.errors import QwQError
+        from ..notebook.commands import Commands
+
+        name, _, rest = line.strip().partition(" ")
+        if not name:
+            names = " | ".join(name for name in vars(Commands) if not name.startswith("_"))
+            raise UsageError(f"usage: %qwq {names}  (%%qwq? for help)")
+        handler = getattr(Commands(self), name.replace("-", "_"), None)
+        if name.startswith("_") or handler is None:
+            raise UsageError(f"unknown command {name!r}; try %qwq? for the list")
+        try:
+            if name in Commands.TAKES_FLAGS:  # parsed like a %%qwq line, quotes and all
+                return handler(rest)
+            return handler(*shlex.split(rest))
+        except ValueError as err:  # shlex: an unclosed quote
+            raise UsageError(f"%qwq {name}: {err}") from None
+        except TypeError as err:
+            raise UsageError(f"%qwq {name}: {err}") from None
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+
+
+def _schema(value: Any) -> dict[str, Any]:
+    """A JSON schema from a dict, or from a pydantic model class."""
+    if isinstance(value, dict):
+        return value
+    to_schema = getattr(value, "model_json_schema", None)
+    if callable(to_schema):
+        return to_schema()
+    raise UsageError("--json needs a dict holding a JSON schema (or a pydantic model class)")
+
+
+#: Names IPython keeps its own history in: `_`, `__`, `___`, `_12`, `_i`, `_ii`, `_i12`, `_oh`…
+_IPYTHON_HISTORY = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[ido]h")
+
+
+def _refuse_dry_run_compare(args: Any) -> None:
+    """`--dry-run --compare` would send every run: refuse it, saying what to do instead."""
+    if getattr(args, "dry_run", False) and getattr(args, "compare", None):
+        name = args.compare.partition("=")[0].strip().replace("_", "-") or "PARAM"
+        raise UsageError(
+            f"--dry-run and --compare cannot be combined; dry-run one value with --{name} X"
+        )
+
+
+def _check_out_name(name: str | None, shell: Any) -> None:
+    """`--out NAME` must be an ordinary variable: not a keyword, dunder or IPython's own."""
+    if name is None:
+        return
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(
+            f"--out must be a Python variable name (letters, digits and _, not a keyword), "
+            f"not {name!r}"
+        )
+    if name.startswith("__") or _IPYTHON_HISTORY.fullmatch(name):
+        raise UsageError(f"--out {name}: names like this belong to Python or IPython; pick another")
+    if name in getattr(shell, "user_ns_hidden", {}):
+        raise UsageError(f"--out {name}: {name} is IPython's own; pick another name")
+
+
+_loaded: dict[int, QwQMagics] = {}
+
+
+def load(shell: Any) -> None:
+    settings = QwQSettings(parent=shell)
+    shell.configurables.append(settings)
+    magics = QwQMagics(shell, settings)
+    shell.register_magics(magics)
+    _loaded[id(shell)] = magics
+
+
+def unload(shell: Any) -> None:
+    magics = _loaded.pop(id(shell), None)
+    if magics is None:
+        return
+    if magics._session is not None:
+        from ..session.session import deactivate
+
+        magics._session.close()
+        deactivate(magics._session)
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("qwq", None)
+    if magics.settings in shell.configurables:
+        shell.configurables.remove(magics.settings)

@@ -1,0 +1,269 @@
+"""Live views of a running call: one for notebooks, one for terminals, chosen once.
+
+The notebook view streams text as stdout deltas, flushed at most every `FLUSH_INTERVAL`
+seconds, so its IOPub cost grows linearly with the text (a display handle resends the whole
+text on every update, which grows quadratically). The reasoning streams grey; when the answer
+starts the reasoning collapses into a `<details>` block; when the call ends, the cell's output
+is replaced by one ordinary HTML display that a saved notebook keeps and renders anywhere.
+
+Streamed text is the model's: it goes through `printable()` so its control characters are shown,
+never obeyed, and the only escape codes written are the view's own grey (none with NO_COLOR).
+What streams live is bounded (`LIVE_LIMIT` characters): a server that sends without end cannot
+flood the browser; past the limit the view says so and the full text comes in the final output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
+
+from ..core.events import AnswerDelta, Event, ReasoningDelta, Response, Retrying, ToolCallEvent
+from ..core.printable import printable
+from ..render.html import block, document, escape
+from ..render.render import footer_text, notice_text, reasoning_html, response_bundle
+
+__all__ = ["NotebookView", "TerminalView", "View"]
+
+GREY = "\x1b[38;5;245m"  # visible grey in JupyterLab, VS Code and terminals (ANSI dim is not)
+RESET = "\x1b[0m"
+FLUSH_INTERVAL = 0.2
+#: Characters of model text streamed live, at most; the final output holds all of it.
+LIVE_LIMIT = 200_000
+
+
+def _colour(style: str) -> str:
+    """The view's own styling, or nothing when the user asked for no colour (no-color.org)."""
+    return "" if os.environ.get("NO_COLOR") else style
+
+
+class View(Protocol):
+    def start(self, notes: list[str]) -> None: ...
+
+    def on_event(self, event: Event | None) -> None:
+        """An event, or None when the stream pauses (a chance to flush)."""
+
+    def finish(self, response: Response, notes: list[str]) -> None: ...
+
+
+class _Buffered:
+    """Untrusted text written to a stream in batches: at most one write per interval.
+
+    Text is made printable here, the one place both views write through, and counted: past
+    `limit` characters of model text the stream stops, with one line saying so.
+    """
+
+    def __init__(
+        self, out: TextIO, clock: Callable[[], float], interval: float, limit: int | None = None
+    ) -> None:
+        self._out = out
+        self._clock = clock
+        self._interval = interval
+        self._pending: list[str] = []
+        self._style: str | None = None
+        self._last_flush = clock()
+        self._limit = LIVE_LIMIT if limit is None else limit
+        self._room = self._limit
+        self.cut = False  # the live text reached its limit
+
+    def write(self, text: str, style: str = "") -> None:
+        """Model text: shown printable, while there is room."""
+        if self.cut:
+            return
+        if len(text) > self._room:
+            text = text[: self._room]
+            self.cut = True
+        self._room -= len(text)
+        self._add(printable(text), style)
+        if self.cut:
+            self._add(
+                f"\n… live view stopped after {self._limit:,} characters; "
+                "the whole reply comes at the end.\n",
+                "",
+            )
+            self.flush()
+
+    def say(self, text: str, style: str = "") -> None:
+        """The view's own words (labels, notes, footers): always written."""
+        self._add(printable(text), style)
+
+    def _add(self, text: str, style: str) -> None:
+        style = _colour(style)
+        if style != self._style and self._pending:
+            self.flush()
+        self._style = style
+        self._pending.append(text)
+
+    def notes(self, notes: list[str]) -> None:
+        """Lines said before the reply (the demo banner, trimming), written at once."""
+        for note in notes:
+            self.say(f"note: {note}\n")
+        self.flush()
+
+    def maybe_flush(self) -> None:
+        if self._pending and self._clock() - self._last_flush >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self._out.write(f"{self._style}{text}{RESET}" if self._style else text)
+        self._out.flush()
+        self._last_flush = self._clock()
+
+
+class NotebookView:
+    """Grey live reasoning, collapsed at the answer, replaced by portable HTML at the end."""
+
+    def __init__(
+        self,
+        *,
+        show_reasoning: bool = True,
+        extra_outputs: tuple[Any, ...] = (),
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._show_reasoning = show_reasoning
+        self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
+        self._clock = clock
+        self._text = _Buffered(out or sys.stdout, clock, FLUSH_INTERVAL)
+        self._reasoning: list[str] = []
+        self._reasoning_started: float | None = None
+        self._answer_started = False
+        self._retries: list[str] = []  # kept in the final output: a slow reply has a reason
+        self._status: Any = None  # display handle for "thinking…" when reasoning is hidden
+        self._last_status = 0.0
+
+    def start(self, notes: list[str]) -> None:
+        from IPython.display import display
+
+        for output in self._extra_outputs:
+            display(output)
+        self._text.notes(notes)
+
+    def on_event(self, event: Event | None) -> None:
+        if isinstance(event, ReasoningDelta):
+            if self._reasoning_started is None:
+                self._reasoning_started = self._clock()
+            self._reasoning.append(event.text)
+            if self._show_reasoning:
+                self._text.write(
+                    event.text.lstrip("\n") if len(self._reasoning) == 1 else event.text, GREY
+                )
+            else:
+                self._update_status()
+        elif isinstance(event, AnswerDelta):
+            if not self._answer_started:
+                self._answer_started = True
+                self._collapse()
+            self._text.write(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self._text.say(f"\n[tool call {event.call.name}]\n")
+        elif isinstance(event, Retrying):
+            note = f"{event.error}; retried after {event.delay:.1f} s"
+            self._retries.append(note)
+            self._text.say(f"note: {note}\n")
+            self._text.flush()
+        self._text.maybe_flush()
+
+    def finish(self, response: Response, notes: list[str]) -> None:
+        from IPython.display import clear_output, display
+
+        self._text.flush()
+        notes = notes + self._retries
+        clear_output(wait=True)
+        display(
+            response_bundle(response, show_reasoning=self._show_reasoning, notes=notes), raw=True
+        )
+
+    def _collapse(self) -> None:
+        """The answer starts: fold the reasoning away, keeping it one click from view."""
+        from IPython.display import clear_output, display
+
+        self._text.flush()
+        if not self._show_reasoning or not self._reasoning:
+            return
+        thinking = self._clock() - (self._reasoning_started or self._clock())
+        summary = f"Reasoning · ≈{len(self._reasoning):,} tokens · {thinking:.1f} s"
+        text = "".join(self._reasoning)
+        clear_output(wait=True)
+        for output in self._extra_outputs:
+            display(output)
+        display(
+            {
+                "text/html": document([reasoning_html(summary, text)]),
+                "text/plain": f"[{summary}]",
+            },
+            raw=True,
+        )
+
+    def _update_status(self) -> None:
+        from IPython.display import display
+
+        now = self._clock()
+        if self._status is not None and now - self._last_status < 1.0:
+            return
+        self._last_status = now
+        thinking = now - (self._reasoning_started or now)
+        text = f"thinking… ≈{len(self._reasoning):,} tokens, {thinking:.0f} s"
+        html = document([block(f"<i>{escape(text)}</i>", "qwq-status")])
+        bundle = {"text/plain": text, "text/html": html}
+        if self._status is None:
+            self._status = display(bundle, raw=True, display_id=True)
+        else:
+            self._status.update(bundle, raw=True)
+
+
+class TerminalView:
+    """Plain streaming text for terminal IPython and scripts.
+
+    A label line opens the reasoning and the answer, so the two read apart without colour too
+    (NO_COLOR, a pasted transcript); colour, when on, greys the reasoning and the footer.
+    """
+
+    def __init__(
+        self,
+        *,
+        show_reasoning: bool = True,
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._show_reasoning = show_reasoning
+        self._out = out or sys.stdout
+        self._text = _Buffered(self._out, clock, 0.05)
+        self._in_reasoning = False
+        self._answer_started = False
+
+    def start(self, notes: list[str]) -> None:
+        self._text.notes(notes)
+
+    def on_event(self, event: Event | None) -> None:
+        if isinstance(event, ReasoningDelta) and self._show_reasoning:
+            if not self._in_reasoning:
+                self._in_reasoning = True
+                self._text.say("── reasoning ──\n")
+                self._text.write(event.text.lstrip("\n"), GREY)
+            else:
+                self._text.write(event.text, GREY)
+        elif isinstance(event, AnswerDelta):
+            if not self._answer_started:
+                self._answer_started = True
+                if self._in_reasoning:
+                    self._text.say("\n\n── answer ──\n")
+            self._text.write(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self._text.say(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
+        elif isinstance(event, Retrying):
+            self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
+        self._text.maybe_flush()
+
+    def finish(self, response: Response, notes: list[str]) -> None:
+        notice = notice_text(response)
+        tail = [notice] if notice else []
+        if response.finish_reason != "error":
+            tail.append(footer_text(response))
+        self._text.say("\n\n" + "\n".join(tail) + "\n", GREY)
+        self._text.flush()

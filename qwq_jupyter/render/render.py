@@ -1,0 +1,234 @@
+"""A response as an output: safe HTML for notebooks, plain text for terminals.
+
+Every piece (each note, the reasoning, the answer, each tool call, the notice, the footer) is
+rendered on its own by `_html`, so nothing one piece says can change how another is parsed: an
+unclosed code fence in a note cannot swallow the answer, a `</details>` in the reasoning cannot
+end its fold. Text the extension writes itself (notes, footers, dollar amounts) is rendered
+without math, inside a container MathJax ignores; only the answer's own math is typeset.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core.events import Response
+from ..core.printable import printable
+from ..render.html import block, document, escape, markdown, preformatted
+
+__all__ = [
+    "DEMO_BANNER",
+    "DisplayedResponse",
+    "Rendered",
+    "footer_text",
+    "money",
+    "note_html",
+    "notice_text",
+    "plural",
+    "reasoning_html",
+    "reasoning_summary",
+    "render_html",
+    "render_plain",
+    "response_bundle",
+]
+
+DEMO_BANNER = (
+    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
+    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
+)
+
+
+def money(value: float | None) -> str:
+    """Dollars as every output writes them: fixed point, never e-notation."""
+    return "cost unknown" if value is None else f"${value:.5f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f} s"
+
+
+def _count(value: int | None, estimated: bool, chunks: int) -> str:
+    if value is None:
+        # No usage from the server (an interrupted stream, a server that never says): the
+        # streamed chunks are the best estimate, about one token each, and marked as one.
+        return f"≈{chunks:,}"
+    return f"≈{value:,}" if estimated else f"{value:,}"
+
+
+def reasoning_summary(response: Response) -> str:
+    tokens = _count(response.reasoning_tokens, response.tokens_estimated, response.reasoning_chunks)
+    return f"Reasoning · {tokens} tokens · {_seconds(response.thinking_time)}"
+
+
+def footer_text(response: Response) -> str:
+    """One line of stats: tokens, times, speed, cost, finish reason."""
+    estimated = response.tokens_estimated
+    parts = [
+        f"reasoning {_count(response.reasoning_tokens, estimated, response.reasoning_chunks)} tok",
+        f"answer {_count(response.answer_tokens, estimated, response.answer_chunks)} tok",
+        f"first token {_seconds(response.time_to_first_token)}",
+        f"thinking {_seconds(response.thinking_time)}",
+    ]
+    speed = response.output_tokens_per_second
+    parts.append("? tok/s" if speed is None else f"{speed:.1f} tok/s")
+    parts.append(money(response.cost))
+    parts.append(response.finish_reason)
+    return " · ".join(parts)
+
+
+def notice_text(response: Response) -> str | None:
+    """A plain sentence for a reply that did not finish normally, else None."""
+    reason = response.finish_reason
+    if reason == "length":
+        where = " while still reasoning" if not response.answer else ""
+        return f"⚠ Stopped at max_tokens{where}: raise max_tokens for a full answer."
+    if reason == "interrupted":
+        return "■ Interrupted: what arrived is kept."
+    if reason == "incomplete":
+        cause = f" ({response.error})" if response.error else ""
+        return f"⚠ The reply was cut off{cause}; what arrived is kept."
+    if reason == "error":
+        return f"✖ {response.error or 'the call failed'}"
+    return None
+
+
+# --- HTML pieces ---------------------------------------------------------------------------
+
+
+def note_html(note: str) -> str:
+    """A note (the demo banner, trimming, a retry), as plain text.
+
+    Not Markdown: a retry note carries the server's error message, and a message that
+    starts with a code fence would otherwise turn the whole note into an empty code block.
+    """
+    return block(
+        f"<p>{escape(note)}</p>",
+        "qwq-note",
+        "opacity: 0.75; border-left: 3px solid; padding-left: 0.6em; margin-bottom: 0.4em",
+    )
+
+
+def reasoning_html(summary: str, reasoning: str) -> str:
+    """Reasoning folded under its summary line, shown exactly as written (never parsed)."""
+    return (
+        f'<details class="qwq-reasoning"><summary>{escape(summary)}</summary>'
+        f"{preformatted(reasoning.strip())}</details>"
+    )
+
+
+def answer_html(answer: str) -> str:
+    """The model's Markdown, its math typeset."""
+    return block(markdown(answer), "qwq-answer")
+
+
+def tool_call_html(name: str, arguments: Any) -> str:
+    text = json.dumps(arguments, ensure_ascii=False, indent=1, default=str)
+    return block(f"<p>🔧 tool call <b>{escape(str(name))}</b></p>{preformatted(text)}", "qwq-tool")
+
+
+def footer_html(text: str) -> str:
+    return block(f'<sub style="opacity: 0.8">{escape(text)}</sub>', "qwq-footer")
+
+
+def render_html(
+    response: Response,
+    *,
+    show_reasoning: bool = True,
+    notes: list[str] | tuple[str, ...] = (),
+    footer: bool = True,
+) -> str:
+    """The final output of a call: notes, folded reasoning, answer, tool calls, notice, footer."""
+    blocks = [note_html(note) for note in notes]
+    if show_reasoning and response.reasoning:
+        blocks.append(reasoning_html(reasoning_summary(response), response.reasoning))
+    if response.answer:
+        blocks.append(answer_html(response.answer))
+    blocks += [tool_call_html(call.name, call.arguments) for call in response.tool_calls]
+    notice = notice_text(response)
+    if notice:
+        blocks.append(block(f"<p><b>{escape(notice)}</b></p>", "qwq-notice"))
+    if footer and response.finish_reason != "error":
+        blocks.append(footer_html(footer_text(response)))
+    return document(blocks)
+
+
+def render_plain(
+    response: Response, *, notes: list[str] | tuple[str, ...] = (), footer: bool = True
+) -> str:
+    """The same, as plain text for terminals and `text/plain`: control characters shown."""
+    lines = [f"note: {note}" for note in notes]
+    if response.reasoning:
+        lines.append(f"[{reasoning_summary(response)}]")
+    if response.answer:
+        lines.append(response.answer)
+    for call in response.tool_calls:
+        lines.append(f"tool call {call.name}({call.arguments})")
+    notice = notice_text(response)
+    if notice:
+        lines.append(notice)
+    if footer and response.finish_reason != "error":
+        lines.append(f"[{footer_text(response)}]")
+    return printable("\n\n".join(lines))
+
+
+def response_bundle(
+    response: Response,
+    *,
+    show_reasoning: bool = True,
+    notes: list[str] | tuple[str, ...] = (),
+    footer: bool = True,
+) -> dict[str, str]:
+    """The MIME bundle of a finished call (see `_html` for why HTML and not Markdown)."""
+    return {
+        "text/html": render_html(
+            response, show_reasoning=show_reasoning, notes=notes, footer=footer
+        ),
+        "text/plain": render_plain(response, notes=notes, footer=footer),
+    }
+
+
+class DisplayedResponse(Response):
+    """The value of a `%%qwq` cell: shown by the live view, so the output prompt stays quiet."""
+
+    _shown_in_cell: int | None = None
+    #: The answer parsed from JSON, for `--json` cells.
+    value: Any = None
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if shell is not None and shell.execution_count == self._shown_in_cell:
+            # This cell's own value: the live view already shows the answer. A terminal still
+            # gets the one-line summary after `Out[n]:`; a notebook shows nothing more.
+            if getattr(shell, "kernel", None) is None:
+                display({"text/plain": repr(self)}, raw=True)
+            return
+        display(response_bundle(self), raw=True)
+
+    @classmethod
+    def wrap(cls, response: Response, cell: int | None) -> DisplayedResponse:
+        fields = {name: getattr(response, name) for name in Response.__dataclass_fields__}
+        displayed = cls(**fields)
+        displayed._shown_in_cell = cell
+        return displayed
+
+
+def plural(count: int, word: str) -> str:
+    """'1 turn', '2 turns': counts read as words do."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+class Rendered:
+    """An output in two forms: safe HTML for notebooks, printable text for terminals."""
+
+    def __init__(self, html: str, plain: str) -> None:
+        self.html = html
+        self.plain = printable(plain)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self.html, "text/plain": self.plain}
+
+    def __repr__(self) -> str:
+        return self.plain

@@ -1,0 +1,428 @@
+"""The kernel's QwQ state: settings, conversations, the client, and running totals.
+
+The magics parse what the user typed and hand it here; this module turns it into a request,
+runs it through a view, and records the turn. It knows nothing of argument parsing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..core.credentials import Credentials, known_secrets, redact, redact_data
+from ..core.errors import ConfigurationError
+from ..core.events import Response
+from ..core.settings import QwQSettings
+from ..core.template import apply_chat_template
+from ..session.conversation import (
+    Conversation,
+    ConversationStore,
+    TokenEstimator,
+    Turn,
+    WindowFit,
+    fit_to_window,
+)
+from ..session.redaction import LiveRedaction, redact_response
+
+if TYPE_CHECKING:
+    from ..client.cassette import Cassette
+    from ..client.client import QwQClient, ResponseStream
+    from ..features.preview import RequestPreview
+    from ..notebook.view import View
+
+__all__ = ["DEMO_ENV", "Ask", "Session", "Totals"]
+
+#: Set by `qwq-jupyter lab` when it serves the offline demo.
+DEMO_ENV = "QWQ_JUPYTER_DEMO"
+PROMPT_REDACTED = (
+    "a known secret (API token, key or account id) in the prompt was replaced by **** "
+    "before sending"
+)
+REPLY_REDACTED = "a known secret (API token, key or account id) in the reply is shown as ****"
+
+
+@dataclass
+class Ask:
+    """One `%%qwq` cell, resolved: what to send, where its turn goes, and what to say first."""
+
+    prompt: str
+    settings: QwQSettings
+    conversation: Conversation
+    slot: int | None  # None: a one-off question, not recorded
+    messages: list[dict[str, Any]]
+    fit: WindowFit
+    cell_id: str | None = None
+    system_prompt: str = ""
+    fresh: bool = False  # the conversation starts with this turn (new, or --new)
+    redacted: bool = False  # a known secret was masked in what is sent
+
+    @property
+    def notes(self) -> list[str]:
+        return self.fit.notices() + ([PROMPT_REDACTED] if self.redacted else [])
+
+    def request_input(self) -> dict[str, Any]:
+        """`messages=` for the chat template, or `prompt=` for a raw request."""
+        if self.settings.raw:
+            if "<|im_start|>" in self.prompt:
+                return {"prompt": self.prompt}  # the user wrote the template themselves
+            return {"prompt": apply_chat_template(self.fit.messages)}
+        return {"messages": self.fit.messages}
+
+
+@dataclass
+class Totals:
+    """Tokens and dollars spent in this session."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    unknown_usage_calls: int = 0
+
+    def add(self, response: Response) -> None:
+        self.calls += 1
+        if not response.usage.known:
+            self.unknown_usage_calls += 1
+            return
+        self.input_tokens += response.usage.input_tokens or 0
+        self.output_tokens += response.usage.output_tokens or 0
+        self.cost += response.cost or 0.0
+
+
+@dataclass
+class Session:
+    settings: QwQSettings
+    credentials: Credentials | None = None
+    store: ConversationStore = field(default_factory=ConversationStore)
+    estimator: TokenEstimator = field(default_factory=TokenEstimator)
+    totals: Totals = field(default_factory=Totals)
+    last: Response | None = None
+    #: Called after each recorded turn (the panel refreshes its conversation size).
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+    last_comparison: Any = None
+    cassette: Cassette | None = field(default_factory=lambda: _cassette_from_environment())
+    #: Replies come from the offline demo server: every output must say so.
+    demo: bool = field(default_factory=lambda: bool(os.environ.get(DEMO_ENV)))
+    _demo_server: Any = None
+    _client: QwQClient | None = None
+    _running: dict[str, ResponseStream] = field(default_factory=dict)
+    _idle: dict[str, threading.Event] = field(default_factory=dict)
+
+    @property
+    def client(self) -> QwQClient:
+        from ..client.client import QwQClient
+
+        if self._client is None:
+            self._client = QwQClient(self.settings, self.credentials)
+        return self._client
+
+    def drop_client(self) -> None:
+        """Forget the client (credentials or the server changed), closing its connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __post_init__(self) -> None:
+        self.store.secrets = self.secrets  # saved files are masked too, as a second layer
+
+    def conversation(self, name: str | None = None) -> Conversation:
+        return self.store.get(name, system_prompt=self.settings.system_prompt)
+
+    def secrets(self, settings: QwQSettings | None = None) -> tuple[str, ...]:
+        """The known secrets to mask: this kernel's keys, the environment's and the .env's."""
+        return known_secrets(self.client.credentials, settings=settings or self.settings)
+
+    def redact_response(self, response: Response) -> bool:
+        """Mask known secrets a server echoed into `response`, in place; whether any was."""
+        return redact_response(response, self.secrets())
+
+    def ask(
+        self,
+        prompt: str,
+        settings: QwQSettings,
+        *,
+        chat: str | None = None,
+        new: bool = False,
+        history: bool = True,
+        append: bool = False,
+        cell_id: str | None = None,
+    ) -> Ask:
+        """Resolve one question: history before its slot, trimmed to the window.
+
+        A call of the same conversation still running in the background is waited for first,
+        so its answer is part of the history.
+        """
+        name = chat or self.store.current
+        try:
+            self.wait_idle(name)
+        except KeyboardInterrupt:
+            raise ConfigurationError(
+                f"stopped waiting for the background call of {name!r} (%qwq stop cancels it)"
+            ) from None
+        system_prompt = settings.system_prompt
+        fresh = new or name not in self.store.conversations
+        if fresh:
+            # Not stored until a turn is recorded, so a dry run changes nothing.
+            conversation = Conversation(name, system_prompt)
+        else:
+            conversation = self.store.conversations[name]
+            system_prompt = system_prompt or conversation.system_prompt
+        slot = conversation.slot_for(cell_id, append=append) if history else None
+        messages = conversation.history(before=slot) if history else []
+        if messages and messages[0]["role"] == "system":
+            messages = messages[1:]
+        if system_prompt:
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        messages.append({"role": "user", "content": prompt})
+        # Masked once here, where the text is final, so dry runs, comparisons, retries,
+        # background calls and %qwq explain all send and show the masked text.
+        secrets = self.secrets(settings)
+        masked = redact_data(messages, secrets)
+        redacted = masked != messages
+        prompt, system_prompt = redact(prompt, secrets), redact(system_prompt, secrets)
+        fit = fit_to_window(masked, settings.max_tokens, settings.context_window, self.estimator)
+        if fit.clamped_from is not None:
+            settings = settings.override(max_tokens=fit.max_tokens)
+        return Ask(
+            prompt,
+            settings,
+            conversation,
+            slot,
+            masked,
+            fit,
+            cell_id,
+            system_prompt,
+            fresh,
+            redacted,
+        )
+
+    def preview(self, ask: Ask) -> RequestPreview:
+        """What `ask` would send, shown in full; nothing is sent."""
+        from ..features.preview import RequestPreview
+
+        request = self.client.prepare(settings=ask.settings, **ask.request_input())
+        preview = RequestPreview(request, ask, self.estimator)
+        preview.notes = ask.notes  # the window's notices and, if any, the redaction note
+        return preview
+
+    def start(self, ask: Ask) -> ResponseStream:
+        """Send the request (or record or replay it, with a cassette)."""
+        cassette = self.cassette
+        if cassette is not None and cassette.mode == "replay" and self.credentials is None:
+            credentials = self.client.credentials
+            if not (credentials.account_id and credentials.api_token):
+                # Replay needs no key; the cassette is keyed by the body, not the URL.
+                self.credentials = Credentials("replay-account", "replay-token")
+                self.drop_client()
+        request = self.client.prepare(settings=ask.settings, **ask.request_input())
+        source = cassette.wrap(self.client.async_client) if cassette is not None else None
+        return self.client.send(request, ask.settings, source=source)
+
+    def use_cassette(self, path: str | None, mode: str, speed: float = 1.0) -> str:
+        """Record to or replay from `path`; `None` turns it off."""
+        from ..client.cassette import Cassette
+
+        if path is None:
+            self.cassette = None
+            return f"{mode} is off"
+        self.cassette = Cassette(path, mode, speed=speed)
+        if mode == "record":
+            return f"recording replies to {path}"
+        return f"replaying {len(self.cassette.entries)} recorded replies from {path} (no network)"
+
+    def run(self, ask: Ask, view: View, stream: ResponseStream | None = None) -> Response:
+        """Stream into `view` until the call ends; ■ interrupts it, keeping what arrived.
+
+        The request is sent inside the protected region, so an interrupt landing at any
+        moment after it left (even before the view started) cancels it rather than leaving it
+        running unread.
+        """
+        notes = self.banner() + ask.notes
+        started = False
+        live = LiveRedaction(self.secrets(ask.settings))
+        try:
+            if stream is None:
+                stream = self.start(ask)
+            view.start(notes)
+            started = True
+            for event in stream.events(tick=0.05):
+                for shown in live.events(event):
+                    view.on_event(shown)
+        except KeyboardInterrupt:
+            if stream is None:
+                raise  # nothing was sent
+            stream.cancel()
+        if not started:
+            view.start(notes)
+        else:
+            for shown in live.end():
+                view.on_event(shown)
+        response = stream.response
+        if self.redact_response(response):
+            notes = [*notes, REPLY_REDACTED]
+        self.record(ask, response)
+        view.finish(response, notes)
+        return response
+
+    def banner(self) -> list[str]:
+        """What every output says first: replies of the offline demo are scripted."""
+        from ..render.render import DEMO_BANNER
+
+        return [DEMO_BANNER] if self.demo else []
+
+    def run_in_background(self, ask: Ask, view: View) -> ResponseStream:
+        """Stream from a thread; the cell returns at once. Output stays in the cell's area."""
+        import contextvars
+
+        name = ask.conversation.name
+        idle = self._idle.setdefault(name, threading.Event())
+        stream: ResponseStream | None = None
+        try:
+            stream = self.start(ask)
+            idle.clear()
+            self._running[name] = stream
+            context = contextvars.copy_context()  # keeps the thread's output in this cell
+            thread = threading.Thread(
+                target=context.run, args=(self._consume, ask, view, stream, idle), daemon=True
+            )
+            thread.start()
+        except BaseException:
+            # Interrupted before the thread took over: cancel the call, or it would run unread
+            # and a later cell of this conversation would wait for it forever.
+            if stream is not None:
+                stream.cancel(wait=False)
+            self._running.pop(name, None)
+            idle.set()
+            raise
+        return stream
+
+    def _consume(self, ask: Ask, view: View, stream: ResponseStream, idle: threading.Event) -> None:
+        """The background thread: stream into the view, then mark the conversation idle."""
+        try:
+            self.run(ask, view, stream)
+        finally:
+            self._running.pop(ask.conversation.name, None)
+            idle.set()
+
+    def wait_idle(self, name: str, timeout: float | None = None) -> None:
+        idle = self._idle.get(name)
+        if idle is not None:
+            idle.wait(timeout)
+
+    def stop_all(self) -> None:
+        """Cancel the calls running in the background."""
+        for stream in list(self._running.values()):
+            stream.cancel(wait=False)
+
+    def close(self) -> None:
+        """On unload: stop background calls and the offline demo server, if any."""
+        self.stop_all()
+        self.leave_demo()
+
+    def leave_demo(self) -> None:
+        """Back from the offline demo to the configured backend (e.g. after %qwq login)."""
+        if self._demo_server is not None:
+            self._demo_server.stop()
+            self._demo_server = None
+            self.settings.api_base = self.settings.trait_defaults("api_base")
+            self.credentials = None
+            self.drop_client()
+        self.demo = False
+
+    def use_demo_unless_configured(self) -> str:
+        """Start the offline demo server unless a real backend is configured; say which."""
+        settings = self.settings
+        if self.demo:
+            return "offline demo: replies are scripted, not written by QwQ"
+        if settings.backend == "openai" and settings.base_url:
+            return f"using the OpenAI-compatible server at {settings.base_url}"
+        credentials = Credentials.from_env()
+        if credentials.account_id and credentials.api_token:
+            return f"using Workers AI ({settings.model})"
+        from ..testing import QwQTestServer
+        from ..testing._demo import demo_reply
+
+        self._demo_server = QwQTestServer(responder=demo_reply).start()
+        self.credentials = Credentials(self._demo_server.account_id, self._demo_server.token)
+        self.drop_client()
+        settings.backend = "workers-ai"
+        settings.api_base = self._demo_server.api_base
+        self.demo = True
+        return (
+            "no credentials found, so this notebook uses the offline demo: replies are "
+            "scripted, not written by QwQ (set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN "
+            "for the real model)"
+        )
+
+    def record(self, ask: Ask, response: Response) -> None:
+        """Keep the turn (unless one-off), learn the token ratio, add to the totals."""
+        self.redact_response(response)
+        self.last = response
+        self.totals.add(response)
+        # Tools and schemas add prompt tokens the messages do not show: learning from such a
+        # call would skew the estimate for every later one.
+        plain = not (ask.settings.raw or ask.settings.tools or ask.settings.guided_json)
+        if response.usage.input_tokens and plain:
+            self.estimator.calibrate(ask.fit.messages, response.usage.input_tokens)
+        if ask.slot is not None and response.finish_reason != "error":
+            self.keep_turn(ask, response, ask.slot)
+
+    def keep_turn(self, ask: Ask, response: Response, slot: int | None = None) -> bool:
+        """Put a turn into its conversation (at `slot`, else at the end).
+
+        If the conversation was reset or loaded while the call ran, the turn belongs to one
+        that no longer exists: it is dropped rather than bringing the old one back.
+        """
+        conversation = ask.conversation
+        current = self.store.conversations.get(conversation.name)
+        if not ask.fresh and current is not conversation:
+            return False
+        self.redact_response(response)  # e.g. a run of --compare picked with %qwq pick
+        conversation.system_prompt = ask.system_prompt
+        position = len(conversation.turns) if slot is None else slot
+        conversation.put(position, Turn(ask.prompt, response, ask.cell_id))
+        self.store.conversations[conversation.name] = conversation
+        ask.fresh = False  # a second keep (e.g. %qwq pick twice) must find it in the store
+        for listener in self.listeners:
+            listener()
+        return True
+
+    def conversation_tokens(self, name: str | None = None) -> int:
+        return self.estimator.estimate(self.conversation(name).history())
+
+
+def _cassette_from_environment() -> Cassette | None:
+    """QWQ_JUPYTER_REPLAY=path or QWQ_JUPYTER_RECORD=path switches a whole run (CI, a class)."""
+    from ..client.cassette import RECORD_ENV, REPLAY_ENV, Cassette
+
+    for variable, mode, speed in ((REPLAY_ENV, "replay", 0.0), (RECORD_ENV, "record", 1.0)):
+        if os.environ.get(variable):
+            try:
+                return Cassette(os.environ[variable], mode, speed=speed)
+            except ConfigurationError as err:
+                # Said once, in one line; raising here would break every later cell instead.
+                print(f"note: {variable} is ignored: {err}", file=sys.stderr)
+                return None
+    return None
+
+
+_active: list[Session] = []
+
+
+def activate(session: Session) -> None:
+    """Make `session` the one `batch()` and other code outside a cell uses by default."""
+    _active[:] = [session]
+
+
+def deactivate(session: Session) -> None:
+    if session in _active:
+        _active.remove(session)
+
+
+def active_session() -> Session | None:
+    """The loaded extension's session (its settings and credentials), if any."""
+    return _active[0] if _active else None

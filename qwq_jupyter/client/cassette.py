@@ -36,9 +36,9 @@ from ..core.events import (
 )
 
 if TYPE_CHECKING:
-    from ..client.client import AsyncQwQClient
     from ..core.settings import QwQSettings
     from ..wire.dialects import HTTPRequest
+    from .client import AsyncQwQClient
 
 __all__ = ["Cassette", "ReplayMiss"]
 

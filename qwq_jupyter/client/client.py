@@ -23,8 +23,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..client.loop import LoopThread
-from ..client.retry import RetryPolicy
 from ..core.credentials import Credentials, redact
 from ..core.errors import (
     DeadlineExceeded,
@@ -42,6 +40,8 @@ from ..core.settings import QwQSettings
 from ..wire.decode import EventDecoder
 from ..wire.dialects import HTTPRequest, Message, build_request, host_of, read_error
 from ..wire.sse import SSEDecoder
+from .loop import LoopThread
+from .retry import RetryPolicy
 
 __all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
 

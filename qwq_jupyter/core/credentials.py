@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import MissingCredentialError
+from .errors import MissingCredentialError
 
 __all__ = ["Credentials", "Secret", "known_secrets", "redact", "redact_data"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.printable import printable
+from .printable import printable
 
 __all__ = [
     "APIError",

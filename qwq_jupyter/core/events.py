@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..core.errors import QwQError
+from .errors import QwQError
 
 __all__ = [
     "AnswerDelta",

@@ -26,7 +26,7 @@ from traitlets import (
 )
 from traitlets.config import Configurable
 
-from ..core.errors import ConfigurationError
+from .errors import ConfigurationError
 
 __all__ = ["BACKENDS", "DEFAULT_MODEL", "MODEL_PARAMETERS", "NUMERIC_PARAMETERS", "QwQSettings"]
 

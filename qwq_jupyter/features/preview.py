@@ -13,10 +13,10 @@ from ..render.render import money, note_html
 
 if TYPE_CHECKING:
     from ..session.conversation import TokenEstimator
-    from ..session.session import Ask
+    from ..session.session import Ask, Session
     from ..wire.dialects import HTTPRequest
 
-__all__ = ["RequestPreview"]
+__all__ = ["RequestPreview", "preview"]
 
 
 class RequestPreview:
@@ -83,3 +83,9 @@ class RequestPreview:
                 f"--- chat template text ---\n{self.template_text}"
             )
         )
+
+
+def preview(session: Session, ask: Ask) -> RequestPreview:
+    """What `ask` would send, shown in full; nothing is sent."""
+    request = session.client.prepare(settings=ask.settings, **ask.request_input())
+    return RequestPreview(request, ask, session.estimator)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
 
@@ -11,7 +11,28 @@ from ..core.printable import printable
 from ..render.render import money, plural
 
 if TYPE_CHECKING:
-    from ..notebook.magics import QwQMagics
+    from ..session.session import Session
+
+
+class CellMagic(Protocol):
+    """What the commands need of `%%qwq` (the magic dispatches to them, so no import back)."""
+
+    shell: Any
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def in_kernel(self) -> bool: ...
+
+    def parse_flags(self, line: str) -> Any: ...
+
+    def parse_known(self, line: str) -> tuple[Any, list[str]]: ...
+
+    def ask(
+        self, prompt: str, args: Any, *, cell_id: str | None = None, interpolate: bool = True
+    ) -> Any: ...
+
 
 __all__ = ["Commands"]
 
@@ -25,13 +46,13 @@ class Commands:
 
     TAKES_FLAGS = frozenset({"retry", "explain", "request"})
 
-    def __init__(self, magics: QwQMagics) -> None:
+    def __init__(self, magics: CellMagic) -> None:
         self._magics = magics
         self._session = magics.session
 
     def panel(self) -> Any:
         """The ipywidgets parameter panel, bound to the same settings as %config."""
-        from ..notebook.panel import ParameterPanel
+        from .panel import ParameterPanel
 
         return ParameterPanel(self._session).widget
 
@@ -75,7 +96,7 @@ class Commands:
     def retry(self, flags: str = "") -> Any:
         """Regenerate the last turn, with new flags if given: %qwq retry --temperature 0.9."""
         magics = self._magics
-        args = magics._parse(flags)
+        args = magics.parse_flags(flags)
         conversation = self._session.conversation(args.chat)
         if not conversation.turns:
             raise UsageError("no turn to retry")
@@ -85,7 +106,7 @@ class Commands:
         args.append = False
         # The stored prompt is already filled in: interpolating it again could evaluate an
         # escaped {@@name} the user meant to send literally.
-        return magics._ask(turn.prompt, args, cell_id=retry_id, interpolate=False)
+        return magics.ask(turn.prompt, args, cell_id=retry_id, interpolate=False)
 
     def save(self, path: str) -> None:
         """Save every conversation to a JSON file (never the token)."""
@@ -127,18 +148,15 @@ class Commands:
         prompt = explain_prompt(self._magics.shell, self._session.client.credentials)
         if prompt is None:
             raise UsageError("no error to explain yet: %qwq explain works after a cell fails")
-        args = self._magics._parse(flags)
+        args = self._magics.parse_flags(flags)
         args.no_history = args.no_history or not args.chat
-        return self._magics._ask(prompt, args, interpolate=False)
+        return self._magics.ask(prompt, args, interpolate=False)
 
     def request(self, line: str = "") -> Any:
         """Show what `%%qwq` would send for a prompt, without sending: %qwq request [FLAGS] TEXT."""
-        from IPython.utils.process import arg_split
-
-        args, rest = self._magics.qwq.parser.parse_known_args(arg_split(line))
-        args = self._magics._unquote(args)
+        args, rest = self._magics.parse_known(line)
         args.dry_run = True
-        return self._magics._ask(" ".join(rest) or "(your next prompt)", args)
+        return self._magics.ask(" ".join(rest) or "(your next prompt)", args)
 
     def stats(self, name: str | None = None) -> Any:
         """Turns, tokens, dollars and time per conversation, and reasoning per turn."""
@@ -151,7 +169,7 @@ class Commands:
         if name and chosen is None:
             raise UsageError(f"no conversation named {name!r}")
         stats = SessionStats(chosen or list(store.conversations.values()))
-        figure = stats.figure() if self._magics._in_kernel else None  # a terminal shows no plot
+        figure = stats.figure() if self._magics.in_kernel else None  # a terminal shows no plot
         if figure is not None:
             display(figure)
         return stats

@@ -105,16 +105,24 @@ class QwQMagics(Magics):
         """
         if cell is None:
             return self._command(line)
-        return self._ask(cell.strip(), self._parse(line))
+        return self.ask(cell.strip(), self.parse_flags(line))
 
     # --- %%qwq ---------------------------------------------------------------------------------
 
-    def _parse(self, line: str) -> Any:
+    def parse_flags(self, line: str) -> Any:
+        """A `%%qwq` line's flags, parsed and unquoted (also `%qwq retry` and `explain`)."""
         try:
             args = parse_argstring(self.qwq, line)
         except UsageError as err:
             raise UsageError(str(err).strip().split("\n")[-1]) from None
         return self._unquote(args)
+
+    def parse_known(self, line: str) -> tuple[Any, list[str]]:
+        """Flags first, the rest of the line as words: `%qwq request [FLAGS] TEXT`."""
+        from IPython.utils.process import arg_split
+
+        args, rest = self.qwq.parser.parse_known_args(arg_split(line))
+        return self._unquote(args), rest
 
     @staticmethod
     def _unquote(args: Any) -> Any:
@@ -160,7 +168,7 @@ class QwQMagics(Magics):
             raise UsageError(f"{flag}: no variable named {name!r}")
         return self.shell.user_ns[name]
 
-    def _ask(
+    def ask(
         self, prompt: str, args: Any, *, cell_id: str | None = None, interpolate: bool = True
     ) -> Any:
         from ..core.errors import QwQError
@@ -180,7 +188,7 @@ class QwQMagics(Magics):
             if args.compare:
                 from ..features.compare import run_comparison
 
-                comparison = run_comparison(self.session, prompt, settings, args, self._in_kernel)
+                comparison = run_comparison(self.session, prompt, settings, args, self.in_kernel)
                 return self._store(comparison, args.out)
             ask = self.session.ask(
                 prompt,
@@ -192,8 +200,10 @@ class QwQMagics(Magics):
                 cell_id=cell_id or self._cell_id(),
             )
             if args.dry_run:
-                return self._store(self.session.preview(ask), args.out)
-            if settings.background and self._in_kernel:
+                from ..features.preview import preview
+
+                return self._store(preview(self.session, ask), args.out)
+            if settings.background and self.in_kernel:
                 return self._ask_in_background(ask, settings, args.out)
             response = self.session.run(ask, self._view(settings))
         except QwQError as err:
@@ -241,16 +251,16 @@ class QwQMagics(Magics):
         self._store(stream, out)
 
     def _view(self, settings: QwQSettings, extra: tuple[Any, ...] = ()) -> Any:
-        if self._in_kernel:
-            from ..notebook.view import NotebookView
+        if self.in_kernel:
+            from .view import NotebookView
 
             return NotebookView(show_reasoning=settings.show_reasoning, extra_outputs=extra)
-        from ..notebook.view import TerminalView
+        from .view import TerminalView
 
         return TerminalView(show_reasoning=settings.show_reasoning)
 
     @property
-    def _in_kernel(self) -> bool:
+    def in_kernel(self) -> bool:
         return getattr(self.shell, "kernel", None) is not None
 
     def _cell_id(self) -> str | None:
@@ -267,7 +277,7 @@ class QwQMagics(Magics):
 
     def _command(self, line: str) -> Any:
         from ..core.errors import QwQError
-        from ..notebook.commands import Commands
+        from .commands import Commands
 
         name, _, rest = line.strip().partition(" ")
         if not name:

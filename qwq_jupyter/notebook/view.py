@@ -18,14 +18,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from ..core.events import AnswerDelta, Event, ReasoningDelta, Response, Retrying, ToolCallEvent
 from ..core.printable import printable
 from ..render.html import block, document, escape
 from ..render.render import footer_text, notice_text, reasoning_html, response_bundle
 
-__all__ = ["NotebookView", "TerminalView", "View"]
+__all__ = ["NotebookView", "TerminalView"]
 
 GREY = "\x1b[38;5;245m"  # visible grey in JupyterLab, VS Code and terminals (ANSI dim is not)
 RESET = "\x1b[0m"
@@ -37,15 +37,6 @@ LIVE_LIMIT = 200_000
 def _colour(style: str) -> str:
     """The view's own styling, or nothing when the user asked for no colour (no-color.org)."""
     return "" if os.environ.get("NO_COLOR") else style
-
-
-class View(Protocol):
-    def start(self, notes: list[str]) -> None: ...
-
-    def on_event(self, event: Event | None) -> None:
-        """An event, or None when the stream pauses (a chance to flush)."""
-
-    def finish(self, response: Response, notes: list[str]) -> None: ...
 
 
 class _Buffered:

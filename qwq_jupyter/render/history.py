@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..render.html import block, document, escape, markdown
-from ..render.render import Rendered, plural
+from .html import block, document, escape, markdown
+from .render import Rendered, plural
 
 if TYPE_CHECKING:
     from ..session.conversation import Conversation

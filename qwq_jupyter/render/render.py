@@ -14,10 +14,9 @@ from typing import Any
 
 from ..core.events import Response
 from ..core.printable import printable
-from ..render.html import block, document, escape, markdown, preformatted
+from .html import block, document, escape, markdown, preformatted
 
 __all__ = [
-    "DEMO_BANNER",
     "DisplayedResponse",
     "Rendered",
     "footer_text",
@@ -31,11 +30,6 @@ __all__ = [
     "render_plain",
     "response_bundle",
 ]
-
-DEMO_BANNER = (
-    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
-    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
-)
 
 
 def money(value: float | None) -> str:

@@ -11,14 +11,14 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.credentials import Credentials, known_secrets, redact, redact_data
 from ..core.errors import ConfigurationError
-from ..core.events import Response
+from ..core.events import Event, Response
 from ..core.settings import QwQSettings
 from ..core.template import apply_chat_template
-from ..session.conversation import (
+from .conversation import (
     Conversation,
     ConversationStore,
     TokenEstimator,
@@ -26,15 +26,31 @@ from ..session.conversation import (
     WindowFit,
     fit_to_window,
 )
-from ..session.redaction import LiveRedaction, redact_response
+from .redaction import LiveRedaction, redact_response
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
     from ..client.client import QwQClient, ResponseStream
-    from ..features.preview import RequestPreview
-    from ..notebook.view import View
 
 __all__ = ["DEMO_ENV", "Ask", "Session", "Totals"]
+
+#: What every output of the offline demo says first.
+DEMO_BANNER = (
+    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
+    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
+)
+
+
+class View(Protocol):
+    """Where a running call is shown: the notebook and terminal views implement it."""
+
+    def start(self, notes: list[str]) -> None: ...
+
+    def on_event(self, event: Event | None) -> None:
+        """An event, or None when the stream pauses (a chance to flush)."""
+
+    def finish(self, response: Response, notes: list[str]) -> None: ...
+
 
 #: Set by `qwq-jupyter lab` when it serves the offline demo.
 DEMO_ENV = "QWQ_JUPYTER_DEMO"
@@ -200,15 +216,6 @@ class Session:
             redacted,
         )
 
-    def preview(self, ask: Ask) -> RequestPreview:
-        """What `ask` would send, shown in full; nothing is sent."""
-        from ..features.preview import RequestPreview
-
-        request = self.client.prepare(settings=ask.settings, **ask.request_input())
-        preview = RequestPreview(request, ask, self.estimator)
-        preview.notes = ask.notes  # the window's notices and, if any, the redaction note
-        return preview
-
     def start(self, ask: Ask) -> ResponseStream:
         """Send the request (or record or replay it, with a cassette)."""
         cassette = self.cassette
@@ -270,8 +277,6 @@ class Session:
 
     def banner(self) -> list[str]:
         """What every output says first: replies of the offline demo are scripted."""
-        from ..render.render import DEMO_BANNER
-
         return [DEMO_BANNER] if self.demo else []
 
     def run_in_background(self, ask: Ask, view: View) -> ResponseStream:

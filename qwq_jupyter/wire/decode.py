@@ -15,7 +15,7 @@ from ..core.events import (
     ToolCallEvent,
     UsageEvent,
 )
-from ..wire.dialects import (
+from .dialects import (
     _NOT_PLAIN_NATIVE,
     Chunk,
     ToolCallAssembler,
@@ -23,8 +23,8 @@ from ..wire.dialects import (
     read_chunk,
     read_error,
 )
-from ..wire.reasoning import ReasoningSplitter
-from ..wire.sse import DONE
+from .reasoning import ReasoningSplitter
+from .sse import DONE
 
 __all__ = ["EventDecoder", "IncompleteStreamError", "ServerReportedError"]
 

@@ -1,7 +1,9 @@
 """QwQ-32B in Jupyter: `%load_ext qwq_jupyter`, then write `%%qwq` cells.
 
 The public names are imported lazily, so loading the extension stays cheap: httpx, ipywidgets
-and the renderers are imported on first use, not by `%load_ext`.
+and the renderers are imported on first use, not by `%load_ext`. `core/public.py` lists them;
+the `TYPE_CHECKING` imports below repeat that list for type checkers, and a test keeps the two
+the same.
 """
 
 from __future__ import annotations
@@ -11,49 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "batch": ".features.batch",
-    "BatchItem": ".features.batch",
-    "BatchResult": ".features.batch",
-    "summarize": ".session.context",
-    "AsyncQwQClient": ".client.client",
-    "QwQClient": ".client.client",
-    "ResponseStream": ".client.client",
-    "Credentials": ".core.credentials",
-    "Secret": ".core.credentials",
-    "QwQSettings": ".core.settings",
-    "RetryPolicy": ".client.retry",
-    "SSEDecoder": ".wire.sse",
-    "ReasoningSplitter": ".wire.reasoning",
-    "AnswerDelta": ".core.events",
-    "Finish": ".core.events",
-    "ReasoningDelta": ".core.events",
-    "Response": ".core.events",
-    "Retrying": ".core.events",
-    "ToolCall": ".core.events",
-    "ToolCallEvent": ".core.events",
-    "Usage": ".core.events",
-    "UsageEvent": ".core.events",
-    "APIError": ".core.errors",
-    "AuthenticationError": ".core.errors",
-    "BadRequestError": ".core.errors",
-    "ConfigurationError": ".core.errors",
-    "ContextWindowError": ".core.errors",
-    "DeadlineExceeded": ".core.errors",
-    "MissingCredentialError": ".core.errors",
-    "NetworkError": ".core.errors",
-    "QuotaExceededError": ".core.errors",
-    "QwQError": ".core.errors",
-    "RateLimitError": ".core.errors",
-    "RequestTimeoutError": ".core.errors",
-    "ServerError": ".core.errors",
-    "StallError": ".core.errors",
-    "RedirectError": ".core.errors",
-    "ReplyTooLargeError": ".core.errors",
-    "UnreadableReplyError": ".core.errors",
-}
+from .core.public import PUBLIC
 
-__all__ = [*sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [*sorted(PUBLIC), "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
     from .client.client import AsyncQwQClient, QwQClient, ResponseStream
@@ -66,15 +28,18 @@ if TYPE_CHECKING:
         ConfigurationError,
         ContextWindowError,
         DeadlineExceeded,
+        IncompleteStreamError,
         MissingCredentialError,
         NetworkError,
         QuotaExceededError,
         QwQError,
         RateLimitError,
         RedirectError,
+        ReplayMiss,
         ReplyTooLargeError,
         RequestTimeoutError,
         ServerError,
+        ServerReportedError,
         StallError,
         UnreadableReplyError,
     )
@@ -97,10 +62,11 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    """Import a public name's module on first use (see `core/public.py`)."""
+    module = PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'qwq_jupyter' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.errors import QwQError
+from ..core.public import publish
 
 __all__ = ["RetryPolicy"]
 
@@ -36,3 +37,6 @@ class RetryPolicy:
             # out without any of them retrying at once.
             wait = backoff / 2 + self.random() * backoff / 2
         return wait if wait < time_left else None
+
+
+publish(globals())

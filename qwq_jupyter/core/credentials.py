@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MissingCredentialError
+from .public import publish
 
 __all__ = ["Credentials", "Secret", "known_secrets", "redact", "redact_data"]
 
@@ -192,3 +193,6 @@ def redact_data(data: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(data, (list, tuple)):
         return [redact_data(item, secrets) for item in data]
     return data
+
+
+publish(globals())

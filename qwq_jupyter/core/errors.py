@@ -1,8 +1,33 @@
-"""A small, explicit exception hierarchy; each error reads as one line a user can act on."""
+"""A small, explicit exception hierarchy; each error reads as one line a user can act on.
+
+Every error the package raises is here, and exported from `qwq_jupyter`:
+
+    QwQError
+    ├── ConfigurationError (also a ValueError)   a parameter, flag or file is wrong; nothing sent
+    ├── MissingCredentialError                   the backend needs a key that is not set
+    ├── DeadlineExceeded                         the call's overall time ran out
+    ├── ReplayMiss                               a cassette has no reply for this request
+    ├── NetworkError                             the connection failed or broke
+    │   ├── StallError                           the server went quiet mid-reply
+    │   ├── IncompleteStreamError                the stream closed without saying it finished
+    │   └── ServerReportedError                  an error event arrived in place of the rest
+    ├── UnreadableReplyError                     not JSON, corrupt compression, no event
+    │   └── ReplyTooLargeError                   more than the request can justify
+    └── APIError                                 the server answered with an HTTP error
+        ├── RedirectError                        3xx (never followed)
+        ├── BadRequestError                      400, 404
+        ├── AuthenticationError                  401, 403
+        ├── RequestTimeoutError                  408
+        ├── ContextWindowError                   413
+        ├── RateLimitError                       429, code 3040: retried
+        ├── QuotaExceededError                   429, code 3036 or 4006: not retried
+        └── ServerError                          5xx
+"""
 
 from __future__ import annotations
 
 from .printable import printable
+from .public import publish
 
 __all__ = [
     "APIError",
@@ -11,15 +36,18 @@ __all__ = [
     "ConfigurationError",
     "ContextWindowError",
     "DeadlineExceeded",
+    "IncompleteStreamError",
     "MissingCredentialError",
     "NetworkError",
     "QuotaExceededError",
     "QwQError",
     "RateLimitError",
     "RedirectError",
+    "ReplayMiss",
     "ReplyTooLargeError",
     "RequestTimeoutError",
     "ServerError",
+    "ServerReportedError",
     "StallError",
     "UnreadableReplyError",
     "classify_http_error",
@@ -68,6 +96,18 @@ class NetworkError(QwQError):
 
 class StallError(NetworkError):
     """The server stopped sending mid-reply for longer than the stall timeout."""
+
+
+class IncompleteStreamError(NetworkError):
+    """The stream closed without `[DONE]` or a finish reason."""
+
+
+class ServerReportedError(NetworkError):
+    """The server sent an error event in place of the rest of the reply."""
+
+
+class ReplayMiss(QwQError):
+    """The cassette has no reply recorded for this exact request."""
 
 
 class UnreadableReplyError(QwQError):
@@ -181,3 +221,6 @@ def classify_http_error(
     if hint:
         text += f": {hint}"
     return cls(text, status=status, code=code, retry_after=retry_after)
+
+
+publish(globals())

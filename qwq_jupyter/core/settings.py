@@ -27,6 +27,7 @@ from traitlets import (
 from traitlets.config import Configurable
 
 from .errors import ConfigurationError
+from .public import publish
 
 __all__ = ["BACKENDS", "DEFAULT_MODEL", "MODEL_PARAMETERS", "NUMERIC_PARAMETERS", "QwQSettings"]
 
@@ -295,3 +296,6 @@ assert set(MODEL_PARAMETERS) == set(QwQSettings.class_trait_names(model_param=Tr
 NUMERIC_PARAMETERS: tuple[str, ...] = tuple(
     name for name in MODEL_PARAMETERS if name not in ("raw", "stream", "guided_json", "tools")
 )
+
+
+publish(globals())

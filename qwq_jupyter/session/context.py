@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.errors import ConfigurationError
+from ..core.public import publish
 
 __all__ = ["code_blocks", "interpolate", "summarize"]
 
@@ -185,3 +186,6 @@ def code_blocks(markdown: str) -> list[str]:
         for _fence, language, body in _CODE_BLOCK.findall(markdown)
         if language.lower() in _CODE_LANGUAGES
     ]
+
+
+publish(globals())

@@ -125,10 +125,77 @@ def test_explicit_stop_without_close_tag_means_it_was_all_answer() -> None:
     assert (response.reasoning, response.answer) == ("", "Just an answer.")
 
 
-def test_a_stream_that_just_ends_proves_no_answer() -> None:
-    # QwQ's text before `</think>` is reasoning; [DONE] alone does not make it an answer
-    _, response = run([native("Still thinking about")])
-    assert (response.reasoning, response.answer) == ("Still thinking about", "")
+def test_done_without_a_reason_or_close_tag_is_an_answer() -> None:
+    # [DONE] with no reason and no sign of max_tokens: it finished normally (`stop`)
+    events, response = run([native("Just "), native("an answer.")])
+    assert (response.reasoning, response.answer, response.finish_reason) == (
+        "",
+        "Just an answer.",
+        "stop",
+    )
+    assert [type(e) for e in events] == [ReasoningDelta, ReasoningDelta, Finish]
+    assert events[-1].answer_only
+
+
+@pytest.mark.parametrize(
+    ("payloads", "done", "reason"),
+    [
+        ([native("Still thinking", finish_reason="length")], True, "length"),
+        ([native("Still thinking")], False, "incomplete"),
+        ([native("Still thinking", finish_reason="content_filter")], True, "incomplete"),
+        (
+            [native("Still thinking", tool_calls=[{"name": "f"}], finish_reason="tool_calls")],
+            True,
+            "tool_calls",
+        ),
+    ],
+)
+def test_unclosed_reasoning_not_stopped_stays_reasoning(payloads, done: bool, reason: str) -> None:
+    events, response = run(payloads, done=done)
+    assert response.finish_reason == reason
+    assert (response.reasoning, response.answer) == ("Still thinking", "")
+    assert not events[-1].answer_only
+
+
+def test_separate_field_reasoning_alone_stays_reasoning() -> None:
+    events, response = run([openai(reasoning_content="only thought")])
+    assert (response.reasoning, response.answer, response.finish_reason) == (
+        "only thought",
+        "",
+        "stop",
+    )
+    assert not events[-1].answer_only
+
+
+def test_echoed_think_never_closed_is_an_answer_without_the_tag() -> None:
+    _, response = run(
+        [native("<think>\n"), native("Plain"), native(" reply", finish_reason="stop")]
+    )
+    assert (response.reasoning, response.answer) == ("", "\nPlain reply")
+
+
+def test_unclosed_reasoning_filling_max_tokens_without_usage_is_length() -> None:
+    # No finish reason and no usage: as many chunks as max_tokens allows means cut off
+    decoder = EventDecoder(max_tokens=3)
+    events = []
+    for piece in ("a", " b", " c"):
+        events += decoder.feed(json.dumps(native(piece)))
+    events += decoder.feed("[DONE]") + decoder.end()
+    assert events[-1] == Finish("length")
+    fewer = EventDecoder(max_tokens=4)
+    for piece in ("a", " b", " c"):
+        fewer.feed(json.dumps(native(piece)))
+    fewer.feed("[DONE]")
+    assert fewer.end()[-1] == Finish("stop", answer_only=True)
+
+
+def test_chunk_count_never_overrides_a_closed_reply() -> None:
+    # With `</think>` seen the answer is real: the chunk count says nothing about max_tokens
+    decoder = EventDecoder(max_tokens=3)
+    for piece in ("r</think>", "a", " b"):
+        decoder.feed(json.dumps(native(piece)))
+    decoder.feed("[DONE]")
+    assert decoder.end()[-1] == Finish("stop")
 
 
 def test_done_without_reason_after_max_tokens_is_length() -> None:

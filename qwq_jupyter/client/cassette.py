@@ -202,7 +202,6 @@ class Cassette:
         self.mode = mode
         self.speed = speed  # replay pace: 1 = as recorded, 4 = four times faster, 0 = at once
         self.entries: dict[str, dict[str, Any]] = {}
-        self.hits = self.misses = 0
         if mode not in ("record", "replay"):
             raise ConfigurationError(f"cassette mode must be record or replay, not {mode!r}")
         if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed >= 0:
@@ -248,9 +247,7 @@ class Cassette:
     def find(self, request: HTTPRequest) -> list[tuple[float, Event]] | None:
         entry = self.entries.get(request_key(request))
         if entry is None:
-            self.misses += 1
             return None
-        self.hits += 1
         return [(t, _decode(data)) for t, data in entry["events"]]
 
     def __repr__(self) -> str:

@@ -92,7 +92,11 @@ class Retrying:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The call ended. `answer_only`: the text held no `</think>`, so it was all answer."""
+    """The call ended.
+
+    `answer_only`: an inline-shape reply that finished normally (`stop`) without `</think>`.
+    Its text streamed as reasoning, but it was the answer; the response takes it as such.
+    """
 
     reason: FinishReason
     error: QwQError | None = None

@@ -122,7 +122,6 @@ async def run_batch(
     concurrency: int,
     limiter: RateLimiter,
     system: str = "",
-    on_done: Callable[[BatchItem], None] = lambda item: None,
     secrets: tuple[str, ...] = (),
 ) -> None:
     """Fill in each item's response or error; order is kept by writing into `items`.
@@ -135,7 +134,6 @@ async def run_batch(
 
     async def one(item: BatchItem) -> None:
         if item.error is not None:  # its prompt could not be made: nothing to send
-            on_done(item)
             return
         async with gate:
             await limiter.acquire()
@@ -150,7 +148,6 @@ async def run_batch(
                 item.error = redact(str(err), secrets)
             except Exception as err:  # one item's failure, whatever it is, is that item's
                 item.error = redact(f"{type(err).__name__}: {err}", secrets)
-            on_done(item)
 
     await asyncio.gather(*(one(item) for item in items))
 

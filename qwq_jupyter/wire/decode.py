@@ -153,23 +153,26 @@ class EventDecoder:
             reason = "length"
         else:
             reason = "stop"
-        # No `</think>` and no reasoning field in a reply that says it finished normally means
-        # the server sent the answer alone. A stream that just ends proves no such thing.
-        answer_only = (
-            reason == "stop"
-            and (explicit == "stop" or self._whole)
-            and not self._reasoning_in_field
-            and not self._splitter.saw_close_tag
-        )
+        # The inline shape streams text before `</think>` as reasoning (the template opened
+        # `<think>` in the prompt). A reply that finished normally without ever closing it was
+        # the answer: a model that does not think, or a server that strips the thinking. One
+        # cut off (`length`, `incomplete`, …) is reasoning that never reached its answer.
+        answer_only = reason == "stop" and self._unclosed_inline()
         events.append(Finish(reason, error, self.malformed, answer_only))
         return events
 
+    def _unclosed_inline(self) -> bool:
+        """Inline-shape text whose reasoning never closed: all of it so far came as reasoning."""
+        return not self._reasoning_in_field and not self._splitter.saw_close_tag
+
     def _hit_max_tokens(self) -> bool:
-        return (
-            self._max_tokens is not None
-            and self._output_tokens is not None
-            and self._output_tokens >= self._max_tokens
-        )
+        if self._max_tokens is None:
+            return False
+        if self._output_tokens is not None:
+            return self._output_tokens >= self._max_tokens
+        # No usage either: as many text chunks as tokens allowed is as good as a count. Only
+        # for unclosed reasoning, which would otherwise be taken for a finished answer.
+        return self._unclosed_inline() and self.tokens >= self._max_tokens
 
     def _read(self, data: Any) -> list[Event]:
         if not isinstance(data, dict):

@@ -5,6 +5,10 @@ QwQ's chat template ends the prompt with `<think>\\n`, so the model's own text u
 echo the opening `<think>`; some send reasoning in a separate field (then the text is all answer,
 and this splitter is not used). Tags may be split across stream chunks, so a tail that could be
 the start of a tag is held back until the next piece decides it.
+
+Text before `</think>` streams as reasoning because that is what it is until proven otherwise;
+whether a reply that never closed its reasoning was an answer after all is decided when the
+reply ends (`saw_close_tag`, read by the decoder), not here.
 """
 
 from __future__ import annotations
@@ -27,10 +31,6 @@ class ReasoningSplitter:
         self._held = ""
         self._answer_started = False
         self.saw_close_tag = False
-
-    @property
-    def in_answer(self) -> bool:
-        return self._state == "answer"
 
     def feed(self, text: str) -> list[Part]:
         if not self._held and "<" not in text:  # most pieces: no tag can start in them

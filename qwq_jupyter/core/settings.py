@@ -29,7 +29,14 @@ from traitlets.config import Configurable
 from .errors import ConfigurationError
 from .public import publish
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "MODEL_PARAMETERS", "NUMERIC_PARAMETERS", "QwQSettings"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL",
+    "MODEL_PARAMETERS",
+    "NUMERIC_PARAMETERS",
+    "QwQSettings",
+    "parameter_range",
+]
 
 DEFAULT_MODEL = "@cf/qwen/qwq-32b"
 BACKENDS = ("workers-ai", "ai-gateway", "openai")
@@ -62,16 +69,29 @@ class _Bounded:
         return value
 
 
-class BoundedFloat(_Bounded, Float):
+class BoundedFloat(_Bounded, Float):  # type: ignore[type-arg]
     def __init__(self, default: float | None, lo: float, hi: float, **kwargs: Any) -> None:
         self.lo, self.hi = lo, hi
-        super().__init__(default, allow_none=default is None, **kwargs)
+        if default is None:
+            super().__init__(None, allow_none=True, **kwargs)
+        else:
+            super().__init__(default, allow_none=False, **kwargs)
 
 
-class BoundedInt(_Bounded, Int):
+class BoundedInt(_Bounded, Int):  # type: ignore[type-arg]
     def __init__(self, default: int | None, lo: int, hi: int, **kwargs: Any) -> None:
         self.lo, self.hi = lo, hi
-        super().__init__(default, allow_none=default is None, **kwargs)
+        if default is None:
+            super().__init__(None, allow_none=True, **kwargs)
+        else:
+            super().__init__(default, allow_none=False, **kwargs)
+
+
+def parameter_range(name: str) -> tuple[float, float]:
+    """The range of a numeric model parameter, as its flag's help and the panel's slider say."""
+    trait = QwQSettings.class_traits()[name]
+    assert isinstance(trait, _Bounded), f"{name} is not a bounded parameter"
+    return trait.lo, trait.hi
 
 
 def _fmt(number: float) -> str:
@@ -117,7 +137,7 @@ class QwQSettings(Configurable):
     guided_json = Dict(None, allow_none=True, help="JSON schema the answer must satisfy").tag(
         config=True, model_param=True
     )
-    tools = List(None, allow_none=True, help="Tools the model may call").tag(
+    tools: List[Any] = List(None, allow_none=True, help="Tools the model may call").tag(
         config=True, model_param=True
     )
 
@@ -263,8 +283,8 @@ def set_validated(settings: QwQSettings, name: str, value: Any) -> None:
     if not settings.has_trait(name) or not settings.trait_metadata(name, "config"):
         raise ConfigurationError(f"unknown setting {name!r}")
     trait = settings.traits()[name]
-    if isinstance(trait, Enum) and value not in trait.values:
-        choices = ", ".join(trait.values)
+    if isinstance(trait, Enum) and value not in (trait.values or ()):
+        choices = ", ".join(map(str, trait.values or ()))
         raise ConfigurationError(f"{name} must be one of {choices}, not {value!r}")
     try:
         setattr(settings, name, value)

@@ -78,10 +78,10 @@ class Run:
 
 def agreement_key(answer: str) -> str:
     """What two answers must share to agree: a boxed value, else the last number, else text."""
-    boxed = re.findall(r"\\boxed\{([^{}]*)\}", answer)
+    boxed: list[str] = re.findall(r"\\boxed\{([^{}]*)\}", answer)
     if boxed:
         return boxed[-1].strip()
-    numbers = re.findall(r"-?\d+(?:\.\d+)?", answer.replace(",", ""))
+    numbers: list[str] = re.findall(r"-?\d+(?:\.\d+)?", answer.replace(",", ""))
     if numbers:
         return numbers[-1]
     return " ".join(answer.lower().split())

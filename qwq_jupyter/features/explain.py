@@ -42,5 +42,5 @@ def _failing_cell(shell: Any, error: BaseException) -> str | None:
         number = filenames.get(frame.tb_frame.f_code.co_filename, number)
         frame = frame.tb_next
     if number is not None and 0 <= number < len(history):
-        return history[number]
-    return history[-2] if len(history) >= 2 else None
+        return str(history[number])
+    return str(history[-2]) if len(history) >= 2 else None

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Int
 
-from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings
+from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
 
 if TYPE_CHECKING:
     from ..core.events import Response
@@ -34,12 +35,13 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     for name in reversed(NUMERIC_PARAMETERS):
         trait = traits[name]
         kind = int if isinstance(trait, Int) else float
+        low, high = parameter_range(name)
         func = argument(
             f"--{name.replace('_', '-')}",
             dest=name,
             type=kind,
             metavar=kind.__name__.upper(),
-            help=f"{trait.help} ({trait.lo:g} to {trait.hi:g})",
+            help=f"{trait.help} ({low:g} to {high:g})",
         )(func)
     return func
 
@@ -47,6 +49,8 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 @magics_class
 class QwQMagics(Magics):
     """The `%%qwq` cell magic and the `%qwq` commands."""
+
+    shell: InteractiveShell  # always set: the magics are registered with a shell
 
     def __init__(self, shell: Any, settings: QwQSettings) -> None:
         super().__init__(shell)
@@ -119,7 +123,8 @@ class QwQMagics(Magics):
 
     def parse_known(self, line: str) -> tuple[Any, list[str]]:
         """Flags first, the rest of the line as words: `%qwq request [FLAGS] TEXT`."""
-        from IPython.utils.process import arg_split
+        # IPython's own splitter (quotes as in a %%qwq line); it re-exports it untyped.
+        from IPython.utils.process import arg_split  # type: ignore[attr-defined]
 
         args, rest = self.qwq.parser.parse_known_args(arg_split(line))
         return self._unquote(args), rest
@@ -233,7 +238,8 @@ class QwQMagics(Magics):
                 value.value = response.json()
             except ValueError:
                 value.value = None
-        return self._store(value, out)
+        self._store(value, out)
+        return value
 
     def _store(self, value: Any, out: str | None) -> Any:
         """`--out NAME`: keep the cell's value in a variable too."""
@@ -269,9 +275,10 @@ class QwQMagics(Magics):
         if kernel is None:
             return None
         try:
-            return kernel.get_parent().get("metadata", {}).get("cellId")
+            cell_id = kernel.get_parent().get("metadata", {}).get("cellId")
         except Exception:  # an unusual kernel: fall back to appending turns
             return None
+        return cell_id if isinstance(cell_id, str) else None
 
     # --- %qwq commands -------------------------------------------------------------------------
 
@@ -304,7 +311,8 @@ def _schema(value: Any) -> dict[str, Any]:
         return value
     to_schema = getattr(value, "model_json_schema", None)
     if callable(to_schema):
-        return to_schema()
+        schema: dict[str, Any] = to_schema()
+        return schema
     raise UsageError("--json needs a dict holding a JSON schema (or a pydantic model class)")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Int, link
 
-from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings
+from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
 from ..session.session import Session
 
 __all__ = ["ParameterPanel"]
@@ -63,14 +63,15 @@ class ParameterPanel:
     def _parameter(self, name: str) -> widgets.Widget:
         trait = self.settings.traits()[name]
         integer = isinstance(trait, Int)
+        low, high = parameter_range(name)
         if name == "seed":
             control: widgets.Widget = widgets.BoundedIntText(
-                value=self.settings.seed or 1, min=trait.lo, max=trait.hi
+                value=self.settings.seed or 1, min=low, max=high
             )
         else:
             cls = widgets.IntSlider if integer else widgets.FloatSlider
             step = 1 if integer else _STEPS.get(name, 0.01)
-            control = cls(min=trait.lo, max=trait.hi, step=step, continuous_update=False)
+            control = cls(min=low, max=high, step=step, continuous_update=False)
         control.description = name
         control.style = _STYLE
         control.layout = widgets.Layout(**_WIDE)
@@ -98,7 +99,12 @@ class ParameterPanel:
         from_settings()
         self.settings.observe(from_settings, name)
         enabled.observe(to_settings, "value")
-        control.observe(lambda change: enabled.value and to_settings(), "value")
+
+        def control_moved(_change: Any) -> None:
+            if enabled.value:
+                to_settings()
+
+        control.observe(control_moved, "value")
         return widgets.HBox([control, enabled])
 
     def _toggle(self, name: str, label: str) -> widgets.Widget:

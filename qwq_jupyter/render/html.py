@@ -287,7 +287,7 @@ _BRACES = re.compile("[{}]")
 
 
 def _index(state: StateInline) -> _MathIndex:
-    cache = state.env.setdefault("qwq_math_index", {})
+    cache: dict[str, _MathIndex] = state.env.setdefault("qwq_math_index", {})
     index = cache.get(state.src)
     if index is None:
         index = cache[state.src] = _MathIndex(state.src)

@@ -175,7 +175,8 @@ def _container(value: Any, limit: int) -> str:
         size += len(text) + 2
     left = len(items) - len(shown)
     tail = f", … and {left:,} more of {len(items):,}" if left else ""
-    opening, closing = {dict: "{}", list: "[]", tuple: "()"}.get(type(value), "{}")
+    brackets: dict[type, tuple[str, str]] = {dict: ("{", "}"), list: ("[", "]"), tuple: ("(", ")")}
+    opening, closing = brackets.get(type(value), ("{", "}"))
     return f"{opening}{', '.join(shown)}{tail}{closing}"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.credentials import Credentials, known_secrets, redact, redact_data
+from ..core.credentials import Credentials, Secret, known_secrets, redact, redact_data
 from ..core.errors import ConfigurationError
 from ..core.events import Event, Response
 from ..core.settings import QwQSettings
@@ -223,7 +223,7 @@ class Session:
             credentials = self.client.credentials
             if not (credentials.account_id and credentials.api_token):
                 # Replay needs no key; the cassette is keyed by the body, not the URL.
-                self.credentials = Credentials("replay-account", "replay-token")
+                self.credentials = Credentials("replay-account", Secret("replay-token"))
                 self.drop_client()
         request = self.client.prepare(settings=ask.settings, **ask.request_input())
         source = cassette.wrap(self.client.async_client) if cassette is not None else None
@@ -333,7 +333,7 @@ class Session:
         if self._demo_server is not None:
             self._demo_server.stop()
             self._demo_server = None
-            self.settings.api_base = self.settings.trait_defaults("api_base")
+            self.settings.api_base = str(self.settings.trait_defaults("api_base"))
             self.credentials = None
             self.drop_client()
         self.demo = False

@@ -6,6 +6,7 @@ can be scripted with `Reply` and `Fault` to misbehave the ways real servers do.
 
 from __future__ import annotations
 
-from qwq_jupyter.testing._server import Fault, QwQTestServer, RecordedRequest, Reply, gzip_bomb
+from qwq_jupyter.testing._script import Fault, Reply, gzip_bomb
+from qwq_jupyter.testing._server import QwQTestServer, RecordedRequest
 
 __all__ = ["Fault", "QwQTestServer", "RecordedRequest", "Reply", "gzip_bomb"]

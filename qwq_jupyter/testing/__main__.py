@@ -6,7 +6,8 @@ import argparse
 import contextlib
 import threading
 
-from qwq_jupyter.testing._server import QwQTestServer, Reply
+from qwq_jupyter.testing._script import Reply
+from qwq_jupyter.testing._server import QwQTestServer
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._server import Reply
+from ._script import Reply
 
 __all__ = ["demo_reply"]
 

@@ -58,3 +58,21 @@ def test_partial_tag_at_end_is_released_on_flush() -> None:
 
 def test_leading_whitespace_then_tag() -> None:
     assert split(["\n", " <th", "ink>x</think>y"]) == ("x", "y")
+
+
+@pytest.mark.parametrize(
+    ("pieces", "closed"),
+    [
+        (["no tag at all"], False),
+        (["<think>\nopened only"], False),
+        (["an answer with a literal </thi", "ng> in it"], False),
+        (["thought</thi", "nk>answer"], True),
+    ],
+)
+def test_saw_close_tag_says_whether_reasoning_ever_closed(pieces: list[str], closed: bool) -> None:
+    # The decoder reads it at the end: unclosed text that stopped normally was the answer
+    splitter = ReasoningSplitter()
+    for piece in pieces:
+        splitter.feed(piece)
+    splitter.flush()
+    assert splitter.saw_close_tag is closed

@@ -565,22 +565,48 @@ def test_disconnect_detected_when_client_closes_mid_stream(server: QwQTestServer
 
 
 def test_peak_open_counts_concurrent_requests() -> None:
+    """Four streams held open at one moment count a peak of four, however slow the machine.
+
+    Each stream stalls after its first event, so the server holds it until its client hangs up,
+    and no client hangs up before all four have their first event (the barrier): the four are
+    open on the server together, and never more than four. No timing is involved.
+    """
+    clients = 4
+    open_when_all_held: list[int] = []
     statuses: list[int] = []
-    with QwQTestServer(default=Reply(latency=0.3)) as server:
+    errors: list[BaseException] = []
+    with QwQTestServer(default=Reply(fault=Fault(stall_after=1))) as server:
+        all_held = threading.Barrier(
+            clients, action=lambda: open_when_all_held.append(server.open_streams), timeout=10
+        )
 
-        def call() -> None:
-            statuses.append(post(server).status_code)
+        def client() -> None:
+            try:
+                with open_stream(server, timeout=10) as response:
+                    statuses.append(response.status_code)
+                    # Kept in a name: httpx closes the response when its line iterator is freed.
+                    lines = response.iter_lines()
+                    while not next(lines).startswith("data:"):
+                        pass
+                    all_held.wait()
+            except BaseException as exc:
+                errors.append(exc)
+                all_held.abort()
 
-        threads = [threading.Thread(target=call) for _ in range(4)]
-        started = time.monotonic()
+        threads = [threading.Thread(target=client) for _ in range(clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert time.monotonic() - started < 1.0
-        assert statuses == [200] * 4
-        assert server.peak_open == 4
+        assert errors == []
+        assert statuses == [200] * clients
+        assert open_when_all_held == [clients]
+        assert server.peak_open == clients
+        deadline = time.monotonic() + 10  # the server sees each hang-up in its own time
+        while server.open_streams and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert server.open_streams == 0
+        assert server.peak_open == clients
         server.reset_stats()
         assert server.peak_open == 0
 

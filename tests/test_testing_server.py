@@ -574,7 +574,7 @@ def test_peak_open_counts_concurrent_requests() -> None:
     clients = 4
     open_when_all_held: list[int] = []
     statuses: list[int] = []
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
     with QwQTestServer(default=Reply(fault=Fault(stall_after=1))) as server:
         all_held = threading.Barrier(
             clients, action=lambda: open_when_all_held.append(server.open_streams), timeout=10
@@ -589,7 +589,7 @@ def test_peak_open_counts_concurrent_requests() -> None:
                     while not next(lines).startswith("data:"):
                         pass
                     all_held.wait()
-            except BaseException as exc:
+            except Exception as exc:
                 errors.append(exc)
                 all_held.abort()
 

@@ -355,7 +355,9 @@ class ToolCallAssembler:
             # send whole calls without one, each a new call.
             index = call["index"] if isinstance(call.get("index"), int) else len(self._parts)
             slot = self._parts.setdefault(index, {"id": None, "name": "", "arguments": ""})
-            function = call.get("function") if isinstance(call.get("function"), dict) else call
+            function = call.get("function")
+            if not isinstance(function, dict):
+                function = call
             slot["id"] = call.get("id") or slot["id"]
             name = function.get("name")
             if isinstance(name, str):

@@ -68,7 +68,9 @@ class ReasoningSplitter:
         held, self._held = self._held, ""
         parts: list[Part] = []
         if held:
-            kind = "answer" if self._state == "answer" else "reasoning"
+            kind: Literal["reasoning", "answer"] = (
+                "answer" if self._state == "answer" else "reasoning"
+            )
             if self._state == "start":
                 held = held.lstrip().removeprefix(OPEN_TAG)
             self._emit(parts, kind, held)

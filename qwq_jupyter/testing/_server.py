@@ -73,6 +73,7 @@ class RecordedRequest:
 
 
 def _recorded(request: HttpRequest) -> RecordedRequest:
+    """The request as `requests` keeps it: tests print these, so no credential may show."""
     headers = {
         name: "<redacted>" if "authorization" in name else value
         for name, value in request.headers.items()

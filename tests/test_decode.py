@@ -7,8 +7,9 @@ import json
 import pytest
 
 from qwq_jupyter import AnswerDelta, Finish, ReasoningDelta, ToolCallEvent, UsageEvent
+from qwq_jupyter.core.errors import IncompleteStreamError
 from qwq_jupyter.core.events import ResponseBuilder
-from qwq_jupyter.wire.decode import EventDecoder, IncompleteStreamError
+from qwq_jupyter.wire.decode import EventDecoder
 
 
 def run(payloads: list[object], *, done: bool = True):
@@ -227,7 +228,7 @@ def test_unknown_finish_reason_is_not_a_finished_answer() -> None:
     ],
 )
 def test_error_event_mid_stream_raises(payload: dict) -> None:
-    from qwq_jupyter.wire.decode import ServerReportedError
+    from qwq_jupyter.core.errors import ServerReportedError
 
     decoder = EventDecoder()
     decoder.feed(json.dumps(native("some reasoning")))

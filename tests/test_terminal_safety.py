@@ -139,3 +139,14 @@ def test_real_ipython_prints_no_foreign_escape(qwq_server, tmp_path) -> None:
     assert "Conversation 'default': 1 turn" in out  # %qwq history has a terminal form
     assert ACTIONABLE.search(_ours_removed(out)) is None, repr(out)
     assert "Traceback" not in out + result.stderr
+
+
+def test_an_answer_known_only_at_the_end_is_printed() -> None:
+    """An inline reply that never closed its thinking streamed as reasoning; it is the answer."""
+    out = io.StringIO()
+    view = TerminalView(out=out, clock=lambda: 0.0)
+    view.start([])
+    view.on_event(ReasoningDelta("Hello there."))
+    view.finish(Response(answer="Hello there.", finish_reason="stop", usage=Usage(1, 1)), [])
+    written = _ours_removed(out.getvalue())
+    assert written.index("── answer ──") < written.rindex("Hello there.")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.credentials import known_secrets, redact
-from ..core.errors import ConfigurationError, QwQError
+from ..core.errors import ConfigurationError, QwQError, ReplayMiss
 from ..core.events import (
     AnswerDelta,
     Event,
@@ -40,15 +40,11 @@ if TYPE_CHECKING:
     from ..wire.dialects import HTTPRequest
     from .client import AsyncQwQClient
 
-__all__ = ["Cassette", "ReplayMiss"]
+__all__ = ["Cassette"]
 
 FORMAT = "qwq-jupyter/cassette"
 RECORD_ENV = "QWQ_JUPYTER_RECORD"
 REPLAY_ENV = "QWQ_JUPYTER_REPLAY"
-
-
-class ReplayMiss(QwQError):
-    """The cassette has no reply recorded for this exact request."""
 
 
 def request_key(request: HTTPRequest) -> str:

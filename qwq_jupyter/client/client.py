@@ -36,6 +36,7 @@ from ..core.errors import (
     server_text,
 )
 from ..core.events import Event, Finish, Response, ResponseBuilder, Retrying
+from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..wire.decode import EventDecoder
 from ..wire.dialects import HTTPRequest, Message, build_request, host_of, read_error
@@ -603,11 +604,12 @@ class ResponseStream:
             return [self._interrupted()]
         if isinstance(item, BaseException):
             raise item
-        for event in item:
+        events: list[Event] = item
+        for event in events:
             if isinstance(event, Finish):
                 self.last_error = event.error
             self._builder.add(event)
-        return item
+        return events
 
     def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
         """Stop the call: the task is cancelled, which closes the HTTP connection.
@@ -742,3 +744,6 @@ class QwQClient:
 
     def close(self) -> None:
         self._loop.run(self._async.aclose())
+
+
+publish(globals())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import QwQError
+from .public import publish
 
 __all__ = [
     "AnswerDelta",
@@ -336,3 +337,6 @@ class ResponseBuilder:
         if self._first_token is None:
             self._first_token = now
         return now
+
+
+publish(globals())

@@ -24,6 +24,7 @@ from ..client.loop import LoopThread
 from ..core.credentials import Credentials, known_secrets, redact
 from ..core.errors import ConfigurationError, QwQError
 from ..core.events import Response
+from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..session.context import interpolate
 from ..session.redaction import redact_response
@@ -76,7 +77,7 @@ class BatchItem:
         return self.response.answer if self.response else None
 
 
-class BatchResult(list):
+class BatchResult(list["BatchItem"]):
     """`BatchItem`s in input order; `.answers`, `.failed` and `.to_frame()` for quick use."""
 
     interrupted = False
@@ -177,10 +178,10 @@ def batch(
     starts per minute (Workers AI allows 300); failed items carry their error, the rest go on.
     """
     _check_arguments(template, inputs, column, concurrency, rpm, settings, credentials, overrides)
-    frame = inputs if column is not None else None
-    values = list(frame[column]) if frame is not None else list(inputs)  # type: ignore[index]
+    frame: Any = inputs if column is not None else None  # a DataFrame, checked above
+    values = list(frame[column]) if frame is not None else list(inputs)
     # With a DataFrame, `{@row}` is the whole row, so a template can use other columns too.
-    rows = [row for _, row in frame.iterrows()] if frame is not None else values  # type: ignore[union-attr]
+    rows = [row for _, row in frame.iterrows()] if frame is not None else values
     session = active_session()
     if settings is None:
         settings = session.settings if session is not None else QwQSettings()
@@ -354,3 +355,6 @@ class _Progress:
         self.update(items)
         if self._bar is None:
             sys.stderr.write("\n")
+
+
+publish(globals())

@@ -252,6 +252,10 @@ class TerminalView:
         self._text.maybe_flush()
 
     def finish(self, response: Response, notes: list[str]) -> None:
+        if response.answer and not self._answer_started:
+            # The answer was never streamed as one: an inline reply that never closed its
+            # thinking turns out, at the end, to have been all answer.
+            self.on_event(AnswerDelta(response.answer))
         notice = notice_text(response)
         tail = [notice] if notice else []
         if response.finish_reason != "error":

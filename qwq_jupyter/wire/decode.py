@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.errors import NetworkError, ReplyTooLargeError, UnreadableReplyError, server_text
+from ..core.errors import (
+    IncompleteStreamError,
+    ReplyTooLargeError,
+    ServerReportedError,
+    UnreadableReplyError,
+    server_text,
+)
 from ..core.events import (
     AnswerDelta,
     Event,
@@ -26,7 +32,7 @@ from .dialects import (
 from .reasoning import ReasoningSplitter
 from .sse import DONE
 
-__all__ = ["EventDecoder", "IncompleteStreamError", "ServerReportedError"]
+__all__ = ["EventDecoder"]
 
 _KNOWN_FINISH = {"stop", "length", "tool_calls"}
 _TEXT_ONLY = {"response", "p"}
@@ -38,14 +44,6 @@ _ODD = (TypeError, ValueError, AttributeError, KeyError, ArithmeticError, Recurs
 CHARS_PER_TOKEN = 64
 #: The token ceiling when the request names none: QwQ's whole context window.
 DEFAULT_TOKEN_CEILING = 131_072
-
-
-class IncompleteStreamError(NetworkError):
-    """The stream closed without `[DONE]` or a finish reason."""
-
-
-class ServerReportedError(NetworkError):
-    """The server sent an error event in place of the rest of the reply."""
 
 
 class EventDecoder:

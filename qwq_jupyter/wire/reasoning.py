@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..core.public import publish
+
 __all__ = ["ReasoningSplitter"]
 
 OPEN_TAG = "<think>"
@@ -100,3 +102,6 @@ def _partial_suffix(text: str, tag: str) -> int:
             return len(tail) - start
         start = tail.find(tag[0], start + 1)
     return 0
+
+
+publish(globals())

@@ -11,6 +11,7 @@ cost stays linear), and one event may grow only to `max_event` bytes.
 from __future__ import annotations
 
 from ..core.errors import ReplyTooLargeError
+from ..core.public import publish
 
 __all__ = ["DONE", "MAX_EVENT_BYTES", "SSEDecoder"]
 
@@ -105,3 +106,6 @@ class SSEDecoder:
         if raw.strip() == b"[DONE]":  # some servers send a bare [DONE] line
             self._data.append(DONE)
         # Other fields (event, id, retry) carry nothing these APIs use.
+
+
+publish(globals())

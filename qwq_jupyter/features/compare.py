@@ -203,31 +203,42 @@ def comparison_plain(comparison: Comparison) -> str:
 
 
 def run_comparison(
-    session: Session, prompt: str, settings: QwQSettings, args: Any, in_kernel: bool
+    session: Session,
+    prompt: str,
+    settings: QwQSettings,
+    spec: str,
+    *,
+    chat: str | None = None,
+    new: bool = False,
+    history: bool = True,
+    live: bool = False,
 ) -> Comparison:
-    name, values = parse_spec(args.compare, settings)
+    """Run `prompt` once per value of `spec` ("temperature=0.2,0.6"), all at once.
+
+    `live` shows the runs side by side while they stream (a notebook); a terminal gets one
+    line per run at the end.
+    """
+    name, values = parse_spec(spec, settings)
     runs = []
     for value in values:
         variant = settings.override(**{name: value})
-        ask = session.ask(
-            prompt, variant, chat=args.chat, new=args.new, history=not args.no_history
-        )
+        ask = session.ask(prompt, variant, chat=chat, new=new, history=history)
         runs.append(Run(f"{name}={value:g}", ask))
     streams: list[ResponseStream] = []
-    live = None
+    grid: _LiveGrid | None = None
     try:
         # Started inside the protected region: ■ while the runs go out cancels those sent.
         for run in runs:
             streams.append(session.start(run.ask))
-        live = _LiveGrid(runs) if in_kernel else None
+        grid = _LiveGrid(runs) if live else None
         shown = [LiveRedaction(session.secrets(run.ask.settings)) for run in runs]
         while not all(stream.finished for stream in streams):
             for run, stream, live_text in zip(runs, streams, shown, strict=True):
                 _absorb(run, [e for event in stream.poll() for e in live_text.events(event)])
                 if stream.finished:
                     _absorb(run, live_text.end())
-            if live is not None:
-                live.refresh()
+            if grid is not None:
+                grid.refresh()
             time.sleep(0.05)
     except KeyboardInterrupt:
         for stream in streams:
@@ -242,8 +253,8 @@ def run_comparison(
     notes = session.banner() + runs[0].ask.notes + ([REPLY_REDACTED] if redacted else [])
     comparison = Comparison(name, runs, notes=notes)
     session.last_comparison = comparison
-    if live is not None:
-        live.close()
+    if grid is not None:
+        grid.close()
     else:
         for number, run in enumerate(runs, 1):
             print(f"{number}. {run.label}: {footer_text(run.response)}")

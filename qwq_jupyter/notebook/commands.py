@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
@@ -12,6 +14,7 @@ from ..render.render import money, plural
 
 if TYPE_CHECKING:
     from ..session.session import Session
+    from .cell import CellRequest
 
 
 class CellMagic(Protocol):
@@ -25,26 +28,130 @@ class CellMagic(Protocol):
     @property
     def in_kernel(self) -> bool: ...
 
-    def parse_flags(self, line: str) -> Any: ...
+    def parse_cell(self, flags: str, prompt: str) -> CellRequest: ...
 
     def parse_known(self, line: str) -> tuple[Any, list[str]]: ...
 
-    def ask(
-        self, prompt: str, args: Any, *, cell_id: str | None = None, interpolate: bool = True
-    ) -> Any: ...
+    def cell_from(self, args: Any, prompt: str) -> CellRequest: ...
+
+    def run_cell(self, request: CellRequest, *, cell_id: str | None = None) -> Any: ...
 
 
-__all__ = ["Commands"]
+@dataclass(frozen=True)
+class Argument:
+    """One word a command takes: its name in the usage line, its type, and whether optional."""
+
+    name: str
+    kind: type = str
+    optional: bool = False
+
+    def convert(self, command: str, word: str) -> Any:
+        try:
+            return self.kind(word)
+        except ValueError:
+            raise UsageError(
+                f"%qwq {command}: {self.name} must be {_KINDS[self.kind]}, not {word!r}"
+            ) from None
+
+
+_KINDS = {str: "text", int: "a whole number", float: "a number"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A `%qwq` command: its words, or the rest of the line as typed (`takes`), and its job."""
+
+    name: str
+    arguments: tuple[Argument, ...] = ()
+    takes: str | None = None  # e.g. "[FLAGS]": the rest of the line, parsed like a %%qwq line
+
+    @property
+    def usage(self) -> str:
+        """`replay PATH [SPEED]`: the command as its help and usage errors show it."""
+        words = [f"[{a.name}]" if a.optional else a.name for a in self.arguments]
+        return " ".join([self.name, *words, *([self.takes] if self.takes else [])])
+
+    def words(self, rest: str) -> list[Any]:
+        """The typed arguments in `rest`, or a one-line usage error. `# …` ends the line."""
+        if self.takes is not None:
+            return [_without_comment(rest)]
+        try:
+            words = shlex.split(rest, comments=True)
+        except ValueError as err:  # an unclosed quote
+            raise UsageError(f"%qwq {self.name}: {err}") from None
+        required = sum(not a.optional for a in self.arguments)
+        if not required <= len(words) <= len(self.arguments):
+            raise UsageError(f"usage: %qwq {self.usage}")
+        return [a.convert(self.name, w) for a, w in zip(self.arguments, words, strict=False)]
+
+
+def _without_comment(rest: str) -> str:
+    """The rest of a line as typed, up to a `#` word: quotes and apostrophes stay as they are.
+
+    IPython's splitter, the one `%%qwq` flags go through, keeps a lone apostrophe ("What's")
+    and the quotes around a quoted value, so the words join back into the same line.
+    """
+    # IPython re-exports its splitter untyped.
+    from IPython.utils.process import arg_split  # type: ignore[attr-defined]
+
+    words: list[str] = arg_split(rest, posix=False)
+    for index, word in enumerate(words):
+        if word.startswith("#"):
+            return " ".join(words[:index])
+    return rest
+
+
+_NAME = Argument("NAME", optional=True)
+#: Every `%qwq` command, in the order `%qwq` and `%%qwq?` list them.
+COMMANDS = {
+    command.name: command
+    for command in (
+        Command("panel"),
+        Command("history", (_NAME,)),
+        Command("chats"),
+        Command("reset", (_NAME,)),
+        Command("undo", (_NAME,)),
+        Command("keep", (_NAME,)),
+        Command("retry", takes="[FLAGS]"),
+        Command("save", (Argument("PATH"),)),
+        Command("load", (Argument("PATH"),)),
+        Command("settings"),
+        Command("usage"),
+        Command("stats", (_NAME,)),
+        Command("explain", takes="[FLAGS]"),
+        Command("request", takes="[FLAGS] TEXT"),
+        Command("pick", (Argument("N", int),)),
+        Command("record", (Argument("PATH"),)),
+        Command("replay", (Argument("PATH"), Argument("SPEED", float, optional=True))),
+        Command("login"),
+        Command("demo"),
+        Command("stop"),
+    )
+}
+
+
+def command_list() -> str:
+    """`panel | history [NAME] | …`: the commands as `%qwq` and `%%qwq?` show them."""
+    return " | ".join(command.usage for command in COMMANDS.values())
+
+
+def run_command(magic: CellMagic, line: str) -> Any:
+    """`%qwq NAME ARGS…`: look NAME up in the table, type its words, run it."""
+    name, _, rest = line.strip().partition(" ")
+    if not name or name.startswith("#"):
+        raise UsageError(f"usage: %qwq {command_list()}  (%%qwq? for help)")
+    command = COMMANDS.get(name)
+    if command is None:
+        raise UsageError(f"unknown command {name!r}; try %qwq? for the list")
+    arguments = command.words(rest)
+    return getattr(Commands(magic), command.name)(*arguments)
+
+
+__all__ = ["COMMANDS", "Command", "Commands", "command_list", "run_command"]
 
 
 class Commands:
-    """`%qwq NAME ARGS…` calls the method NAME with the words that follow.
-
-    The commands in TAKES_FLAGS get the rest of the line as it was typed, so quoted flag
-    values (--system 'Be brief.') and apostrophes in a prompt survive.
-    """
-
-    TAKES_FLAGS = frozenset({"retry", "explain", "request"})
+    """The handlers of the `COMMANDS` table: one method per command, typed arguments in."""
 
     def __init__(self, magics: CellMagic) -> None:
         self._magics = magics
@@ -96,17 +203,17 @@ class Commands:
     def retry(self, flags: str = "") -> Any:
         """Regenerate the last turn, with new flags if given: %qwq retry --temperature 0.9."""
         magics = self._magics
-        args = magics.parse_flags(flags)
-        conversation = self._session.conversation(args.chat)
+        request = magics.parse_cell(flags, "")
+        conversation = self._session.conversation(request.chat)
         if not conversation.turns:
             raise UsageError("no turn to retry")
         turn = conversation.turns[-1]
         retry_id = turn.cell_id or f"retry-{id(turn)}"
         turn.cell_id = retry_id  # so the new reply replaces it
-        args.append = False
         # The stored prompt is already filled in: interpolating it again could evaluate an
         # escaped {@@name} the user meant to send literally.
-        return magics.ask(turn.prompt, args, cell_id=retry_id, interpolate=False)
+        request = request.but(prompt=turn.prompt, append=False, interpolate=False)
+        return magics.run_cell(request, cell_id=retry_id)
 
     def save(self, path: str) -> None:
         """Save every conversation to a JSON file (never the token)."""
@@ -148,15 +255,15 @@ class Commands:
         prompt = explain_prompt(self._magics.shell, self._session.client.credentials)
         if prompt is None:
             raise UsageError("no error to explain yet: %qwq explain works after a cell fails")
-        args = self._magics.parse_flags(flags)
-        args.no_history = args.no_history or not args.chat
-        return self._magics.ask(prompt, args, interpolate=False)
+        request = self._magics.parse_cell(flags, prompt)
+        history = request.history and request.chat is not None  # one-off unless --chat
+        return self._magics.run_cell(request.but(history=history, interpolate=False))
 
     def request(self, line: str = "") -> Any:
         """Show what `%%qwq` would send for a prompt, without sending: %qwq request [FLAGS] TEXT."""
         args, rest = self._magics.parse_known(line)
         args.dry_run = True
-        return self._magics.ask(" ".join(rest) or "(your next prompt)", args)
+        return self._magics.run_cell(self._magics.cell_from(args, " ".join(rest)))
 
     def stats(self, name: str | None = None) -> Any:
         """Turns, tokens, dollars and time per conversation, and reasoning per turn."""
@@ -178,23 +285,18 @@ class Commands:
         """Record every reply into a cassette file: %qwq record PATH (or: %qwq record off)."""
         print(self._session.use_cassette(None if path == "off" else path, "record"))
 
-    def replay(self, path: str, speed: str = "1") -> None:
+    def replay(self, path: str, speed: float = 1.0) -> None:
         """Replay recorded replies, no network or key: %qwq replay PATH [SPEED] (0 = at once)."""
-        try:
-            pace = float(speed)
-        except ValueError:
-            raise UsageError(f"speed must be a number (1 = as recorded), not {speed!r}") from None
-        print(self._session.use_cassette(None if path == "off" else path, "replay", pace))
+        print(self._session.use_cassette(None if path == "off" else path, "replay", speed))
 
-    def pick(self, number: str) -> None:
+    def pick(self, number: int) -> None:
         """Make run N of the last `--compare` the conversation's next turn."""
         comparison = self._session.last_comparison
         if comparison is None:
             raise UsageError("no comparison yet: run %%qwq --compare PARAM=V1,V2 first")
-        try:
-            run = comparison.runs[int(number) - 1]
-        except (ValueError, IndexError):
-            raise UsageError(f"pick a run from 1 to {len(comparison.runs)}") from None
+        if not 1 <= number <= len(comparison.runs):
+            raise UsageError(f"pick a run from 1 to {len(comparison.runs)}")
+        run = comparison.runs[number - 1]
         if not self._session.keep_turn(run.ask, run.response):
             raise UsageError("the conversation was reset or loaded since the comparison ran")
         print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")

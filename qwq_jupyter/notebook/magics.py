@@ -6,10 +6,8 @@ ranges); a flag changes that setting for one cell only.
 
 from __future__ import annotations
 
-import keyword
-import re
-import shlex
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +17,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Int
 
+from ..core.errors import QwQError
 from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
+from .cell import CellRequest, cell_request
 
 if TYPE_CHECKING:
     from ..core.events import Response
@@ -43,6 +43,16 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar=kind.__name__.upper(),
             help=f"{trait.help} ({low:g} to {high:g})",
         )(func)
+    return func
+
+
+def _listing_commands(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Fill the `%qwq` command list into the help from the command table, so the two agree."""
+    from .commands import command_list
+
+    keep_whole = command_list().replace(" ", "\u00a0").replace("\u00a0|\u00a0", " | ")
+    listing = textwrap.fill(keep_whole, width=88, subsequent_indent=" " * 13)
+    func.__doc__ = (func.__doc__ or "").replace("{commands}", listing.replace("\u00a0", " "))
     return func
 
 
@@ -93,6 +103,7 @@ class QwQMagics(Magics):
     @argument("--base-url", metavar="URL", help="OpenAI-compatible base URL")
     @argument("--model", metavar="ID", help="Model id")
     @_parameter_flags
+    @_listing_commands
     @line_cell_magic
     def qwq(self, line: str, cell: str | None = None) -> Any:
         """Ask QwQ: the cell is the prompt; reasoning and answer stream into the output.
@@ -102,24 +113,40 @@ class QwQMagics(Magics):
 
         Put kernel values into the prompt with {@name} or {@expression}.
 
-        Line commands: %qwq panel | history [NAME] | chats | reset [NAME] | undo | keep |
-        retry [FLAGS] | save PATH | load PATH | settings | usage | stats [NAME] |
-        explain [FLAGS] | request [FLAGS] TEXT | pick N | record PATH | replay PATH [SPEED] |
-        demo | stop
+        Line commands (a `# comment` may follow any of them):
+        %qwq {commands}
         """
         if cell is None:
-            return self._command(line)
-        return self.ask(cell.strip(), self.parse_flags(line))
+            from .commands import run_command
+
+            try:
+                return run_command(self, line)
+            except QwQError as err:
+                raise UsageError(str(err)) from None
+        return self.run_cell(self.parse_cell(line, cell.strip()))
 
     # --- %%qwq ---------------------------------------------------------------------------------
 
-    def parse_flags(self, line: str) -> Any:
-        """A `%%qwq` line's flags, parsed and unquoted (also `%qwq retry` and `explain`)."""
+    def parse_cell(self, flags: str, prompt: str) -> CellRequest:
+        """A `%%qwq` line and cell as one value (also `%qwq retry` and `explain`)."""
         try:
-            args = parse_argstring(self.qwq, line)
+            args = parse_argstring(self.qwq, flags)
         except UsageError as err:
             raise UsageError(str(err).strip().split("\n")[-1]) from None
-        return self._unquote(args)
+        return self.cell_from(self._unquote(args), prompt)
+
+    def cell_from(self, args: Any, prompt: str) -> CellRequest:
+        """Parsed flags and the prompt as one `CellRequest`; bad values end in one line."""
+        try:
+            return cell_request(
+                args,
+                prompt,
+                settings=self.session.settings,
+                namespace=self.shell.user_ns,
+                hidden=getattr(self.shell, "user_ns_hidden", {}),
+            )
+        except QwQError as err:
+            raise UsageError(str(err)) from None
 
     def parse_known(self, line: str) -> tuple[Any, list[str]]:
         """Flags first, the rest of the line as words: `%qwq request [FLAGS] TEXT`."""
@@ -137,85 +164,52 @@ class QwQMagics(Magics):
                 setattr(args, name, value[1:-1])
         return args
 
-    def _settings_for(self, args: Any) -> QwQSettings:
-        changes: dict[str, Any] = {
-            name: getattr(args, name)
-            for name in NUMERIC_PARAMETERS
-            if getattr(args, name) is not None
-        }
-        if args.raw:
-            changes["raw"] = True
-        if args.no_stream:
-            changes["stream"] = False
-        if args.hide_reasoning or args.show_reasoning:
-            changes["show_reasoning"] = args.show_reasoning
-        if args.background:
-            changes["background"] = True
-        if args.system is not None:
-            changes["system_prompt"] = args.system
-        for flag, name in (("backend", "backend"), ("base_url", "base_url"), ("model", "model")):
-            if getattr(args, flag):
-                changes[name] = getattr(args, flag)
-        if args.json:
-            changes["guided_json"] = _schema(self._variable(args.json, "--json"))
-        if args.tools:
-            tools = self._variable(args.tools, "--tools")
-            if not isinstance(tools, (list, tuple)):
-                raise UsageError(
-                    f"--tools {args.tools}: needs a list of tool dicts ({{'name', "
-                    f"'description', 'parameters'}}), not {type(tools).__name__}"
-                )
-            changes["tools"] = tools
-        return self.session.settings.override(**changes)
-
-    def _variable(self, name: str, flag: str) -> Any:
-        if name not in self.shell.user_ns:
-            raise UsageError(f"{flag}: no variable named {name!r}")
-        return self.shell.user_ns[name]
-
-    def ask(
-        self, prompt: str, args: Any, *, cell_id: str | None = None, interpolate: bool = True
-    ) -> Any:
-        from ..core.errors import QwQError
-
-        # Checked before anything else runs: both would otherwise send real requests or
-        # leave the namespace broken.
-        _refuse_dry_run_compare(args)
-        _check_out_name(args.out, self.shell)
-        if not prompt:
+    def run_cell(self, request: CellRequest, *, cell_id: str | None = None) -> Any:
+        """Run a parsed cell in its one mode; package errors end in one line."""
+        if not request.prompt:
             raise UsageError("the cell is empty: write the question below %%qwq")
+        settings = request.settings
         try:
-            settings = self._settings_for(args)
-            if interpolate and settings.interpolate and not args.no_interpolate:
+            prompt = request.prompt
+            if request.interpolate and settings.interpolate:
                 from ..session.context import interpolate as fill_in
 
                 prompt = fill_in(prompt, self.shell.user_ns, budget=settings.variable_budget)
-            if args.compare:
+            if request.mode == "compare":
                 from ..features.compare import run_comparison
 
-                comparison = run_comparison(self.session, prompt, settings, args, self.in_kernel)
-                return self._store(comparison, args.out)
+                comparison = run_comparison(
+                    self.session,
+                    prompt,
+                    settings,
+                    request.compare,
+                    chat=request.chat,
+                    new=request.new,
+                    history=request.history,
+                    live=self.in_kernel,
+                )
+                return self._store(comparison, request.out)
             ask = self.session.ask(
                 prompt,
                 settings,
-                chat=args.chat,
-                new=args.new,
-                history=not args.no_history,
-                append=args.append,
+                chat=request.chat,
+                new=request.new,
+                history=request.history,
+                append=request.append,
                 cell_id=cell_id or self._cell_id(),
             )
-            if args.dry_run:
+            if request.mode == "dry_run":
                 from ..features.preview import preview
 
-                return self._store(preview(self.session, ask), args.out)
-            if settings.background and self.in_kernel:
-                return self._ask_in_background(ask, settings, args.out)
+                return self._store(preview(self.session, ask), request.out)
+            if request.mode == "background" and self.in_kernel:
+                return self._ask_in_background(ask, settings, request.out)
             response = self.session.run(ask, self._view(settings))
         except QwQError as err:
             raise UsageError(str(err)) from None
-        if args.code:
+        if request.code:
             self._code_into_cell(response.answer)
-        return self._finish(response, args.out)
+        return self._finish(response, request.out)
 
     def _code_into_cell(self, answer: str) -> None:
         """Put the answer's code blocks into a new cell below; never run them."""
@@ -279,69 +273,6 @@ class QwQMagics(Magics):
         except Exception:  # an unusual kernel: fall back to appending turns
             return None
         return cell_id if isinstance(cell_id, str) else None
-
-    # --- %qwq commands -------------------------------------------------------------------------
-
-    def _command(self, line: str) -> Any:
-        from ..core.errors import QwQError
-        from .commands import Commands
-
-        name, _, rest = line.strip().partition(" ")
-        if not name:
-            names = " | ".join(name for name in vars(Commands) if not name.startswith("_"))
-            raise UsageError(f"usage: %qwq {names}  (%%qwq? for help)")
-        handler = getattr(Commands(self), name.replace("-", "_"), None)
-        if name.startswith("_") or handler is None:
-            raise UsageError(f"unknown command {name!r}; try %qwq? for the list")
-        try:
-            if name in Commands.TAKES_FLAGS:  # parsed like a %%qwq line, quotes and all
-                return handler(rest)
-            return handler(*shlex.split(rest))
-        except ValueError as err:  # shlex: an unclosed quote
-            raise UsageError(f"%qwq {name}: {err}") from None
-        except TypeError as err:
-            raise UsageError(f"%qwq {name}: {err}") from None
-        except QwQError as err:
-            raise UsageError(str(err)) from None
-
-
-def _schema(value: Any) -> dict[str, Any]:
-    """A JSON schema from a dict, or from a pydantic model class."""
-    if isinstance(value, dict):
-        return value
-    to_schema = getattr(value, "model_json_schema", None)
-    if callable(to_schema):
-        schema: dict[str, Any] = to_schema()
-        return schema
-    raise UsageError("--json needs a dict holding a JSON schema (or a pydantic model class)")
-
-
-#: Names IPython keeps its own history in: `_`, `__`, `___`, `_12`, `_i`, `_ii`, `_i12`, `_oh`…
-_IPYTHON_HISTORY = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[ido]h")
-
-
-def _refuse_dry_run_compare(args: Any) -> None:
-    """`--dry-run --compare` would send every run: refuse it, saying what to do instead."""
-    if getattr(args, "dry_run", False) and getattr(args, "compare", None):
-        name = args.compare.partition("=")[0].strip().replace("_", "-") or "PARAM"
-        raise UsageError(
-            f"--dry-run and --compare cannot be combined; dry-run one value with --{name} X"
-        )
-
-
-def _check_out_name(name: str | None, shell: Any) -> None:
-    """`--out NAME` must be an ordinary variable: not a keyword, dunder or IPython's own."""
-    if name is None:
-        return
-    if not name.isidentifier() or keyword.iskeyword(name):
-        raise UsageError(
-            f"--out must be a Python variable name (letters, digits and _, not a keyword), "
-            f"not {name!r}"
-        )
-    if name.startswith("__") or _IPYTHON_HISTORY.fullmatch(name):
-        raise UsageError(f"--out {name}: names like this belong to Python or IPython; pick another")
-    if name in getattr(shell, "user_ns_hidden", {}):
-        raise UsageError(f"--out {name}: {name} is IPython's own; pick another name")
 
 
 _loaded: dict[int, QwQMagics] = {}

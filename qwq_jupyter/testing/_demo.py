@@ -115,4 +115,5 @@ def _example(schema: dict[str, Any]) -> Any:
         return {name: _example(sub) for name, sub in properties.items()}
     if kind == "array":
         return [_example(schema.get("items", {}))]
-    return {"integer": 42, "number": 4.2, "boolean": True, "null": None}.get(kind, "demo")
+    examples: dict[object, Any] = {"integer": 42, "number": 4.2, "boolean": True, "null": None}
+    return examples.get(kind, "demo")

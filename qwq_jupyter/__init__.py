@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .core.public import PUBLIC
+from .session.frontend import install_chooser
 
 __all__ = [*sorted(PUBLIC), "load_ipython_extension", "unload_ipython_extension"]
 
@@ -69,6 +70,15 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def _choose_frontend() -> Any:
+    from .notebook.frontend import choose
+
+    return choose()
+
+
+install_chooser(_choose_frontend)  # the frontend is picked on first use, then kept
 
 
 def load_ipython_extension(ipython: Any) -> None:

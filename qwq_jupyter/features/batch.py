@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
-import sys
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from ..core.events import Response
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..session.context import interpolate
+from ..session.frontend import Progress, frontend
 from ..session.redaction import redact_response
 from ..session.session import active_session
 
@@ -197,7 +197,7 @@ def batch(
     )
     if items and all(item.error is not None for item in items):
         raise ConfigurationError(f"no prompt could be made, so nothing was sent: {items[0].error}")
-    reporter = _Progress(len(items)) if progress else None
+    reporter = frontend().progress(len(items), "QwQ batch") if progress else None
     ended = threading.Event()
     limiter = RateLimiter(rpm)
     future = LoopThread.get().submit(
@@ -213,7 +213,8 @@ def batch(
             if item.response is None and item.error is None:
                 item.error = "not run: interrupted"
     if reporter is not None:
-        reporter.close(items)
+        _report(reporter, items)
+        reporter.close()
     if session is not None:  # so %qwq usage counts the batch too
         for item in items:
             if item.response is not None:
@@ -318,43 +319,12 @@ def _wait(future: concurrent.futures.Future[None], reporter: Any, items: BatchRe
             return
         except concurrent.futures.TimeoutError:
             if reporter is not None:
-                reporter.update(items)
+                _report(reporter, items)
 
 
-class _Progress:
-    """A progress bar in a notebook, a `\\r` line in a terminal; updated from the main thread."""
-
-    def __init__(self, total: int) -> None:
-        self._total = total
-        self._bar = None
-        try:
-            from IPython import get_ipython
-
-            in_kernel = getattr(get_ipython(), "kernel", None) is not None
-        except ImportError:
-            in_kernel = False
-        if in_kernel:
-            import ipywidgets
-            from IPython.display import display
-
-            self._bar = ipywidgets.IntProgress(max=total, description="QwQ batch")
-            self._label = ipywidgets.Label()
-            display(ipywidgets.HBox([self._bar, self._label]))
-
-    def update(self, items: BatchResult) -> None:
-        done = sum(1 for item in items if item.response is not None or item.error is not None)
-        text = f"{done}/{self._total} done, {len(items.failed)} failed"
-        if self._bar is not None:
-            self._bar.value = done
-            self._label.value = text
-        else:
-            sys.stderr.write(f"\rQwQ batch: {text}")
-            sys.stderr.flush()
-
-    def close(self, items: BatchResult) -> None:
-        self.update(items)
-        if self._bar is None:
-            sys.stderr.write("\n")
+def _report(reporter: Progress, items: BatchResult) -> None:
+    done = sum(1 for item in items if item.response is not None or item.error is not None)
+    reporter.update(done, len(items.failed))
 
 
 publish(globals())

@@ -30,6 +30,7 @@ from ..render.render import (
     reasoning_html,
     reasoning_summary,
 )
+from ..session.frontend import LiveDisplay, frontend
 from ..session.redaction import LiveRedaction
 from ..session.session import REPLY_REDACTED
 
@@ -211,12 +212,11 @@ def run_comparison(
     chat: str | None = None,
     new: bool = False,
     history: bool = True,
-    live: bool = False,
 ) -> Comparison:
     """Run `prompt` once per value of `spec` ("temperature=0.2,0.6"), all at once.
 
-    `live` shows the runs side by side while they stream (a notebook); a terminal gets one
-    line per run at the end.
+    A notebook shows the runs side by side while they stream; a terminal gets one line per
+    run at the end.
     """
     name, values = parse_spec(spec, settings)
     runs = []
@@ -225,12 +225,13 @@ def run_comparison(
         ask = session.ask(prompt, variant, chat=chat, new=new, history=history)
         runs.append(Run(f"{name}={value:g}", ask))
     streams: list[ResponseStream] = []
-    grid: _LiveGrid | None = None
+    grid: LiveDisplay | None = None
+    started = time.monotonic()
     try:
         # Started inside the protected region: ■ while the runs go out cancels those sent.
         for run in runs:
             streams.append(session.start(run.ask))
-        grid = _LiveGrid(runs) if live else None
+        grid = frontend().live_display(lambda: _live_bundle(runs, started), REFRESH_INTERVAL)
         shown = [LiveRedaction(session.secrets(run.ask.settings)) for run in runs]
         while not all(stream.finished for stream in streams):
             for run, stream, live_text in zip(runs, streams, shown, strict=True):
@@ -270,39 +271,18 @@ def _absorb(run: Run, events: list[Event | None]) -> None:
             run.tail = (run.tail + event.text)[-TAIL:]
 
 
-class _LiveGrid:
-    """One display handle, updated twice a second with a fixed-size status per run."""
-
-    def __init__(self, runs: list[Run]) -> None:
-        from IPython.display import display
-
-        self._runs = runs
-        self._started = time.monotonic()
-        self._last = 0.0
-        self._handle = display(self._bundle(), raw=True, display_id=True)
-
-    def refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._last >= REFRESH_INTERVAL:
-            self._last = now
-            self._handle.update(self._bundle(), raw=True)
-
-    def close(self) -> None:
-        from IPython.display import clear_output
-
-        clear_output(wait=True)
-
-    def _bundle(self) -> dict[str, str]:
-        elapsed = time.monotonic() - self._started
-        columns = []
-        for run in self._runs:
-            state = "answering" if run.answering else "thinking"
-            tail = preformatted(f"…{run.tail}")
-            if not run.answering:
-                tail = f'<div style="opacity: 0.6">{tail}</div>'
-            columns.append(
-                f"<p><b>{escape(run.label)}</b><br><i>"
-                f"{escape(f'{state}… {run.chars:,} chars, {elapsed:.0f} s')}</i></p>{tail}"
-            )
-        status = " | ".join(f"{run.label}: {run.chars:,} chars" for run in self._runs)
-        return {"text/html": document([_grid(columns)]), "text/plain": status}
+def _live_bundle(runs: list[Run], started: float) -> dict[str, str]:
+    """The runs side by side while they stream: a fixed-size status and tail per run."""
+    elapsed = time.monotonic() - started
+    columns = []
+    for run in runs:
+        state = "answering" if run.answering else "thinking"
+        tail = preformatted(f"…{run.tail}")
+        if not run.answering:
+            tail = f'<div style="opacity: 0.6">{tail}</div>'
+        columns.append(
+            f"<p><b>{escape(run.label)}</b><br><i>"
+            f"{escape(f'{state}… {run.chars:,} chars, {elapsed:.0f} s')}</i></p>{tail}"
+        )
+    status = " | ".join(f"{run.label}: {run.chars:,} chars" for run in runs)
+    return {"text/html": document([_grid(columns)]), "text/plain": status}

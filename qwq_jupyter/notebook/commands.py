@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 from ..core.credentials import MASK, redact
 from ..core.printable import printable
 from ..render.render import money, plural
+from ..session.frontend import frontend
 
 if TYPE_CHECKING:
     from ..session.session import Session
@@ -267,7 +268,6 @@ class Commands:
 
     def stats(self, name: str | None = None) -> Any:
         """Turns, tokens, dollars and time per conversation, and reasoning per turn."""
-        from IPython.display import display
 
         from ..features.stats import SessionStats
 
@@ -276,9 +276,10 @@ class Commands:
         if name and chosen is None:
             raise UsageError(f"no conversation named {name!r}")
         stats = SessionStats(chosen or list(store.conversations.values()))
-        figure = stats.figure() if self._magics.in_kernel else None  # a terminal shows no plot
+        shown = frontend()
+        figure = stats.figure() if shown.notebook else None  # a terminal shows no plot
         if figure is not None:
-            display(figure)
+            shown.show(figure)
         return stats
 
     def record(self, path: str) -> None:

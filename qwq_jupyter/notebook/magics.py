@@ -19,6 +19,7 @@ from traitlets import Int
 
 from ..core.errors import QwQError
 from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
+from ..session.frontend import frontend
 from .cell import CellRequest, cell_request
 
 if TYPE_CHECKING:
@@ -186,7 +187,6 @@ class QwQMagics(Magics):
                     chat=request.chat,
                     new=request.new,
                     history=request.history,
-                    live=self.in_kernel,
                 )
                 return self._store(comparison, request.out)
             ask = self.session.ask(
@@ -243,25 +243,21 @@ class QwQMagics(Magics):
 
     def _ask_in_background(self, ask: Any, settings: QwQSettings, out: str | None) -> None:
         """The cell returns at once; a Stop button beside the output cancels the call."""
-        import ipywidgets
+        streams: list[Any] = []
+        view = frontend().live_view(
+            show_reasoning=settings.show_reasoning,
+            on_stop=lambda: streams[0].cancel(wait=False) if streams else None,
+        )
+        streams.append(self.session.run_in_background(ask, view))
+        self._store(streams[0], out)
 
-        button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
-        stream = self.session.run_in_background(ask, self._view(settings, extra=(button,)))
-        button.on_click(lambda _button: stream.cancel(wait=False))
-        self._store(stream, out)
-
-    def _view(self, settings: QwQSettings, extra: tuple[Any, ...] = ()) -> Any:
-        if self.in_kernel:
-            from .view import NotebookView
-
-            return NotebookView(show_reasoning=settings.show_reasoning, extra_outputs=extra)
-        from .view import TerminalView
-
-        return TerminalView(show_reasoning=settings.show_reasoning)
+    def _view(self, settings: QwQSettings) -> Any:
+        return frontend().live_view(show_reasoning=settings.show_reasoning)
 
     @property
     def in_kernel(self) -> bool:
-        return getattr(self.shell, "kernel", None) is not None
+        """A notebook frontend: background calls, live grids and plots are possible."""
+        return frontend().notebook
 
     def _cell_id(self) -> str | None:
         """JupyterLab, Notebook 7 and VS Code send the cell's id; nbclient and terminals don't."""

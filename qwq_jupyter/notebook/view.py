@@ -106,7 +106,65 @@ class _Buffered:
         self._last_flush = self._clock()
 
 
-class NotebookView:
+class _LiveView:
+    """What both views share: the event ladder, the buffered printable text, the seams.
+
+    `out` and `clock` are the seams tests use: the text the view writes, and the time it
+    reads. Subclasses say what reasoning, the answer's start, a tool call and a retry look
+    like.
+    """
+
+    def __init__(
+        self,
+        *,
+        show_reasoning: bool,
+        out: TextIO | None,
+        clock: Callable[[], float],
+        interval: float,
+    ) -> None:
+        self._show_reasoning = show_reasoning
+        self._clock = clock
+        self._text = _Buffered(out or sys.stdout, clock, interval)
+        self._reasoning: list[str] = []
+        self._answer_started = False
+
+    def start(self, notes: list[str]) -> None:
+        self._text.notes(notes)
+
+    def on_event(self, event: Event | None) -> None:
+        if isinstance(event, ReasoningDelta):
+            self._reasoning.append(event.text)
+            self._on_reasoning(event.text, first=len(self._reasoning) == 1)
+        elif isinstance(event, AnswerDelta):
+            if not self._answer_started:
+                self._answer_started = True
+                self._on_answer_start()
+            self._text.write(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self._on_tool_call(event)
+        elif isinstance(event, Retrying):
+            self._on_retry(event)
+        self._text.maybe_flush()
+
+    def _answer_known_at_the_end(self, response: Response) -> None:
+        """An inline reply that never closed its thinking turns out to be all answer."""
+        if response.answer and not self._answer_started:
+            self.on_event(AnswerDelta(response.answer))
+
+    def _on_reasoning(self, text: str, *, first: bool) -> None:
+        raise NotImplementedError
+
+    def _on_answer_start(self) -> None:
+        raise NotImplementedError
+
+    def _on_tool_call(self, event: ToolCallEvent) -> None:
+        raise NotImplementedError
+
+    def _on_retry(self, event: Retrying) -> None:
+        raise NotImplementedError
+
+
+class NotebookView(_LiveView):
     """Grey live reasoning, collapsed at the answer, replaced by portable HTML at the end."""
 
     def __init__(
@@ -117,13 +175,11 @@ class NotebookView:
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._show_reasoning = show_reasoning
+        super().__init__(
+            show_reasoning=show_reasoning, out=out, clock=clock, interval=FLUSH_INTERVAL
+        )
         self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
-        self._clock = clock
-        self._text = _Buffered(out or sys.stdout, clock, FLUSH_INTERVAL)
-        self._reasoning: list[str] = []
         self._reasoning_started: float | None = None
-        self._answer_started = False
         self._retries: list[str] = []  # kept in the final output: a slow reply has a reason
         self._status: Any = None  # display handle for "thinking…" when reasoning is hidden
         self._last_status = 0.0
@@ -133,32 +189,27 @@ class NotebookView:
 
         for output in self._extra_outputs:
             display(output)
-        self._text.notes(notes)
+        super().start(notes)
 
-    def on_event(self, event: Event | None) -> None:
-        if isinstance(event, ReasoningDelta):
-            if self._reasoning_started is None:
-                self._reasoning_started = self._clock()
-            self._reasoning.append(event.text)
-            if self._show_reasoning:
-                self._text.write(
-                    event.text.lstrip("\n") if len(self._reasoning) == 1 else event.text, GREY
-                )
-            else:
-                self._update_status()
-        elif isinstance(event, AnswerDelta):
-            if not self._answer_started:
-                self._answer_started = True
-                self._collapse()
-            self._text.write(event.text)
-        elif isinstance(event, ToolCallEvent):
-            self._text.say(f"\n[tool call {event.call.name}]\n")
-        elif isinstance(event, Retrying):
-            note = f"{event.error}; retried after {event.delay:.1f} s"
-            self._retries.append(note)
-            self._text.say(f"note: {note}\n")
-            self._text.flush()
-        self._text.maybe_flush()
+    def _on_reasoning(self, text: str, *, first: bool) -> None:
+        if self._reasoning_started is None:
+            self._reasoning_started = self._clock()
+        if self._show_reasoning:
+            self._text.write(text.lstrip("\n") if first else text, GREY)
+        else:
+            self._update_status()
+
+    def _on_answer_start(self) -> None:
+        self._collapse()
+
+    def _on_tool_call(self, event: ToolCallEvent) -> None:
+        self._text.say(f"\n[tool call {event.call.name}]\n")
+
+    def _on_retry(self, event: Retrying) -> None:
+        note = f"{event.error}; retried after {event.delay:.1f} s"
+        self._retries.append(note)
+        self._text.say(f"note: {note}\n")
+        self._text.flush()
 
     def finish(self, response: Response, notes: list[str]) -> None:
         from IPython.display import clear_output, display
@@ -177,7 +228,8 @@ class NotebookView:
         self._text.flush()
         if not self._show_reasoning or not self._reasoning:
             return
-        thinking = self._clock() - (self._reasoning_started or self._clock())
+        now = self._clock()
+        thinking = now - (now if self._reasoning_started is None else self._reasoning_started)
         summary = f"Reasoning · ≈{len(self._reasoning):,} tokens · {thinking:.1f} s"
         text = "".join(self._reasoning)
         clear_output(wait=True)
@@ -198,7 +250,7 @@ class NotebookView:
         if self._status is not None and now - self._last_status < 1.0:
             return
         self._last_status = now
-        thinking = now - (self._reasoning_started or now)
+        thinking = now - (now if self._reasoning_started is None else self._reasoning_started)
         text = f"thinking… ≈{len(self._reasoning):,} tokens, {thinking:.0f} s"
         html = document([block(f"<i>{escape(text)}</i>", "qwq-status")])
         bundle = {"text/plain": text, "text/html": html}
@@ -208,7 +260,7 @@ class NotebookView:
             self._status.update(bundle, raw=True)
 
 
-class TerminalView:
+class TerminalView(_LiveView):
     """Plain streaming text for terminal IPython and scripts.
 
     A label line opens the reasoning and the answer, so the two read apart without colour too
@@ -222,40 +274,27 @@ class TerminalView:
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._show_reasoning = show_reasoning
-        self._out = out or sys.stdout
-        self._text = _Buffered(self._out, clock, 0.05)
-        self._in_reasoning = False
-        self._answer_started = False
+        super().__init__(show_reasoning=show_reasoning, out=out, clock=clock, interval=0.05)
 
-    def start(self, notes: list[str]) -> None:
-        self._text.notes(notes)
+    def _on_reasoning(self, text: str, *, first: bool) -> None:
+        if not self._show_reasoning:
+            return
+        if first:
+            self._text.say("── reasoning ──\n")
+        self._text.write(text.lstrip("\n") if first else text, GREY)
 
-    def on_event(self, event: Event | None) -> None:
-        if isinstance(event, ReasoningDelta) and self._show_reasoning:
-            if not self._in_reasoning:
-                self._in_reasoning = True
-                self._text.say("── reasoning ──\n")
-                self._text.write(event.text.lstrip("\n"), GREY)
-            else:
-                self._text.write(event.text, GREY)
-        elif isinstance(event, AnswerDelta):
-            if not self._answer_started:
-                self._answer_started = True
-                if self._in_reasoning:
-                    self._text.say("\n\n── answer ──\n")
-            self._text.write(event.text)
-        elif isinstance(event, ToolCallEvent):
-            self._text.say(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
-        elif isinstance(event, Retrying):
-            self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
-        self._text.maybe_flush()
+    def _on_answer_start(self) -> None:
+        if self._show_reasoning and self._reasoning:
+            self._text.say("\n\n── answer ──\n")
+
+    def _on_tool_call(self, event: ToolCallEvent) -> None:
+        self._text.say(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
+
+    def _on_retry(self, event: Retrying) -> None:
+        self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
 
     def finish(self, response: Response, notes: list[str]) -> None:
-        if response.answer and not self._answer_started:
-            # The answer was never streamed as one: an inline reply that never closed its
-            # thinking turns out, at the end, to have been all answer.
-            self.on_event(AnswerDelta(response.answer))
+        self._answer_known_at_the_end(response)
         notice = notice_text(response)
         tail = [notice] if notice else []
         if response.finish_reason != "error":

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.events import Response
 from ..core.printable import printable
+from ..session.frontend import frontend
 from .html import block, document, escape, markdown, preformatted
 
 __all__ = [
@@ -196,7 +197,7 @@ class DisplayedResponse(Response):
         if shell is not None and shell.execution_count == self._shown_in_cell:
             # This cell's own value: the live view already shows the answer. A terminal still
             # gets the one-line summary after `Out[n]:`; a notebook shows nothing more.
-            if getattr(shell, "kernel", None) is None:
+            if not frontend().notebook:
                 display({"text/plain": repr(self)}, raw=True)
             return
         display(response_bundle(self), raw=True)

@@ -1,0 +1,129 @@
+"""The two frontends: a Jupyter notebook, and terminal IPython (or a plain script).
+
+`choose()` picks one from the running shell; `session/frontend.py` keeps the choice for the
+kernel's life. Everything that depends on where output goes is here: the live views, the
+Stop button, a batch's progress, a display replaced in place, plots.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..session.frontend import Bundle, Frontend, LiveDisplay, Progress
+from ..session.session import View
+from .view import NotebookView, TerminalView
+
+__all__ = ["NotebookFrontend", "TerminalFrontend", "choose"]
+
+
+def choose() -> Frontend:
+    """A notebook when the shell runs in a Jupyter kernel, else the terminal."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # a script without IPython
+        shell = None
+    return NotebookFrontend() if getattr(shell, "kernel", None) is not None else TerminalFrontend()
+
+
+class NotebookFrontend:
+    """Rich outputs: a live view replaced by HTML at the end, widgets, display handles."""
+
+    notebook = True
+
+    def live_view(self, *, show_reasoning: bool, on_stop: Callable[[], None] | None = None) -> View:
+        extra: tuple[Any, ...] = ()
+        if on_stop is not None:
+            import ipywidgets
+
+            button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
+            button.on_click(lambda _button: on_stop())
+            extra = (button,)
+        return NotebookView(show_reasoning=show_reasoning, extra_outputs=extra)
+
+    def progress(self, total: int, label: str) -> Progress:
+        return _WidgetProgress(total, label)
+
+    def live_display(self, bundle: Callable[[], Bundle], interval: float) -> LiveDisplay | None:
+        return _Handle(bundle, interval)
+
+    def show(self, value: Any) -> None:
+        from IPython.display import display
+
+        display(value)
+
+
+class TerminalFrontend:
+    """Plain text: a streaming view, a `\\r` progress line, no plots, nothing replaced."""
+
+    notebook = False
+
+    def live_view(self, *, show_reasoning: bool, on_stop: Callable[[], None] | None = None) -> View:
+        return TerminalView(show_reasoning=show_reasoning)
+
+    def progress(self, total: int, label: str) -> Progress:
+        return _TextProgress(total, label)
+
+    def live_display(self, bundle: Callable[[], Bundle], interval: float) -> LiveDisplay | None:
+        return None
+
+    def show(self, value: Any) -> None:
+        return None
+
+
+class _WidgetProgress:
+    def __init__(self, total: int, label: str) -> None:
+        import ipywidgets
+        from IPython.display import display
+
+        self._total = total
+        self._bar = ipywidgets.IntProgress(max=total, description=label)
+        self._label = ipywidgets.Label()
+        display(ipywidgets.HBox([self._bar, self._label]))
+
+    def update(self, done: int, failed: int) -> None:
+        self._bar.value = done
+        self._label.value = f"{done}/{self._total} done, {failed} failed"
+
+    def close(self) -> None:
+        return None
+
+
+class _TextProgress:
+    def __init__(self, total: int, label: str) -> None:
+        self._total = total
+        self._label = label
+
+    def update(self, done: int, failed: int) -> None:
+        sys.stderr.write(f"\r{self._label}: {done}/{self._total} done, {failed} failed")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+
+
+class _Handle:
+    """One display handle, updated at most every `interval` seconds (fixed-size updates)."""
+
+    def __init__(self, bundle: Callable[[], Bundle], interval: float) -> None:
+        from IPython.display import display
+
+        self._bundle = bundle
+        self._interval = interval
+        self._last = 0.0
+        self._handle = display(bundle(), raw=True, display_id=True)
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            self._last = now
+            self._handle.update(self._bundle(), raw=True)
+
+    def close(self) -> None:
+        from IPython.display import clear_output
+
+        clear_output(wait=True)

@@ -1,0 +1,86 @@
+"""Where a kernel's outputs go: a notebook or a terminal, decided once and asked everywhere.
+
+The live view of a call, a batch's progress, a comparison's live grid, the Stop button and
+the one-line summaries all differ between a notebook and terminal IPython. Rather than each
+module checking for a kernel, the frontend is chosen once (on first use, from the running
+shell) and every piece asks it. This module holds only the protocol and the choice; the two
+implementations live in `notebook/frontend.py`, which the package installs as the chooser
+when it is imported (lower layers never import it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .session import View
+
+__all__ = ["Frontend", "LiveDisplay", "Progress", "frontend", "install_chooser", "using"]
+
+Bundle = dict[str, str]
+
+
+class Progress(Protocol):
+    """A batch's progress: a bar in a notebook, a `\\r` line in a terminal."""
+
+    def update(self, done: int, failed: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LiveDisplay(Protocol):
+    """One output replaced in place, at most every `interval` seconds (a comparison's grid)."""
+
+    def refresh(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Frontend(Protocol):
+    """What the notebook and the terminal each provide."""
+
+    @property
+    def notebook(self) -> bool:
+        """True in a Jupyter kernel: rich outputs, widgets, a cell to replace."""
+
+    def live_view(self, *, show_reasoning: bool, on_stop: Callable[[], None] | None = None) -> View:
+        """The view of one call; `on_stop` adds a Stop button (a notebook's background calls)."""
+
+    def progress(self, total: int, label: str) -> Progress: ...
+
+    def live_display(self, bundle: Callable[[], Bundle], interval: float) -> LiveDisplay | None:
+        """A display kept up to date from `bundle`, or None where nothing can be replaced."""
+
+    def show(self, value: Any) -> None:
+        """Show a value (a plot) where this frontend can; a terminal leaves it out."""
+
+
+_chooser: list[Callable[[], Frontend]] = []
+_chosen: list[Frontend] = []
+
+
+def install_chooser(chooser: Callable[[], Frontend]) -> None:
+    """Called by the package on import: how to pick the frontend when first asked."""
+    _chooser[:] = [chooser]
+
+
+def frontend() -> Frontend:
+    """This kernel's frontend, chosen on first use and kept."""
+    if not _chosen:
+        if not _chooser:
+            raise RuntimeError("no frontend chooser installed: import qwq_jupyter first")
+        _chosen.append(_chooser[0]())
+    return _chosen[0]
+
+
+@contextmanager
+def using(chosen: Frontend) -> Iterator[Frontend]:
+    """Use `chosen` for a while (tests, or a tool embedding qwq-jupyter elsewhere)."""
+    previous = list(_chosen)
+    _chosen[:] = [chosen]
+    try:
+        yield chosen
+    finally:
+        _chosen[:] = previous

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
@@ -12,6 +10,7 @@ from ..core.credentials import MASK, redact
 from ..core.printable import printable
 from ..render.render import money, plural
 from ..session.frontend import frontend
+from .command_table import COMMANDS, command_list
 
 if TYPE_CHECKING:
     from ..session.session import Session
@@ -38,104 +37,6 @@ class CellMagic(Protocol):
     def run_cell(self, request: CellRequest, *, cell_id: str | None = None) -> Any: ...
 
 
-@dataclass(frozen=True)
-class Argument:
-    """One word a command takes: its name in the usage line, its type, and whether optional."""
-
-    name: str
-    kind: type = str
-    optional: bool = False
-
-    def convert(self, command: str, word: str) -> Any:
-        try:
-            return self.kind(word)
-        except ValueError:
-            raise UsageError(
-                f"%qwq {command}: {self.name} must be {_KINDS[self.kind]}, not {word!r}"
-            ) from None
-
-
-_KINDS = {str: "text", int: "a whole number", float: "a number"}
-
-
-@dataclass(frozen=True)
-class Command:
-    """A `%qwq` command: its words, or the rest of the line as typed (`takes`), and its job."""
-
-    name: str
-    arguments: tuple[Argument, ...] = ()
-    takes: str | None = None  # e.g. "[FLAGS]": the rest of the line, parsed like a %%qwq line
-
-    @property
-    def usage(self) -> str:
-        """`replay PATH [SPEED]`: the command as its help and usage errors show it."""
-        words = [f"[{a.name}]" if a.optional else a.name for a in self.arguments]
-        return " ".join([self.name, *words, *([self.takes] if self.takes else [])])
-
-    def words(self, rest: str) -> list[Any]:
-        """The typed arguments in `rest`, or a one-line usage error. `# …` ends the line."""
-        if self.takes is not None:
-            return [_without_comment(rest)]
-        try:
-            words = shlex.split(rest, comments=True)
-        except ValueError as err:  # an unclosed quote
-            raise UsageError(f"%qwq {self.name}: {err}") from None
-        required = sum(not a.optional for a in self.arguments)
-        if not required <= len(words) <= len(self.arguments):
-            raise UsageError(f"usage: %qwq {self.usage}")
-        return [a.convert(self.name, w) for a, w in zip(self.arguments, words, strict=False)]
-
-
-def _without_comment(rest: str) -> str:
-    """The rest of a line as typed, up to a `#` word: quotes and apostrophes stay as they are.
-
-    IPython's splitter, the one `%%qwq` flags go through, keeps a lone apostrophe ("What's")
-    and the quotes around a quoted value, so the words join back into the same line.
-    """
-    # IPython re-exports its splitter untyped.
-    from IPython.utils.process import arg_split  # type: ignore[attr-defined]
-
-    words: list[str] = arg_split(rest, posix=False)
-    for index, word in enumerate(words):
-        if word.startswith("#"):
-            return " ".join(words[:index])
-    return rest
-
-
-_NAME = Argument("NAME", optional=True)
-#: Every `%qwq` command, in the order `%qwq` and `%%qwq?` list them.
-COMMANDS = {
-    command.name: command
-    for command in (
-        Command("panel"),
-        Command("history", (_NAME,)),
-        Command("chats"),
-        Command("reset", (_NAME,)),
-        Command("undo", (_NAME,)),
-        Command("keep", (_NAME,)),
-        Command("retry", takes="[FLAGS]"),
-        Command("save", (Argument("PATH"),)),
-        Command("load", (Argument("PATH"),)),
-        Command("settings"),
-        Command("usage"),
-        Command("stats", (_NAME,)),
-        Command("explain", takes="[FLAGS]"),
-        Command("request", takes="[FLAGS] TEXT"),
-        Command("pick", (Argument("N", int),)),
-        Command("record", (Argument("PATH"),)),
-        Command("replay", (Argument("PATH"), Argument("SPEED", float, optional=True))),
-        Command("login"),
-        Command("demo"),
-        Command("stop"),
-    )
-}
-
-
-def command_list() -> str:
-    """`panel | history [NAME] | …`: the commands as `%qwq` and `%%qwq?` show them."""
-    return " | ".join(command.usage for command in COMMANDS.values())
-
-
 def run_command(magic: CellMagic, line: str) -> Any:
     """`%qwq NAME ARGS…`: look NAME up in the table, type its words, run it."""
     name, _, rest = line.strip().partition(" ")
@@ -148,7 +49,7 @@ def run_command(magic: CellMagic, line: str) -> Any:
     return getattr(Commands(magic), command.name)(*arguments)
 
 
-__all__ = ["COMMANDS", "Command", "Commands", "command_list", "run_command"]
+__all__ = ["Commands", "run_command"]
 
 
 class Commands:

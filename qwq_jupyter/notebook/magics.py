@@ -17,15 +17,13 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Int
 
-from ..core.errors import QwQError
 from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
-from ..session.frontend import frontend
-from .cell import CellRequest, cell_request
 
 if TYPE_CHECKING:
     from ..core.events import Response
     from ..render.render import DisplayedResponse
     from ..session.session import Session
+    from .cell import CellRequest
 
 __all__ = ["QwQMagics", "load", "unload"]
 
@@ -49,7 +47,7 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _listing_commands(func: Callable[..., Any]) -> Callable[..., Any]:
     """Fill the `%qwq` command list into the help from the command table, so the two agree."""
-    from .commands import command_list
+    from .command_table import command_list
 
     keep_whole = command_list().replace(" ", "\u00a0").replace("\u00a0|\u00a0", " | ")
     listing = textwrap.fill(keep_whole, width=88, subsequent_indent=" " * 13)
@@ -117,6 +115,8 @@ class QwQMagics(Magics):
         Line commands (a `# comment` may follow any of them):
         %qwq {commands}
         """
+        from ..core.errors import QwQError
+
         if cell is None:
             from .commands import run_command
 
@@ -138,6 +138,9 @@ class QwQMagics(Magics):
 
     def cell_from(self, args: Any, prompt: str) -> CellRequest:
         """Parsed flags and the prompt as one `CellRequest`; bad values end in one line."""
+        from ..core.errors import QwQError
+        from .cell import cell_request
+
         try:
             return cell_request(
                 args,
@@ -167,6 +170,8 @@ class QwQMagics(Magics):
 
     def run_cell(self, request: CellRequest, *, cell_id: str | None = None) -> Any:
         """Run a parsed cell in its one mode; package errors end in one line."""
+        from ..core.errors import QwQError
+
         if not request.prompt:
             raise UsageError("the cell is empty: write the question below %%qwq")
         settings = request.settings
@@ -243,6 +248,8 @@ class QwQMagics(Magics):
 
     def _ask_in_background(self, ask: Any, settings: QwQSettings, out: str | None) -> None:
         """The cell returns at once; a Stop button beside the output cancels the call."""
+        from ..session.frontend import frontend
+
         streams: list[Any] = []
         view = frontend().live_view(
             show_reasoning=settings.show_reasoning,
@@ -252,11 +259,15 @@ class QwQMagics(Magics):
         self._store(streams[0], out)
 
     def _view(self, settings: QwQSettings) -> Any:
+        from ..session.frontend import frontend
+
         return frontend().live_view(show_reasoning=settings.show_reasoning)
 
     @property
     def in_kernel(self) -> bool:
         """A notebook frontend: background calls, live grids and plots are possible."""
+        from ..session.frontend import frontend
+
         return frontend().notebook
 
     def _cell_id(self) -> str | None:

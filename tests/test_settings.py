@@ -1,4 +1,4 @@
-"""Settings: QwQ's defaults, and every range refused with a message naming it."""
+"""Settings: QwQ's defaults, and every outer range refused with a message naming it."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ RANGES = {
     "top_k": (1, 50),
     "seed": (1, 9_999_999_999),
     "repetition_penalty": (0.0, 2.0),
-    "frequency_penalty": (0.0, 2.0),
-    "presence_penalty": (0.0, 2.0),
+    # The outer bounds: OpenAI-compatible servers take -2 to 2, Workers AI narrows them to 0 to 2
+    # where the request is prepared (tests/test_dialects.py).
+    "frequency_penalty": (-2.0, 2.0),
+    "presence_penalty": (-2.0, 2.0),
 }
 
 

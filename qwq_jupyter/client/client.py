@@ -10,36 +10,44 @@ no traceback or chained exception attached that could show the URL (account id) 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import random
 import re
 import threading
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import httpx
 
 from ..core.credentials import Credentials, redact
 from ..core.errors import (
+    ConfigurationError,
     DeadlineExceeded,
     NetworkError,
     QwQError,
-    RedirectError,
     ReplyTooLargeError,
     StallError,
     UnreadableReplyError,
-    classify_http_error,
     server_text,
 )
 from ..core.events import Event, Finish, Response, ResponseBuilder, Retrying
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..wire.decode import EventDecoder
-from ..wire.dialects import HTTPRequest, Message, build_request, host_of, read_error
+from ..wire.dialects import (
+    Dialect,
+    HTTPRequest,
+    Message,
+    build_request,
+    check_request,
+    dialect_for,
+)
+from ..wire.inflate import PIECE as _PIECE  # noqa: F401 (tests/test_bounds.py reads it here)
+from ..wire.inflate import Inflater
+from ..wire.replies import ERROR_BODY_BYTES, api_error, parse_json_body, redirect_error
+from ..wire.servers import ServerInfo, read_models
 from ..wire.sse import SSEDecoder
 from .loop import LoopThread
 from .retry import RetryPolicy
@@ -49,13 +57,13 @@ __all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
 _END = object()
 T = TypeVar("T")
 
-#: Error bodies are read up to this size; an error needs one line, the rest is not read.
-ERROR_BODY_BYTES = 64 * 1024
 #: A non-streamed reply may be this large plus `BODY_BYTES_PER_TOKEN` per allowed token.
 BODY_BASE_BYTES = 1024 * 1024
 BODY_BYTES_PER_TOKEN = 256  # generous: JSON escapes a character in up to 12 bytes
-#: Decompressed data is handled in pieces of at most this size, whatever one read inflates to.
-_PIECE = 64 * 1024
+#: Asking a server `GET /models` takes at most this long (or the deadline, if shorter).
+PROBE_SECONDS = 10.0
+#: A model list is read up to this size; a longer one counts as no list.
+MODELS_BODY_BYTES = 1024 * 1024
 
 # httpx logs each request's URL at INFO level, and Cloudflare URLs hold the account id.
 _ACCOUNT_IN_URL = re.compile(r"(/accounts/|gateway\.ai\.cloudflare\.com/v1/)[^/\s]+")
@@ -101,6 +109,7 @@ class AsyncQwQClient:
         self._jitter = jitter
         self._http: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
+        self._servers: dict[str, ServerInfo] = {}  # base_url -> its answer to GET /models
 
     def __repr__(self) -> str:
         return f"<AsyncQwQClient backend={self.settings.backend} model={self.settings.model}>"
@@ -117,11 +126,89 @@ class AsyncQwQClient:
         *,
         prompt: str | None = None,
         settings: QwQSettings | None = None,
+        credentials_needed: bool = True,
     ) -> HTTPRequest:
-        """Build (and so validate) the request without sending it."""
-        return build_request(
-            settings or self.settings, self.credentials, messages=messages, prompt=prompt
+        """Build (and so validate) the request without sending it.
+
+        Everything that needs no server is checked first. If the dialect then needs the
+        server's `GET /models` (its kind, or the model it serves) and this client has not
+        asked yet, this waits for the answer on the loop thread; in async code use `aprepare`.
+        `credentials_needed=False`: a request that is not sent (a replay, the demo) needs no key.
+        """
+        settings = settings or self.settings
+        needed = credentials_needed
+        dialect = check_request(
+            settings, self.credentials, messages=messages, prompt=prompt, credentials_needed=needed
         )
+        server = self._servers.get(_server_key(settings))
+        if server is None and dialect.asks_server(settings):
+            server = _wait_for(self.server_info(settings, dialect))
+        return build_request(
+            settings,
+            self.credentials,
+            messages=messages,
+            prompt=prompt,
+            server=server,
+            credentials_needed=needed,
+        )
+
+    async def aprepare(
+        self,
+        messages: list[Message] | None = None,
+        *,
+        prompt: str | None = None,
+        settings: QwQSettings | None = None,
+    ) -> HTTPRequest:
+        """`prepare` for async code: the question to the server, if any, is awaited here."""
+        settings = settings or self.settings
+        dialect = check_request(settings, self.credentials, messages=messages, prompt=prompt)
+        server = await self.server_info(settings, dialect)
+        return build_request(
+            settings, self.credentials, messages=messages, prompt=prompt, server=server
+        )
+
+    async def server_info(
+        self, settings: QwQSettings | None = None, dialect: Dialect | None = None
+    ) -> ServerInfo | None:
+        """What `GET {base_url}/models` says, asked once per client and base_url; None if the
+        dialect needs nothing from the server.
+
+        Any failure means a generic server, silently: the question is a convenience, and the
+        real request reports a server that is down. An answer, even an HTTP error, is kept; a
+        connection that failed is not, so a server started after the first try is still found.
+        """
+        settings = settings or self.settings
+        dialect = dialect or dialect_for(settings)
+        if not dialect.asks_server(settings):
+            return None
+        key = _server_key(settings)
+        known = self._servers.get(key)
+        if known is not None:
+            return known
+        server, lasting = await self._ask_server(settings, dialect)
+        if lasting:
+            self._servers[key] = server
+        return server
+
+    async def _ask_server(self, settings: QwQSettings, dialect: Dialect) -> tuple[ServerInfo, bool]:
+        """(what the server said, whether it answered); bounded by PROBE_SECONDS."""
+        seconds = min(PROBE_SECONDS, settings.deadline)
+        timeout = httpx.Timeout(
+            connect=min(settings.connect_timeout, seconds),
+            read=min(settings.stall_timeout, seconds),
+            write=min(settings.connect_timeout, seconds),
+            pool=min(settings.connect_timeout, seconds),
+        )
+        try:
+            status, body = await asyncio.wait_for(
+                _get_models(self._client(), dialect, settings, self.credentials, timeout),
+                seconds,
+            )
+        except (httpx.TransportError, asyncio.TimeoutError) as exc:
+            return ServerInfo(problem=f"GET /models failed: {type(exc).__name__}"), False
+        except Exception as exc:  # anything odd in the answer: a generic server, still
+            return ServerInfo(problem=f"GET /models failed: {type(exc).__name__}"), True
+        return read_models(status, body), True
 
     def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
         settings = settings or self.settings
@@ -152,7 +239,7 @@ class AsyncQwQClient:
         deadline = self._clock() + settings.deadline
         retries = 0
         while True:
-            decoder = EventDecoder(_max_tokens(request.body))
+            decoder = EventDecoder(_max_tokens(request.body), request.rules)
             try:
                 async for batch in self._attempt(request, settings, decoder, deadline):
                     yield batch
@@ -183,7 +270,7 @@ class AsyncQwQClient:
     ) -> AsyncIterator[Event]:
         """Events for one call; `overrides` change settings for this call only."""
         settings = self.settings.override(**overrides) if overrides else self.settings
-        request = self.prepare(messages, prompt=prompt, settings=settings)
+        request = await self.aprepare(messages, prompt=prompt, settings=settings)
         async for event in self.events(request, settings):
             yield event
 
@@ -196,8 +283,8 @@ class AsyncQwQClient:
     ) -> Response:
         """The whole response of one call. Raises the error if nothing arrived."""
         settings = self.settings.override(**overrides) if overrides else self.settings
-        request = self.prepare(messages, prompt=prompt, settings=settings)
-        builder = self.builder(settings)
+        request = await self.aprepare(messages, prompt=prompt, settings=settings)
+        builder = self.builder(_as_sent(settings, request))
         add = builder.add
         try:
             async for batch in self.event_batches(request, settings):
@@ -291,13 +378,13 @@ class AsyncQwQClient:
         """The events of one reply: an error, a whole body, or a stream."""
         status = reply.status_code
         if 300 <= status < 400:
-            raise _redirect_error(reply)
+            raise redirect_error(reply.status_code, reply.headers.get("location", ""))
         if not 200 <= status < 300:
             body, truncated = await guard.wait(
-                _read_body(reply, _Inflater.lenient(reply), ERROR_BODY_BYTES)
+                _read_body(reply, Inflater.lenient(_encoding(reply)), ERROR_BODY_BYTES)
             )
-            raise _api_error(reply, body, truncated)
-        inflater = _Inflater.of(reply)
+            raise api_error(reply.status_code, reply.reason_phrase, reply.headers, body, truncated)
+        inflater = Inflater(_encoding(reply))
         if "text/event-stream" not in reply.headers.get("content-type", ""):
             limit = BODY_BASE_BYTES + BODY_BYTES_PER_TOKEN * decoder.token_ceiling
             body, truncated = await guard.wait(_read_body(reply, inflater, limit))
@@ -306,7 +393,7 @@ class AsyncQwQClient:
                     f"the reply from {request.host} is over {limit:,} bytes; it was not read"
                 )
             inflater.check_end()
-            data = _parse_body(body, reply)
+            data = parse_json_body(body, reply.headers.get("content-type", ""))
             yield [*decoder.feed_whole(data), *decoder.end()]
             return
         sse = SSEDecoder()
@@ -406,68 +493,7 @@ async def _open(
     )
 
 
-class _Inflater:
-    """Decompresses a reply in pieces of at most `_PIECE` bytes.
-
-    httpx inflates each read whole: 64 KB of gzip can become 64 MB at once. Only gzip and
-    deflate are asked for (see `build_request`); anything else is refused.
-    """
-
-    def __init__(self, encoding: str) -> None:
-        name = encoding.strip().lower()
-        self.name = name
-        self.identity = name in ("", "identity")
-        if self.identity:
-            self._z = None
-        elif name in ("gzip", "x-gzip", "deflate"):
-            # 16: a gzip wrapper; 32: detect zlib or gzip (servers label deflate loosely).
-            self._z = zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in name else 32))
-        else:
-            raise UnreadableReplyError(
-                f"the reply is compressed as {server_text(name, 40)!r}, which cannot be read"
-            )
-
-    @classmethod
-    def of(cls, reply: httpx.Response) -> _Inflater:
-        return cls(reply.headers.get("content-encoding", ""))
-
-    @classmethod
-    def lenient(cls, reply: httpx.Response) -> _Inflater:
-        """For error bodies: an unknown encoding leaves the body unread, not the error unsaid."""
-        try:
-            return cls.of(reply)
-        except UnreadableReplyError:
-            return cls("identity")
-
-    def pieces(self, data: bytes) -> Iterator[bytes]:
-        if self._z is None:
-            yield data
-            return
-        z = self._z
-        try:
-            piece = z.decompress(data, _PIECE)
-            while piece:
-                yield piece
-                if not z.unconsumed_tail and len(piece) < _PIECE:
-                    break
-                piece = z.decompress(z.unconsumed_tail, _PIECE)
-        except zlib.error:
-            raise self._corrupt() from None
-
-    def wrap(self, feed: Callable[[bytes], list[str]]) -> Callable[[bytes], list[str]]:
-        """`feed` taking compressed bytes: each decompressed piece is fed in turn."""
-        return lambda data: [item for piece in self.pieces(data) for item in feed(piece)]
-
-    def check_end(self) -> None:
-        """A whole body must end its compressed stream: a cut one is corrupt too."""
-        if self._z is not None and not self._z.eof:
-            raise self._corrupt()
-
-    def _corrupt(self) -> UnreadableReplyError:
-        return UnreadableReplyError(f"the reply's {self.name} data is corrupt; it was not read")
-
-
-async def _read_body(reply: httpx.Response, inflater: _Inflater, limit: int) -> tuple[bytes, bool]:
+async def _read_body(reply: httpx.Response, inflater: Inflater, limit: int) -> tuple[bytes, bool]:
     """Up to `limit` bytes of the decompressed body, and whether there was more (not read)."""
     body = bytearray()
     async for raw in reply.aiter_raw():
@@ -479,55 +505,66 @@ async def _read_body(reply: httpx.Response, inflater: _Inflater, limit: int) -> 
     return bytes(body), False
 
 
-def _parse_body(body: bytes, reply: httpx.Response) -> Any:
-    if not body.strip():
-        return None
+_Inflater = Inflater  # tests/test_bounds.py reads it here
+
+
+def _encoding(reply: httpx.Response) -> str:
+    return str(reply.headers.get("content-encoding", ""))
+
+
+def _server_key(settings: QwQSettings) -> str:
+    return settings.base_url.rstrip("/")
+
+
+def _wait_for(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on the loop thread and wait; refused on that very loop (it would hang)."""
+    thread = LoopThread.get()
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        kind = server_text(reply.headers.get("content-type", "") or "no content type", 60)
-        raise UnreadableReplyError(f"the server's reply is not JSON ({kind})") from None
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is thread.loop:
+        coro.close()
+        raise ConfigurationError(
+            "prepare() cannot wait for the server's answer to GET /models on the client's own "
+            "event loop; use `await client.aprepare(...)`"
+        )
+    return thread.run(coro)
+
+
+async def _get_models(
+    http: httpx.AsyncClient,
+    dialect: Dialect,
+    settings: QwQSettings,
+    credentials: Credentials,
+    timeout: httpx.Timeout,
+) -> tuple[int, bytes | None]:
+    """The status and body of `GET /models`; the URL and key pass straight to httpx."""
+    reply = await http.send(
+        http.build_request(
+            "GET", **dialect.server_question(settings, credentials), timeout=timeout
+        ),
+        stream=True,
+    )
+    try:
+        if not 200 <= reply.status_code < 300:
+            return reply.status_code, None
+        body, truncated = await _read_body(reply, Inflater(_encoding(reply)), MODELS_BODY_BYTES)
+    finally:
+        await reply.aclose()
+    return reply.status_code, None if truncated else body
+
+
+def _as_sent(settings: QwQSettings, request: HTTPRequest) -> QwQSettings:
+    """`settings` with the model the request names, if the dialect chose another one."""
+    model = request.body.get("model")
+    if isinstance(model, str) and model != settings.model:
+        return settings.override(model=model)
+    return settings
 
 
 def _max_tokens(body: dict[str, Any]) -> Any:
     return body.get("max_tokens", body.get("max_completion_tokens"))
-
-
-def _redirect_error(reply: httpx.Response) -> RedirectError:
-    target = host_of(reply.headers.get("location", ""))
-    to = f" to {server_text(target, 80)}" if target else ""
-    return RedirectError(
-        f"the server answered HTTP {reply.status_code}, a redirect{to}; redirects are not "
-        "followed (check base_url / api_base)",
-        status=reply.status_code,
-    )
-
-
-def _api_error(reply: httpx.Response, body: bytes, truncated: bool) -> QwQError:
-    data = None
-    if body and not truncated:
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            data = None
-    code, message = read_error(data) or (None, "")
-    if not message:
-        message = reply.reason_phrase or "request refused"
-        if truncated:
-            message += f" (an error body over {ERROR_BODY_BYTES // 1024} KB, not read)"
-        elif body.lstrip()[:1] == b"<":
-            message += " (an HTML page)"
-        elif body.strip():
-            message += " (an error body that is not JSON)"
-    return classify_http_error(reply.status_code, code, message, _retry_after(reply))
-
-
-def _retry_after(reply: httpx.Response) -> float | None:
-    value = reply.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare for these APIs; fall back to our own backoff
 
 
 def _describe(exc: BaseException) -> str:
@@ -553,7 +590,7 @@ class ResponseStream:
         self._request = request
         self._settings = settings
         self._loop = loop or LoopThread.get()
-        self._builder = client.builder(settings)
+        self._builder = client.builder(_as_sent(settings, request))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.last_error: QwQError | None = None
         self._pump_done = threading.Event()  # set once the task ended: the connection is closed
@@ -700,8 +737,11 @@ class QwQClient:
         *,
         prompt: str | None = None,
         settings: QwQSettings | None = None,
+        credentials_needed: bool = True,
     ) -> HTTPRequest:
-        return self._async.prepare(messages, prompt=prompt, settings=settings)
+        return self._async.prepare(
+            messages, prompt=prompt, settings=settings, credentials_needed=credentials_needed
+        )
 
     def stream(
         self,

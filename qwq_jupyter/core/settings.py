@@ -34,12 +34,16 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_PARAMETERS",
     "NUMERIC_PARAMETERS",
+    "SERVERS",
     "QwQSettings",
+    "out_of_range",
     "parameter_range",
 ]
 
 DEFAULT_MODEL = "@cf/qwen/qwq-32b"
 BACKENDS = ("workers-ai", "ai-gateway", "openai")
+#: What kind of OpenAI-compatible server `base_url` is: it decides which parameters are sent.
+SERVERS = ("auto", "vllm", "sglang", "llama.cpp", "ollama", "generic")
 
 
 class _Bounded:
@@ -63,9 +67,7 @@ class _Bounded:
                 f"not {value!r}"
             ) from None
         if not self.lo <= value <= self.hi:
-            raise TraitError(
-                f"{self.name} must be from {_fmt(self.lo)} to {_fmt(self.hi)}, got {_fmt(value)}"  # type: ignore[attr-defined]
-            )
+            raise TraitError(out_of_range(self.name, value, self.lo, self.hi))  # type: ignore[attr-defined]
         return value
 
 
@@ -94,6 +96,16 @@ def parameter_range(name: str) -> tuple[float, float]:
     return trait.lo, trait.hi
 
 
+def out_of_range(name: str, value: float, lo: float, hi: float, where: str = "") -> str:
+    """The one-line refusal of a value outside [lo, hi], `where` naming whose range it is.
+
+    One wording for the settings' outer bounds and for each dialect's narrower ranges, so a
+    refusal reads the same whichever check made it.
+    """
+    on = f" on {where}" if where else ""
+    return f"{name} must be from {_fmt(lo)} to {_fmt(hi)}{on}, got {_fmt(value)}"
+
+
 def _fmt(number: float) -> str:
     return f"{number:,}" if isinstance(number, int) else f"{number:g}"
 
@@ -101,7 +113,11 @@ def _fmt(number: float) -> str:
 class QwQSettings(Configurable):
     """Settings for QwQ calls. Edit with `%config QwQSettings.temperature = 0.7`."""
 
-    # --- Model parameters (Workers AI schema for @cf/qwen/qwq-32b) --------------------------
+    # --- Model parameters ----------------------------------------------------------------------
+    # The ranges here are outer bounds: the union of what Workers AI (its schema for
+    # @cf/qwen/qwq-32b) and OpenAI-compatible servers accept. Each dialect narrows them
+    # (`wire/dialects.py`) when a request is prepared: Workers AI's penalties are 0 to 2,
+    # OpenAI's top_p is 0 to 1.
     # Defaults follow Qwen's advice for QwQ, not the server's (temperature 0.15, max_tokens 256,
     # which cut reasoning off after a few sentences); that is why they are always sent.
     max_tokens = BoundedInt(
@@ -123,10 +139,16 @@ class QwQSettings(Configurable):
         config=True, model_param=True
     )
     frequency_penalty = BoundedFloat(
-        None, 0.0, 2.0, help="Penalty growing with a token's frequency so far"
+        None,
+        -2.0,
+        2.0,
+        help="Penalty growing with a token's frequency so far (Workers AI: 0 to 2)",
     ).tag(config=True, model_param=True)
     presence_penalty = BoundedFloat(
-        None, 0.0, 2.0, help="Penalty for any token already present (0-2 curbs endless loops)"
+        None,
+        -2.0,
+        2.0,
+        help="Penalty for any token already present (0-2 curbs endless loops; Workers AI: 0 to 2)",
     ).tag(config=True, model_param=True)
     raw = Bool(False, help="Send the prompt as-is, without the chat template").tag(
         config=True, model_param=True
@@ -164,6 +186,12 @@ class QwQSettings(Configurable):
         "https://gateway.ai.cloudflare.com/v1", help="Cloudflare AI Gateway base URL"
     ).tag(config=True)
     gateway_id = Unicode("", help="AI Gateway id (backend ai-gateway)").tag(config=True)
+    server = Enum(
+        SERVERS,
+        "auto",
+        help="The OpenAI-compatible server behind base_url: vllm, sglang, llama.cpp, ollama, "
+        "generic (only OpenAI's own parameters), or auto (ask GET {base_url}/models once)",
+    ).tag(config=True)
 
     # --- Conversation and accounting ----------------------------------------------------------
     system_prompt = Unicode("", help="System prompt for new conversations").tag(config=True)
@@ -213,6 +241,11 @@ class QwQSettings(Configurable):
         if os.environ.get("QWQ_BACKEND") in BACKENDS:
             return os.environ["QWQ_BACKEND"]
         return "openai" if os.environ.get("QWQ_BASE_URL") else "workers-ai"
+
+    @default("server")
+    def _server_from_environment(self) -> str:
+        value = os.environ.get("QWQ_SERVER", "auto")
+        return value if value in SERVERS else "auto"
 
     @default("base_url")
     def _base_url_from_environment(self) -> str:

@@ -1,8 +1,13 @@
-"""Turn reply payloads (SSE `data` strings or a whole JSON reply) into typed events."""
+"""Turn reply payloads (SSE `data` strings or a whole JSON reply) into typed events.
+
+How a payload becomes a `Chunk` is the request's dialect's business (`dialects.py`): the
+decoder asks it through its public `text_only` (the per-token fast path) and `read_chunk`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import (
@@ -21,21 +26,14 @@ from ..core.events import (
     ToolCallEvent,
     UsageEvent,
 )
-from .dialects import (
-    _NOT_PLAIN_NATIVE,
-    Chunk,
-    ToolCallAssembler,
-    _read_native,
-    read_chunk,
-    read_error,
-)
+from .chunks import Chunk, ToolCallAssembler, read_error
+from .dialects import WORKERS_AI, Dialect
 from .reasoning import ReasoningSplitter
 from .sse import DONE
 
 __all__ = ["EventDecoder"]
 
 _KNOWN_FINISH = {"stop", "length", "tool_calls"}
-_TEXT_ONLY = {"response", "p"}
 # What one odd payload can raise while being read: skipped and counted, never a crash.
 # RecursionError: deeply nested JSON; ArithmeticError: numbers such as 1e999.
 _ODD = (TypeError, ValueError, AttributeError, KeyError, ArithmeticError, RecursionError)
@@ -53,9 +51,15 @@ class EventDecoder:
     why, after that many output tokens, was cut off (`length`), not finished. It also bounds
     what a reply may hold: far more chunks or text than it allows is a runaway server
     (`runaway()`), and the client stops reading rather than fill the kernel's memory.
+
+    `dialect` reads the payloads (the request's `rules`); Workers AI's, the default, reads
+    both shapes, with its own chunk as the fast path.
     """
 
-    def __init__(self, max_tokens: object = None) -> None:
+    def __init__(self, max_tokens: object = None, dialect: Dialect = WORKERS_AI) -> None:
+        self._text_only = dialect.text_only
+        self._read_chunk = dialect.read_chunk
+        self._read_error = dialect.read_error
         self._splitter = ReasoningSplitter()
         self._tools = ToolCallAssembler()
         valid = isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0
@@ -85,21 +89,15 @@ class EventDecoder:
         except (ValueError, RecursionError):
             self.malformed += 1
             return []
-        if type(data) is dict and "response" in data and not _NOT_PLAIN_NATIVE.intersection(data):
-            text = data["response"]
-            if type(text) is str and text and data.keys() <= _TEXT_ONLY:
-                # The common Workers AI chunk, {"response": "…", "p": "…"}: straight to events.
-                self.tokens += 1
-                self.chars += len(text)
-                if self._reasoning_in_field:
-                    return [AnswerDelta(text)]
-                return [self._delta(kind, piece) for kind, piece in self._splitter.feed(text)]
-            self._parsed += 1
-            try:
-                return self._chunk(_read_native(data))
-            except _ODD:
-                self.malformed += 1
-                return []
+        text = self._text_only(data) if type(data) is dict else None
+        if text is not None:
+            # The dialect's common chunk (Workers AI's {"response": "…", "p": "…"}): only
+            # text, straight to events.
+            self.tokens += 1
+            self.chars += len(text)
+            if self._reasoning_in_field:
+                return [AnswerDelta(text)]
+            return [self._delta(kind, piece) for kind, piece in self._splitter.feed(text)]
         return self._read(data)
 
     def feed_whole(self, data: Any) -> list[Event]:
@@ -177,9 +175,9 @@ class EventDecoder:
             self.malformed += 1
             return []
         self._parsed += 1
-        _raise_reported_error(data)
+        _raise_reported_error(data, self._read_error)
         try:
-            return self._chunk(read_chunk(data))
+            return self._chunk(self._read_chunk(data))
         except _ODD:
             # Valid JSON of an unexpected shape (a list where text belongs, …): skip it, count
             # it, never crash the call over one odd event.
@@ -213,11 +211,11 @@ class EventDecoder:
         return ReasoningDelta(text) if kind == "reasoning" else AnswerDelta(text)
 
 
-def _raise_reported_error(data: dict[str, Any]) -> None:
+def _raise_reported_error(data: dict[str, Any], read: Callable[[Any], Any] = read_error) -> None:
     """vLLM and others end a failing stream with an error event instead of text."""
     if "choices" in data or "response" in data:
         return
-    found = read_error(data)
+    found = read(data)
     if found is None and data.get("success") is False:
         found = (None, "unknown error")
     if found is not None:

@@ -1,34 +1,403 @@
-"""The two wire dialects: building request bodies and reading reply chunks.
+"""The named wire dialects: one object per way of talking to a server, owning its rules.
 
-Workers AI's native endpoint and OpenAI-compatible servers differ in URL, body and reply shape,
-and the native endpoint sometimes answers in the OpenAI shape too, so the readers accept both.
+- `WorkersAI`: Cloudflare's native REST endpoint, `{api_base}/accounts/{id}/ai/run/{model}`.
+- `AIGateway`: the same dialect through Cloudflare AI Gateway; only the URL differs.
+- `CloudflareOpenAI`: Cloudflare's OpenAI-compatible endpoint (`…/ai/v1`, a `base_url` on a
+  Cloudflare host): the OpenAI shape, but Workers AI's model ids, ranges and parameters.
+- `OpenAICompatible`: any other OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, …):
+  OpenAI's ranges, only the parameters its server kind takes (`servers.py`), and a served model
+  id in place of a Workers AI one.
+
+Each dialect owns its URL, its request body, the key it sends, its parameter ranges and
+accepted parameters, and how it reads a reply chunk. `build_request` asks the dialect for each
+piece, so a new dialect is a new class, not another branch in every function.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..core.credentials import Credentials, Secret, redact
 from ..core.errors import ConfigurationError
-from ..core.events import ToolCall, Usage
-from ..core.settings import QwQSettings
+from ..core.settings import NUMERIC_PARAMETERS, QwQSettings, out_of_range, parameter_range
+from .chunks import Chunk, ToolCallAssembler, native_text, read_chunk, read_error
+from .servers import GENERIC, SERVER_KINDS, ServerInfo, ServerKind, shown_ids
 
 __all__ = [
+    "AI_GATEWAY",
+    "CLOUDFLARE_OPENAI",
+    "WORKERS_AI",
+    "AIGateway",
     "Chunk",
+    "CloudflareOpenAI",
+    "Dialect",
     "HTTPRequest",
+    "OpenAICompatible",
     "ToolCallAssembler",
+    "WorkersAI",
     "build_request",
+    "check_request",
+    "dialect_for",
+    "encode_body",
     "host_of",
+    "is_workers_ai_id",
     "read_chunk",
     "read_error",
 ]
 
 Message = dict[str, Any]
+
+#: Workers AI's schema for @cf/qwen/qwq-32b, where it is narrower than the settings' bounds.
+WORKERS_AI_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {"frequency_penalty": (0.0, 2.0), "presence_penalty": (0.0, 2.0)}
+)
+#: OpenAI's API reference, which OpenAI-compatible servers follow.
+OPENAI_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {"top_p": (0.0, 1.0), "frequency_penalty": (-2.0, 2.0), "presence_penalty": (-2.0, 2.0)}
+)
+_CLOUDFLARE = {"api.cloudflare.com", "gateway.ai.cloudflare.com"}
+_SET_MODEL = "%config QwQSettings.model = '{model}' or --model {model}"
+
+
+class Dialect:
+    """One way of talking to a server: URL, body, key, parameter rules, and reply reading.
+
+    The readers of every dialect accept both reply shapes (Workers AI's native endpoint
+    sometimes answers in the OpenAI shape); a dialect adds its own fast path in `text_only`.
+    """
+
+    #: How messages name the dialect: "top_p must be from 0 to 1 on {name}, got 1.5".
+    name: ClassVar[str]
+    #: The body and reply shape, "native" or "openai": what cassettes and the test server key on.
+    wire: ClassVar[str]
+    #: Ranges narrower than the settings' outer bounds; the rest are the settings' own.
+    ranges: ClassVar[Mapping[str, tuple[float, float]]] = MappingProxyType({})
+
+    def parameter_range(self, parameter: str) -> tuple[float, float]:
+        """The range this dialect accepts for a numeric model parameter."""
+        return self.ranges.get(parameter) or parameter_range(parameter)
+
+    def sends(self, parameter: str) -> bool:
+        """Whether a parameter that is set goes into this dialect's body at all."""
+        return True
+
+    def check(
+        self,
+        settings: QwQSettings,
+        credentials: Credentials,
+        prompt: str | None,
+        credentials_needed: bool = True,
+    ) -> None:
+        """Refuse settings this dialect cannot send with (ConfigurationError), before any I/O.
+
+        `credentials_needed=False`: the request will not reach the server (a replay, the
+        demo), so a missing key is no reason to refuse it.
+        """
+
+    def check_ranges(self, params: Mapping[str, Any]) -> None:
+        """Refuse the first parameter outside this dialect's range, in one line."""
+        for parameter in NUMERIC_PARAMETERS:
+            value = params.get(parameter)
+            if value is None or not self.sends(parameter):
+                continue
+            lo, hi = self.parameter_range(parameter)
+            if not lo <= value <= hi:
+                raise ConfigurationError(out_of_range(parameter, value, lo, hi, self.name))
+
+    def parameters(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The parameters to send, under this dialect's names, and notes on any left out."""
+        return dict(params), ()
+
+    def model_for(self, settings: QwQSettings) -> tuple[str, tuple[str, ...]]:
+        """The model id to send, and a note if it is not `settings.model`."""
+        return settings.model, ()
+
+    def asks_server(self, settings: QwQSettings) -> bool:
+        """Whether the request needs the server's answer to `GET /models` (`server_question`)."""
+        return False
+
+    def server_question(self, settings: QwQSettings, credentials: Credentials) -> dict[str, Any]:
+        """`url` and `headers` of `GET /models`, for `httpx.AsyncClient.build_request`.
+
+        Like `HTTPRequest.send_arguments`, pass the result straight on: the headers hold a key.
+        """
+        raise NotImplementedError(f"{self.name} asks the server nothing")
+
+    def body(
+        self,
+        messages: list[Message] | None,
+        prompt: str | None,
+        params: dict[str, Any],
+        model: str,
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def url(self, settings: QwQSettings, credentials: Credentials, model: str) -> str:
+        raise NotImplementedError
+
+    def key(self, url: str, settings: QwQSettings, credentials: Credentials) -> Secret:
+        """The key this URL may see: never the Cloudflare token on another company's server."""
+        raise NotImplementedError
+
+    def text_only(self, data: dict[str, Any]) -> str | None:
+        """The text of this dialect's most common chunk, read without building a `Chunk`.
+
+        Called once per token before `read_chunk`; None sends the payload the general way.
+        """
+        return None
+
+    def read_chunk(self, data: dict[str, Any]) -> Chunk:
+        """One streamed chunk or a whole reply, either shape."""
+        return read_chunk(data)
+
+    def read_error(self, body: Any) -> tuple[int | str | None, str] | None:
+        """(code, message) of an error body, either shape; None if it is no error."""
+        return read_error(body)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} dialect>"
+
+
+class WorkersAI(Dialect):
+    """Cloudflare's native REST API: the model in the URL, Workers AI's schema in the body."""
+
+    name = "Workers AI"
+    wire = "native"
+    ranges = WORKERS_AI_RANGES
+
+    def check(
+        self,
+        settings: QwQSettings,
+        credentials: Credentials,
+        prompt: str | None,
+        credentials_needed: bool = True,
+    ) -> None:
+        if credentials_needed:
+            credentials.require()
+        _check_url(settings.api_base, "api_base")
+        _check_url(settings.gateway_base, "gateway_base")
+
+    def body(
+        self,
+        messages: list[Message] | None,
+        prompt: str | None,
+        params: dict[str, Any],
+        model: str,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = (
+            {"messages": messages} if messages is not None else {"prompt": prompt}
+        )
+        body.update(params)
+        if not body.get("raw"):
+            body.pop("raw", None)
+        return body
+
+    def url(self, settings: QwQSettings, credentials: Credentials, model: str) -> str:
+        return f"{settings.api_base.rstrip('/')}/accounts/{credentials.account_id}/ai/run/{model}"
+
+    def key(self, url: str, settings: QwQSettings, credentials: Credentials) -> Secret:
+        return credentials.api_token
+
+    def text_only(self, data: dict[str, Any]) -> str | None:
+        return native_text(data)
+
+
+class AIGateway(WorkersAI):
+    """Workers AI through Cloudflare AI Gateway: the same dialect at another URL."""
+
+    name = "Workers AI (AI Gateway)"
+
+    def check(
+        self,
+        settings: QwQSettings,
+        credentials: Credentials,
+        prompt: str | None,
+        credentials_needed: bool = True,
+    ) -> None:
+        super().check(settings, credentials, prompt, credentials_needed)
+        if not settings.gateway_id:
+            raise ConfigurationError("backend ai-gateway needs gateway_id")
+
+    def url(self, settings: QwQSettings, credentials: Credentials, model: str) -> str:
+        return (
+            f"{settings.gateway_base.rstrip('/')}/{credentials.account_id}/"
+            f"{settings.gateway_id}/workers-ai/{model}"
+        )
+
+
+class CloudflareOpenAI(Dialect):
+    """Cloudflare's OpenAI-compatible endpoint: OpenAI's shape, Workers AI's rules.
+
+    Behind it is the same model with the same schema, so the ranges, the parameters and the
+    `@cf/…` model ids are Workers AI's, and there is nothing to ask the server.
+    """
+
+    name = "Workers AI"
+    wire = "openai"
+    ranges = WORKERS_AI_RANGES
+
+    def check(
+        self,
+        settings: QwQSettings,
+        credentials: Credentials,
+        prompt: str | None,
+        credentials_needed: bool = True,
+    ) -> None:
+        if not settings.base_url:
+            raise ConfigurationError(
+                "backend openai needs base_url, e.g. %config QwQSettings.base_url = "
+                "'http://localhost:8000/v1'"
+            )
+        if settings.raw or prompt is not None:
+            raise ConfigurationError("raw prompts need backend workers-ai or ai-gateway")
+        _check_url(settings.base_url, "base_url")
+
+    def parameters(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+        return {name: value for name, value in params.items() if name != "raw"}, ()
+
+    def body(
+        self,
+        messages: list[Message] | None,
+        prompt: str | None,
+        params: dict[str, Any],
+        model: str,
+    ) -> dict[str, Any]:
+        params = dict(params)
+        body: dict[str, Any] = {"model": model, "messages": messages or []}
+        schema = params.pop("guided_json", None)
+        if schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema},
+            }
+        tools = params.pop("tools", None)
+        if tools:
+            body["tools"] = [_openai_tool(tool) for tool in tools]
+        body.update(params)
+        if body.get("stream"):
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def url(self, settings: QwQSettings, credentials: Credentials, model: str) -> str:
+        return settings.base_url.rstrip("/") + "/chat/completions"
+
+    def key(self, url: str, settings: QwQSettings, credentials: Credentials) -> Secret:
+        # A key of its own wins; else the Cloudflare token, but only to a Cloudflare host.
+        if credentials.openai_key:
+            return credentials.openai_key
+        return credentials.api_token if on_cloudflare(url, settings) else Secret("")
+
+
+@dataclass(frozen=True, repr=False)
+class OpenAICompatible(CloudflareOpenAI):
+    """Any other OpenAI-compatible server: OpenAI's ranges, its kind's parameters and models.
+
+    `server` is what `GET /models` found (None: not asked). The kind comes from the `server`
+    setting, else from that answer, else it is generic: only OpenAI's own parameters are sent.
+    """
+
+    name = "OpenAI-compatible servers"
+    ranges = OPENAI_RANGES
+
+    kind: ServerKind = GENERIC
+    server: ServerInfo | None = None
+
+    @classmethod
+    def of(cls, settings: QwQSettings, server: ServerInfo | None) -> OpenAICompatible:
+        chosen = settings.server if settings.server != "auto" else (server or ServerInfo()).kind
+        return cls(SERVER_KINDS.get(chosen, GENERIC), server)
+
+    def sends(self, parameter: str) -> bool:
+        return self.kind.sends(parameter)
+
+    def parameters(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+        sent: dict[str, Any] = {}
+        left_out: list[str] = []
+        for name, value in params.items():
+            if name == "raw":
+                continue
+            if self.kind.sends(name):
+                sent[self.kind.wire_name(name)] = value
+            else:
+                left_out.append(f"{name}={value!r}")
+        if not left_out:
+            return sent, ()
+        if self.kind is GENERIC:
+            why = (
+                "not part of OpenAI's API; if the server takes it, set "
+                "%config QwQSettings.server = 'vllm', 'sglang' or 'llama.cpp'"
+            )
+        else:
+            why = "its OpenAI-compatible API does not take it"
+        return sent, (f"not sent to {self.kind.label}: {', '.join(left_out)} ({why})",)
+
+    def model_for(self, settings: QwQSettings) -> tuple[str, tuple[str, ...]]:
+        """A served model in place of a Workers AI id, which no other server knows."""
+        model = settings.model
+        if not is_workers_ai_id(model):
+            return model, ()
+        host = host_of(settings.base_url)
+        listed = self.server.models if self.server is not None else None
+        if listed is not None and len(listed) == 1:
+            note = f"model: {listed[0]!r}, the one model {host} serves ({model!r} is Workers AI's)"
+            return listed[0], (note,)
+        if not listed:
+            problem = self.server.problem if self.server is not None else "not asked"
+            found = "serves no model" if listed is not None else f"lists no models ({problem})"
+            raise ConfigurationError(
+                f"model {model!r} is a Workers AI id, and {host} {found}; set the model it "
+                f"serves: {_SET_MODEL.format(model='…')}"
+            )
+        suggested = next((m for m in listed if "qwq" in m.lower()), listed[0])
+        raise ConfigurationError(
+            f"model {model!r} is a Workers AI id, and {host} serves {len(listed)} models "
+            f"({shown_ids(listed)}); choose one: {_SET_MODEL.format(model=suggested)}"
+        )
+
+    def asks_server(self, settings: QwQSettings) -> bool:
+        # Its kind, unless the setting names it; the served models, for a Workers AI id.
+        return settings.server == "auto" or is_workers_ai_id(settings.model)
+
+    def server_question(self, settings: QwQSettings, credentials: Credentials) -> dict[str, Any]:
+        url = settings.base_url.rstrip("/") + "/models"
+        headers = {"Accept": "application/json"}
+        key = self.key(url, settings, credentials)
+        if key:
+            headers["Authorization"] = f"Bearer {key.reveal()}"
+        return {"url": url, "headers": headers}
+
+
+WORKERS_AI = WorkersAI()
+AI_GATEWAY = AIGateway()
+CLOUDFLARE_OPENAI = CloudflareOpenAI()
+
+
+def dialect_for(settings: QwQSettings, server: ServerInfo | None = None) -> Dialect:
+    """The dialect these settings speak; `server` is what `GET /models` said, if asked."""
+    if settings.backend == "openai":
+        if settings.server == "auto" and on_cloudflare(settings.base_url, settings):
+            return CLOUDFLARE_OPENAI
+        return OpenAICompatible.of(settings, server)
+    if settings.backend == "ai-gateway":
+        return AI_GATEWAY
+    return WORKERS_AI  # workers-ai, and any backend that names no dialect of its own
+
+
+def is_workers_ai_id(model: str) -> bool:
+    """`@cf/…` and `@hf/…` ids name Workers AI's catalogue; no other server knows them."""
+    return model.startswith(("@cf/", "@hf/"))
+
+
+def on_cloudflare(url: str, settings: QwQSettings) -> bool:
+    """Whether `url` is on a Cloudflare API host (or where api_base / gateway_base point)."""
+    host = host_of(url)
+    return host in {host_of(settings.api_base), host_of(settings.gateway_base), *_CLOUDFLARE}
 
 
 @dataclass(frozen=True)
@@ -42,9 +411,13 @@ class HTTPRequest:
     url: str = field(repr=False)
     body: dict[str, Any]
     headers: dict[str, str] = field(repr=False)
-    dialect: str  # "native" or "openai"
+    dialect: str  # the wire shape, "native" or "openai"
     shown_url: str = ""  # the URL with the account id masked, for reprs and dry runs
     content: bytes = field(default=b"", repr=False, compare=False)  # the body, encoded
+    #: The named dialect that built it, whose rules also read its reply.
+    rules: Dialect = field(default=WORKERS_AI, repr=False, compare=False)
+    #: What a dry run should say besides the body: parameters left out, a model substituted.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def host(self) -> str:
@@ -57,77 +430,85 @@ class HTTPRequest:
         return {"url": self.url, "headers": self.headers, "content": content}
 
 
+def check_request(
+    settings: QwQSettings,
+    credentials: Credentials,
+    *,
+    messages: list[Message] | None = None,
+    prompt: str | None = None,
+    server: ServerInfo | None = None,
+    credentials_needed: bool = True,
+) -> Dialect:
+    """The dialect of this call, once everything that needs no server is checked.
+
+    The client calls it before asking a server anything, so a bad setting or an out-of-range
+    value is refused before any request at all.
+    """
+    if (messages is None) == (prompt is None):
+        raise ConfigurationError("give either messages or prompt")
+    if prompt is not None and not prompt:
+        raise ConfigurationError("prompt must not be empty")
+    dialect = dialect_for(settings, server)
+    dialect.check(settings, credentials, prompt, credentials_needed)
+    dialect.check_ranges(settings.model_parameters())
+    return dialect
+
+
 def build_request(
     settings: QwQSettings,
     credentials: Credentials,
     *,
     messages: list[Message] | None = None,
     prompt: str | None = None,
+    server: ServerInfo | None = None,
+    credentials_needed: bool = True,
 ) -> HTTPRequest:
     """The URL, headers and JSON body for one call with these settings.
 
-    The body is encoded here, so a value JSON cannot carry fails now, in one line naming the
-    parameter, and not inside httpx with the headers in scope.
+    `server` is the answer to the dialect's `server_question`, if it had one;
+    `credentials_needed=False` builds a request that will not be sent (a replay, the demo)
+    without a key. The body is
+    encoded here, so a value JSON cannot carry fails now, in one line naming the parameter,
+    and not inside httpx with the headers in scope.
     """
-    if (messages is None) == (prompt is None):
-        raise ConfigurationError("give either messages or prompt")
-    if prompt is not None and not prompt:
-        raise ConfigurationError("prompt must not be empty")
+    dialect = check_request(
+        settings,
+        credentials,
+        messages=messages,
+        prompt=prompt,
+        server=server,
+        credentials_needed=credentials_needed,
+    )
     params = settings.model_parameters()
-    if settings.backend == "openai":
-        if not settings.base_url:
-            raise ConfigurationError(
-                "backend openai needs base_url, e.g. %config QwQSettings.base_url = "
-                "'http://localhost:8000/v1'"
-            )
-        if params.get("raw") or prompt is not None:
-            raise ConfigurationError("raw prompts need backend workers-ai or ai-gateway")
-        _check_url(settings.base_url, "base_url")
-        body = _openai_body(settings.model, messages or [], params)
-        dialect = "openai"
-    else:
-        credentials.require()
-        _check_url(settings.api_base, "api_base")
-        _check_url(settings.gateway_base, "gateway_base")
-        if settings.backend == "ai-gateway" and not settings.gateway_id:
-            raise ConfigurationError("backend ai-gateway needs gateway_id")
-        body = _native_body(messages, prompt, params)
-        dialect = "native"
+    sent, notes = dialect.parameters(params)
+    model, model_notes = dialect.model_for(settings)
+    body = dialect.body(messages, prompt, sent, model)
     body.update(settings.extra_body)  # fields the schema does not list, passed through as is
     parts = {"messages": messages, "prompt": prompt, **params}
     parts.update({f"extra_body[{name!r}]": value for name, value in settings.extra_body.items()})
     content = encode_body(body, parts)
     # Nothing below raises: no frame of a traceback holds the URL or the key.
-    return _addressed(settings, credentials, body, content, dialect)
+    return _addressed(dialect, settings, credentials, body, content, model, notes + model_notes)
 
 
 def _addressed(
+    dialect: Dialect,
     settings: QwQSettings,
     credentials: Credentials,
     body: dict[str, Any],
     content: bytes,
-    dialect: str,
+    model: str,
+    notes: tuple[str, ...],
 ) -> HTTPRequest:
     """The request with its URL and headers: the one place they exist outside `HTTPRequest`."""
-    if dialect == "openai":
-        url = settings.base_url.rstrip("/") + "/chat/completions"
-    elif settings.backend == "ai-gateway":
-        url = (
-            f"{settings.gateway_base.rstrip('/')}/{credentials.account_id}/"
-            f"{settings.gateway_id}/workers-ai/{settings.model}"
-        )
-    else:
-        url = (
-            f"{settings.api_base.rstrip('/')}/accounts/{credentials.account_id}"
-            f"/ai/run/{settings.model}"
-        )
+    url = dialect.url(settings, credentials, model)
     # We decompress replies ourselves, bounded (see _client); only what we can read is asked.
     headers = {
         "Content-Type": "application/json",
         "Accept": "text/event-stream",
         "Accept-Encoding": "gzip, deflate",
     }
-    key = _key_for(url, dialect, settings, credentials)
+    key = dialect.key(url, settings, credentials)
     if key:
         headers["Authorization"] = f"Bearer {key.reveal()}"
     shown_url = redact(url, (credentials.account_id,)) if credentials.account_id else url
@@ -135,9 +516,11 @@ def _addressed(
         url=url,
         body=body,
         headers=headers,
-        dialect=dialect,
+        dialect=dialect.wire,
         shown_url=shown_url,
         content=content,
+        rules=dialect,
+        notes=notes,
     )
 
 
@@ -193,20 +576,6 @@ def _kind_of(obj: Any) -> str:
     return f"a {type(obj).__name__} object"
 
 
-def _key_for(url: str, dialect: str, settings: QwQSettings, credentials: Credentials) -> Secret:
-    """The key this URL may see: never the Cloudflare token on another company's server."""
-    if dialect == "native":
-        return credentials.api_token
-    if credentials.openai_key:
-        return credentials.openai_key
-    host = host_of(url)
-    cloudflare_hosts = {host_of(settings.api_base), host_of(settings.gateway_base), *_CLOUDFLARE}
-    return credentials.api_token if host in cloudflare_hosts else Secret("")
-
-
-_CLOUDFLARE = {"api.cloudflare.com", "gateway.ai.cloudflare.com"}
-
-
 def host_of(url: str) -> str:
     """The host (and port) of a URL, for key decisions and error messages."""
     return urlsplit(url).netloc.lower()
@@ -222,166 +591,8 @@ def _check_url(url: str, setting: str) -> None:
         raise ConfigurationError(f"{setting} must be an http:// or https:// URL, not {url!r}")
 
 
-def _native_body(
-    messages: list[Message] | None, prompt: str | None, params: dict[str, Any]
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"messages": messages} if messages is not None else {"prompt": prompt}
-    body.update(params)
-    if not body.get("raw"):
-        body.pop("raw", None)
-    return body
-
-
-def _openai_body(model: str, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
-    params = dict(params)
-    params.pop("raw", None)
-    body: dict[str, Any] = {"model": model, "messages": messages}
-    schema = params.pop("guided_json", None)
-    if schema is not None:
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "answer", "schema": schema},
-        }
-    tools = params.pop("tools", None)
-    if tools:
-        body["tools"] = [_openai_tool(tool) for tool in tools]
-    body.update(params)
-    if body.get("stream"):
-        body["stream_options"] = {"include_usage": True}
-    return body
-
-
 def _openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
     """Workers AI accepts `{name, description, parameters}`; OpenAI wants it wrapped."""
     if tool.get("type") == "function":
         return tool
     return {"type": "function", "function": tool}
-
-
-@dataclass(slots=True)
-class Chunk:
-    """What one reply chunk carries, whichever dialect it came in."""
-
-    text: str = ""
-    reasoning: str = ""
-    has_reasoning_field: bool = False
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    usage: Usage | None = None
-    finish_reason: str | None = None
-
-
-def read_error(body: Any) -> tuple[int | str | None, str] | None:
-    """(code, message) of an error body, either dialect's shape; None if it is no error.
-
-    Cloudflare: {"success": false, "errors": [{"code": N, "message": "…"}]};
-    OpenAI-compatible servers: {"error": {"code": …, "message": "…"}} or {"error": "…"}.
-    """
-    if not isinstance(body, dict):
-        return None
-    errors = body.get("errors")
-    if body.get("success") is not True and isinstance(errors, list) and errors:
-        first = errors[0]
-        if isinstance(first, dict):
-            return first.get("code"), str(first.get("message", ""))
-        return None, str(first)
-    error = body.get("error")
-    if isinstance(error, dict):
-        return error.get("code"), str(error.get("message", ""))
-    if isinstance(error, str):
-        return None, error
-    return None
-
-
-def read_chunk(data: dict[str, Any]) -> Chunk:
-    """Read a streamed chunk or a whole non-streamed reply (native or OpenAI shaped)."""
-    if "response" in data and not _NOT_PLAIN_NATIVE.intersection(data):
-        return _read_native(data)  # the common case on Workers AI, kept fast
-    if isinstance(data.get("result"), dict):
-        data = data["result"]  # the non-streaming native envelope
-    chunk = Chunk()
-    usage = data.get("usage")
-    if isinstance(usage, dict):
-        chunk.usage = Usage.from_wire(usage)
-    choices = data.get("choices")
-    if isinstance(choices, list) and choices:
-        choice = choices[0] if isinstance(choices[0], dict) else {}
-        part = choice.get("delta") or choice.get("message") or {}
-        chunk.finish_reason = choice.get("finish_reason")
-    else:
-        part = data
-        chunk.finish_reason = data.get("finish_reason")
-    if not isinstance(part, dict):
-        return chunk
-    text = part.get("response") if "response" in part else part.get("content")
-    chunk.text = text if isinstance(text, str) else ""
-    for name in ("reasoning_content", "reasoning"):
-        value = part.get(name)
-        if isinstance(value, str):
-            chunk.has_reasoning_field = True
-            chunk.reasoning = value
-            break
-    calls = part.get("tool_calls")
-    if isinstance(calls, list):
-        chunk.tool_calls = [call for call in calls if isinstance(call, dict)]
-    return chunk
-
-
-_NOT_PLAIN_NATIVE = frozenset({"choices", "reasoning_content", "reasoning", "result"})
-
-
-def _read_native(data: dict[str, Any]) -> Chunk:
-    text = data["response"]
-    usage = data.get("usage")
-    calls = data.get("tool_calls")
-    return Chunk(
-        text=text if isinstance(text, str) else "",
-        tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else [],
-        usage=Usage.from_wire(usage) if isinstance(usage, dict) else None,
-        finish_reason=data.get("finish_reason"),
-    )
-
-
-class ToolCallAssembler:
-    """Joins tool calls: whole (native) or in fragments keyed by index (OpenAI streaming)."""
-
-    def __init__(self) -> None:
-        self._parts: dict[int, dict[str, Any]] = {}
-
-    def add(self, calls: list[dict[str, Any]]) -> int:
-        """Add calls or fragments; returns the characters they added (for the size bound)."""
-        added = 0
-        for call in calls:
-            # OpenAI streams send fragments of one call under the same index; native replies
-            # send whole calls without one, each a new call.
-            index = call["index"] if isinstance(call.get("index"), int) else len(self._parts)
-            slot = self._parts.setdefault(index, {"id": None, "name": "", "arguments": ""})
-            function = call.get("function")
-            if not isinstance(function, dict):
-                function = call
-            slot["id"] = call.get("id") or slot["id"]
-            name = function.get("name")
-            if isinstance(name, str):
-                slot["name"] += name
-                added += len(name)
-            arguments = function.get("arguments")
-            if isinstance(arguments, str):
-                slot["arguments"] += arguments
-                added += len(arguments)
-            elif arguments is not None:
-                slot["arguments"] = arguments
-                added += len(repr(arguments))
-        return added
-
-    def finish(self) -> list[ToolCall]:
-        calls = [_tool_call(slot) for _, slot in sorted(self._parts.items())]
-        self._parts.clear()
-        return calls
-
-
-def _tool_call(slot: dict[str, Any]) -> ToolCall:
-    arguments = slot["arguments"]
-    if isinstance(arguments, str):
-        # Unparseable arguments stay a string: the caller sees exactly what the model wrote.
-        with contextlib.suppress(ValueError, RecursionError):
-            arguments = json.loads(arguments) if arguments else {}
-    return ToolCall(name=slot["name"], arguments=arguments, id=slot["id"])

@@ -189,7 +189,7 @@ def test_ai_gateway_is_workers_ai_at_the_gateways_url(server) -> None:
     assert request.rules is AI_GATEWAY and request.dialect == "native"
     assert request.url == f"{server.gateway_base}/{ACCOUNT}/gw1/workers-ai/{DEFAULT_MODEL}"
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request.body == WORKERS_AI.body(QUESTION, None, request.body.copy(), DEFAULT_MODEL)
+    assert request.body == cloudflare_client(server).prepare(QUESTION).body  # Workers AI's
     assert client.complete(QUESTION).complete
     assert server.requests[-1].path == f"/gateway/v1/{ACCOUNT}/gw1/workers-ai/{DEFAULT_MODEL}"
 

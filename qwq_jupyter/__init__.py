@@ -19,8 +19,9 @@ from .session.frontend import install_chooser
 __all__ = [*sorted(PUBLIC), "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from .client.client import AsyncQwQClient, QwQClient, ResponseStream
+    from .client.client import AsyncQwQClient
     from .client.retry import RetryPolicy
+    from .client.stream import QwQClient, ResponseStream
     from .core.credentials import Credentials, Secret
     from .core.errors import (
         APIError,

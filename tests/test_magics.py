@@ -403,15 +403,20 @@ def test_demo_survives_stop_and_login_leaves_it(shell, qwq_env, monkeypatch) -> 
     state = session(shell)
     state.credentials, state._client = None, None
     shell.run_line_magic("config", "QwQSettings.api_base = 'https://api.cloudflare.com/client/v4'")
+    qwq_env.reset_stats()
     _, out = command(shell, "demo")
-    assert "offline demo" in out and state.settings.api_base.startswith("http://127.0.0.1")
+    # The demo answers in the kernel: only the backend changes, no server, no stand-in key.
+    assert "offline demo" in out and state.settings.backend == "demo"
+    assert state.settings.api_base == "https://api.cloudflare.com/client/v4"
+    assert state.credentials is None
     command(shell, "stop")
     value, out = ask(shell, "What is 12 x 12?")
     assert "144" in value.answer and "offline demo" in out
+    assert qwq_env.requests == []  # nothing went over HTTP
     monkeypatch.setattr("builtins.input", lambda prompt: "acct")
     monkeypatch.setattr("getpass.getpass", lambda prompt: "real-token")
     command(shell, "login")
-    assert state.settings.api_base == "https://api.cloudflare.com/client/v4" and not state.demo
+    assert state.settings.backend == "workers-ai" and not state.demo
     preview, _ = command(shell, "request hello")
     assert preview.url.startswith("https://api.cloudflare.com/")
 

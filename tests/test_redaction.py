@@ -316,7 +316,7 @@ def test_a_secret_streamed_across_deltas_is_masked_in_the_cassette(tmp_path) -> 
     """Real servers stream a token in several sub-word pieces; the file must not hold them."""
     from qwq_jupyter.client.cassette import Cassette
     from qwq_jupyter.core.events import AnswerDelta, Finish, ReasoningDelta
-    from qwq_jupyter.wire.dialects import HTTPRequest
+    from qwq_jupyter.wire.request import HTTPRequest
 
     pieces = ["The key is cf-tok-", "SENTINEL", "-9d41", "c07e.", " Done", " now."]
     events = [(0.0, ReasoningDelta(f"th{ACCOUNT[:5]}")), (0.05, ReasoningDelta(ACCOUNT[5:]))]

@@ -27,7 +27,6 @@ from ..core.events import (
     Event,
     Finish,
     ReasoningDelta,
-    ResponseBuilder,
     Retrying,
     ToolCall,
     ToolCallEvent,
@@ -37,8 +36,8 @@ from ..core.events import (
 
 if TYPE_CHECKING:
     from ..core.settings import QwQSettings
-    from ..wire.dialects import HTTPRequest
-    from .client import AsyncQwQClient
+    from ..wire.request import HTTPRequest
+    from .stream import EventSource
 
 __all__ = ["Cassette"]
 
@@ -220,8 +219,9 @@ class Cassette:
                 f"no cassette at {self.path}: record one with %qwq record PATH"
             )
 
-    def wrap(self, client: AsyncQwQClient) -> _Recorder | _Player:
-        return _Recorder(client, self) if self.mode == "record" else _Player(client, self)
+    def wrap(self, source: EventSource) -> _Recorder | _Player:
+        """Record what `source` (the HTTP client, or the demo) sends, or replay instead of it."""
+        return _Recorder(source, self) if self.mode == "record" else _Player(source, self)
 
     def add(
         self, request: HTTPRequest, events: list[tuple[float, Event]], secrets: tuple[str, ...]
@@ -251,14 +251,11 @@ class Cassette:
 
 
 class _CassetteSource:
-    """Stands where `ResponseStream` expects the async client: `builder()` and `event_batches()`."""
+    """An `EventSource` in front of another: it records that one's events, or replays them."""
 
-    def __init__(self, client: AsyncQwQClient, cassette: Cassette) -> None:
-        self._client = client
+    def __init__(self, source: EventSource, cassette: Cassette) -> None:
+        self._client = source
         self._cassette = cassette
-
-    def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
-        return self._client.builder(settings)
 
 
 class _Recorder(_CassetteSource):
@@ -275,7 +272,8 @@ class _Recorder(_CassetteSource):
             yield batch
         finish = recorded[-1][1] if recorded else None
         if isinstance(finish, Finish) and finish.reason != "error":
-            self._cassette.add(request, recorded, known_secrets(self._client.credentials))
+            credentials = getattr(self._client, "credentials", None)  # the demo has none
+            self._cassette.add(request, recorded, known_secrets(credentials))
 
 
 class _Player(_CassetteSource):

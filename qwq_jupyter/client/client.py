@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import random
 import re
-import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -36,23 +34,18 @@ from ..core.events import Event, Finish, Response, ResponseBuilder, Retrying
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..wire.decode import EventDecoder
-from ..wire.dialects import (
-    Dialect,
-    HTTPRequest,
-    Message,
-    build_request,
-    check_request,
-    dialect_for,
-)
+from ..wire.dialects import OFFLINE_DEMO, Dialect, Message, dialect_for
 from ..wire.inflate import PIECE as _PIECE  # noqa: F401 (tests/test_bounds.py reads it here)
 from ..wire.inflate import Inflater
 from ..wire.replies import ERROR_BODY_BYTES, api_error, parse_json_body, redirect_error
+from ..wire.request import HTTPRequest, build_request, check_request
 from ..wire.servers import ServerInfo, read_models
 from ..wire.sse import SSEDecoder
+from .demo import DemoSource
 from .loop import LoopThread
 from .retry import RetryPolicy
 
-__all__ = ["AsyncQwQClient", "QwQClient", "ResponseStream"]
+__all__ = ["AsyncQwQClient", "response_builder"]
 
 _END = object()
 T = TypeVar("T")
@@ -211,12 +204,7 @@ class AsyncQwQClient:
         return read_models(status, body), True
 
     def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
-        settings = settings or self.settings
-        return ResponseBuilder(
-            settings.model_parameters() | {"backend": settings.backend, "model": settings.model},
-            input_price=settings.input_price,
-            output_price=settings.output_price,
-        )
+        return response_builder(settings or self.settings)
 
     async def events(
         self, request: HTTPRequest, settings: QwQSettings | None = None
@@ -229,8 +217,15 @@ class AsyncQwQClient:
     async def event_batches(
         self, request: HTTPRequest, settings: QwQSettings | None = None
     ) -> AsyncIterator[list[Event]]:
-        """`events()` grouped by network read: one hop per read, not per token, is cheaper."""
+        """`events()` grouped by network read: one hop per read, not per token, is cheaper.
+
+        The offline demo (`backend = 'demo'`) is answered in-process by `DemoSource`.
+        """
         settings = settings or self.settings
+        if request.rules is OFFLINE_DEMO:
+            async for batch in DemoSource().event_batches(request, settings):
+                yield batch
+            return
         policy = RetryPolicy(
             max_retries=settings.max_retries,
             retry_after_cap=settings.retry_after_cap,
@@ -572,218 +567,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class ResponseStream:
-    """A running call, read synchronously; `cancel()` works from any thread.
-
-    Iterate it for events; `events(tick=0.1)` also yields None during pauses so a view can
-    flush text on time. `response` is the (partial) response at any moment.
-    """
-
-    def __init__(
-        self,
-        client: AsyncQwQClient,
-        request: HTTPRequest,
-        settings: QwQSettings,
-        loop: LoopThread | None = None,
-    ) -> None:
-        self._client = client
-        self._request = request
-        self._settings = settings
-        self._loop = loop or LoopThread.get()
-        self._builder = client.builder(_as_sent(settings, request))
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.last_error: QwQError | None = None
-        self._pump_done = threading.Event()  # set once the task ended: the connection is closed
-        self._future = self._loop.submit(self._pump())
-
-    @property
-    def response(self) -> Response:
-        return self._builder.snapshot()
-
-    @property
-    def finished(self) -> bool:
-        return self._builder.finished
-
-    def __iter__(self) -> Iterator[Event]:
-        for event in self.events():
-            if event is not None:
-                yield event
-
-    def events(self, tick: float | None = None) -> Iterator[Event | None]:
-        try:
-            while not self._builder.finished:
-                batch = self._take(tick)
-                if batch is None:
-                    yield None
-                    continue
-                yield from batch
-        finally:
-            if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
-                self.cancel()
-
-    def poll(self) -> list[Event]:
-        """The events that arrived since the last call, without waiting (for multiplexing)."""
-        events: list[Event] = []
-        while not self._builder.finished:
-            batch = self._take(0)
-            if batch is None:
-                break
-            events += batch
-        return events
-
-    def _take(self, timeout: float | None) -> list[Event] | None:
-        """The next batch of events, added to the response; None if none came in time."""
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _END:
-            return [self._interrupted()]
-        if isinstance(item, BaseException):
-            raise item
-        events: list[Event] = item
-        for event in events:
-            if isinstance(event, Finish):
-                self.last_error = event.error
-            self._builder.add(event)
-        return events
-
-    def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
-        """Stop the call: the task is cancelled, which closes the HTTP connection.
-
-        With `wait=False` (from another thread, e.g. a Stop button) it only asks; the thread
-        reading the events then sees the stream end as interrupted.
-        """
-        self._future.cancel()
-        if not wait:
-            return self._builder.response
-        self._pump_done.wait(timeout)
-        self._interrupted()
-        return self._builder.response
-
-    def wait(self) -> Response:
-        """Consume the rest of the stream and return the response."""
-        for _ in self.events():
-            pass
-        return self._builder.response
-
-    def _interrupted(self) -> Finish:
-        event = Finish("interrupted")
-        self._builder.add(event)
-        return event
-
-    async def _pump(self) -> None:
-        # Events cross to the reading thread in batches: all those decoded from one network
-        # read go together, handed over when the task next waits. A queue operation per
-        # token would cost more CPU than decoding it.
-        batch: list[Event] = []
-        loop = asyncio.get_running_loop()
-
-        def hand_over() -> None:
-            if batch:
-                self._queue.put(batch.copy())
-                batch.clear()
-
-        try:
-            async for events in self._client.event_batches(self._request, self._settings):
-                if not batch:
-                    loop.call_soon(hand_over)
-                batch.extend(events)
-        except Exception as exc:  # a bug of ours: surface it in the caller's thread
-            hand_over()
-            self._queue.put(exc)
-        finally:
-            hand_over()
-            self._queue.put(_END)
-            self._pump_done.set()
-
-
-class QwQClient:
-    """The synchronous client, for scripts, terminal IPython and notebook cells.
-
-    In [1]: client = QwQClient()
-    In [2]: client.complete([{"role": "user", "content": "2+2?"}]).answer
-    """
-
-    def __init__(
-        self,
-        settings: QwQSettings | None = None,
-        credentials: Credentials | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._async = AsyncQwQClient(settings, credentials, transport=transport)
-        self._loop = LoopThread.get()
-
-    def __repr__(self) -> str:
-        return f"<QwQClient backend={self.settings.backend} model={self.settings.model}>"
-
-    @property
-    def settings(self) -> QwQSettings:
-        return self._async.settings
-
-    @property
-    def async_client(self) -> AsyncQwQClient:
-        """The async core this facade runs on its loop thread."""
-        return self._async
-
-    @property
-    def credentials(self) -> Credentials:
-        return self._async.credentials
-
-    def prepare(
-        self,
-        messages: list[Message] | None = None,
-        *,
-        prompt: str | None = None,
-        settings: QwQSettings | None = None,
-        credentials_needed: bool = True,
-    ) -> HTTPRequest:
-        return self._async.prepare(
-            messages, prompt=prompt, settings=settings, credentials_needed=credentials_needed
-        )
-
-    def stream(
-        self,
-        messages: list[Message] | None = None,
-        *,
-        prompt: str | None = None,
-        settings: QwQSettings | None = None,
-        **overrides: Any,
-    ) -> ResponseStream:
-        """Start a call and return its stream of events."""
-        settings = settings or self.settings
-        if overrides:
-            settings = settings.override(**overrides)
-        return self.send(self.prepare(messages, prompt=prompt, settings=settings), settings)
-
-    def send(
-        self,
-        request: HTTPRequest,
-        settings: QwQSettings | None = None,
-        *,
-        source: Any = None,
-    ) -> ResponseStream:
-        """Send a prepared request and return its stream of events.
-
-        `source` stands in for the async client (a cassette recording or replaying calls).
-        """
-        settings = settings or self.settings
-        return ResponseStream(source or self._async, request, settings, self._loop)
-
-    def complete(
-        self,
-        messages: list[Message] | None = None,
-        *,
-        prompt: str | None = None,
-        **overrides: Any,
-    ) -> Response:
-        """The whole response. Raises the error if nothing arrived; Ctrl-C stops the call."""
-        # The whole call runs on the loop thread: no per-token hop between threads.
-        return self._loop.run(self._async.complete(messages, prompt=prompt, **overrides))
-
-    def close(self) -> None:
-        self._loop.run(self._async.aclose())
+def response_builder(settings: QwQSettings) -> ResponseBuilder:
+    """What a call's events add up to, priced and labelled with the settings it was sent with."""
+    return ResponseBuilder(
+        settings.model_parameters() | {"backend": settings.backend, "model": settings.model},
+        input_price=settings.input_price,
+        output_price=settings.output_price,
+    )
 
 
 publish(globals())

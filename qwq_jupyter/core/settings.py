@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "@cf/qwen/qwq-32b"
-BACKENDS = ("workers-ai", "ai-gateway", "openai")
+BACKENDS = ("workers-ai", "ai-gateway", "openai", "demo")
 #: What kind of OpenAI-compatible server `base_url` is: it decides which parameters are sent.
 SERVERS = ("auto", "vllm", "sglang", "llama.cpp", "ollama", "generic")
 

@@ -35,7 +35,7 @@ from ..session.redaction import LiveRedaction
 from ..session.session import REPLY_REDACTED
 
 if TYPE_CHECKING:
-    from ..client.client import ResponseStream
+    from ..client.stream import ResponseStream
     from ..session.session import Ask, Session
 
 __all__ = ["Comparison", "parse_spec", "run_comparison"]

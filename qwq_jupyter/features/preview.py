@@ -14,7 +14,7 @@ from ..render.render import money, note_html
 if TYPE_CHECKING:
     from ..session.conversation import TokenEstimator
     from ..session.session import Ask, Session
-    from ..wire.dialects import HTTPRequest
+    from ..wire.request import HTTPRequest
 
 __all__ = ["RequestPreview", "preview"]
 
@@ -41,7 +41,8 @@ class RequestPreview:
             if "prompt" in request.body
             else apply_chat_template(ask.fit.messages)
         )
-        self.notes = ask.notes  # the window's notices and, if any, the redaction note
+        # The window's notices, a redaction, and what the server kind does not accept.
+        self.notes = [*ask.notes, *request.notes]
 
     def __repr__(self) -> str:
         return (
@@ -77,7 +78,9 @@ class RequestPreview:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(
             printable(
-                f"Dry run: nothing was sent.\nPOST {self.url}\n"
+                "Dry run: nothing was sent.\n"
+                + "".join(f"note: {note}\n" for note in self.notes)
+                + f"POST {self.url}\n"
                 f"{json.dumps(self.body, indent=2, ensure_ascii=False)}\n"
                 f"{self.cost_line()}\n"
                 f"--- chat template text ---\n{self.template_text}"
@@ -87,5 +90,4 @@ class RequestPreview:
 
 def preview(session: Session, ask: Ask) -> RequestPreview:
     """What `ask` would send, shown in full; nothing is sent."""
-    request = session.client.prepare(settings=ask.settings, **ask.request_input())
-    return RequestPreview(request, ask, session.estimator)
+    return RequestPreview(session.prepare(ask), ask, session.estimator)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.credentials import Credentials, Secret, known_secrets, redact, redact_data
+from ..core.credentials import Credentials, known_secrets, redact, redact_data
 from ..core.errors import ConfigurationError
 from ..core.events import Event, Response
 from ..core.settings import QwQSettings
@@ -30,13 +30,14 @@ from .redaction import LiveRedaction, redact_response
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
-    from ..client.client import QwQClient, ResponseStream
+    from ..client.stream import QwQClient, ResponseStream
+    from ..wire.request import HTTPRequest
 
-__all__ = ["DEMO_ENV", "Ask", "Session", "Totals"]
+__all__ = ["Ask", "Session", "Totals"]
 
 #: What every output of the offline demo says first.
 DEMO_BANNER = (
-    "offline demo: this reply is scripted by qwq_jupyter.testing, not written by QwQ "
+    "offline demo: this reply is scripted by qwq-jupyter, not written by QwQ "
     "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
 )
 
@@ -52,8 +53,6 @@ class View(Protocol):
     def finish(self, response: Response, notes: list[str]) -> None: ...
 
 
-#: Set by `qwq-jupyter lab` when it serves the offline demo.
-DEMO_ENV = "QWQ_JUPYTER_DEMO"
 PROMPT_REDACTED = (
     "a known secret (API token, key or account id) in the prompt was replaced by **** "
     "before sending"
@@ -121,16 +120,15 @@ class Session:
     listeners: list[Callable[[], None]] = field(default_factory=list)
     last_comparison: Any = None
     cassette: Cassette | None = field(default_factory=lambda: _cassette_from_environment())
-    #: Replies come from the offline demo server: every output must say so.
-    demo: bool = field(default_factory=lambda: bool(os.environ.get(DEMO_ENV)))
-    _demo_server: Any = None
+    #: The backend to go back to when the demo is left (`%qwq demo` then `%qwq login`).
+    _before_demo: str | None = None
     _client: QwQClient | None = None
     _running: dict[str, ResponseStream] = field(default_factory=dict)
     _idle: dict[str, threading.Event] = field(default_factory=dict)
 
     @property
     def client(self) -> QwQClient:
-        from ..client.client import QwQClient
+        from ..client.stream import QwQClient
 
         if self._client is None:
             self._client = QwQClient(self.settings, self.credentials)
@@ -216,18 +214,33 @@ class Session:
             redacted,
         )
 
+    @property
+    def demo(self) -> bool:
+        """Replies come from the offline demo: every output must say so."""
+        return self.settings.backend == "demo"
+
     def start(self, ask: Ask) -> ResponseStream:
-        """Send the request (or record or replay it, with a cassette)."""
+        """Send the request to where its events come from: the server, a cassette, the demo.
+
+        Three sources of events behind one interface (`event_batches(request, settings)`):
+        the HTTP client; a cassette, which records the client's events or replays them with
+        no network; and the demo, which answers in-process. Only the HTTP client needs a key,
+        so a replay or the demo prepares its request without one.
+        """
         cassette = self.cassette
-        if cassette is not None and cassette.mode == "replay" and self.credentials is None:
-            credentials = self.client.credentials
-            if not (credentials.account_id and credentials.api_token):
-                # Replay needs no key; the cassette is keyed by the body, not the URL.
-                self.credentials = Credentials("replay-account", Secret("replay-token"))
-                self.drop_client()
-        request = self.client.prepare(settings=ask.settings, **ask.request_input())
-        source = cassette.wrap(self.client.async_client) if cassette is not None else None
-        return self.client.send(request, ask.settings, source=source)
+        request = self.prepare(ask)
+        source = self.client.async_client  # answers the demo in-process, others over HTTP
+        if cassette is not None:
+            return self.client.send(request, ask.settings, source=cassette.wrap(source))
+        return self.client.send(request, ask.settings)
+
+    def prepare(self, ask: Ask) -> HTTPRequest:
+        """The request `ask` makes; a replay or the demo sends nothing, so needs no key."""
+        cassette = self.cassette
+        offline = cassette is not None and cassette.mode == "replay"
+        return self.client.prepare(
+            settings=ask.settings, credentials_needed=not offline, **ask.request_input()
+        )
 
     def use_cassette(self, path: str | None, mode: str, speed: float = 1.0) -> str:
         """Record to or replay from `path`; `None` turns it off."""
@@ -324,39 +337,30 @@ class Session:
             stream.cancel(wait=False)
 
     def close(self) -> None:
-        """On unload: stop background calls and the offline demo server, if any."""
+        """On unload: stop background calls."""
         self.stop_all()
-        self.leave_demo()
 
     def leave_demo(self) -> None:
-        """Back from the offline demo to the configured backend (e.g. after %qwq login)."""
-        if self._demo_server is not None:
-            self._demo_server.stop()
-            self._demo_server = None
-            self.settings.api_base = str(self.settings.trait_defaults("api_base"))
-            self.credentials = None
-            self.drop_client()
-        self.demo = False
+        """Back from the offline demo to the backend used before (e.g. after %qwq login)."""
+        if self.demo:
+            self.settings.backend = self._before_demo or "workers-ai"
+        self._before_demo = None
 
     def use_demo_unless_configured(self) -> str:
-        """Start the offline demo server unless a real backend is configured; say which."""
+        """Use the offline demo unless a real backend is configured; say which.
+
+        Only `backend` changes (to 'demo'): no server starts, no other setting is touched.
+        """
         settings = self.settings
         if self.demo:
             return "offline demo: replies are scripted, not written by QwQ"
         if settings.backend == "openai" and settings.base_url:
             return f"using the OpenAI-compatible server at {settings.base_url}"
-        credentials = Credentials.from_env()
+        credentials = self.credentials or Credentials.from_env()
         if credentials.account_id and credentials.api_token:
             return f"using Workers AI ({settings.model})"
-        from ..testing import QwQTestServer
-        from ..testing._demo import demo_reply
-
-        self._demo_server = QwQTestServer(responder=demo_reply).start()
-        self.credentials = Credentials(self._demo_server.account_id, self._demo_server.token)
-        self.drop_client()
-        settings.backend = "workers-ai"
-        settings.api_base = self._demo_server.api_base
-        self.demo = True
+        self._before_demo = settings.backend
+        settings.backend = "demo"
         return (
             "no credentials found, so this notebook uses the offline demo: replies are "
             "scripted, not written by QwQ (set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN "

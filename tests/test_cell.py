@@ -105,3 +105,10 @@ def test_a_bug_inside_a_command_is_not_turned_into_a_usage_line(shell, monkeypat
     monkeypatch.setattr(Commands, "usage", broken)
     with pytest.raises(TypeError, match="a bug"):
         command(shell, "usage")
+
+
+def test_the_server_kind_is_a_flag_too(shell, qwq_env) -> None:
+    request = magic(shell).parse_cell("--server ollama --backend openai", "q")
+    assert request.settings.server == "ollama" and request.settings.backend == "openai"
+    with pytest.raises(UsageError, match="invalid choice"):
+        magic(shell).parse_cell("--server nginx", "q")

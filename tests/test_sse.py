@@ -1,4 +1,4 @@
-"""The SSE decoder: every framing rule of PROTOCOL.md §4."""
+"""The SSE decoder: every framing rule of server-sent events (line endings, comments, [DONE])."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
         changes["background"] = True
     if args.system is not None:
         changes["system_prompt"] = args.system
-    for flag in ("backend", "base_url", "model"):
+    for flag in ("backend", "base_url", "model", "server"):
         if getattr(args, flag):
             changes[flag] = getattr(args, flag)
     if args.json:

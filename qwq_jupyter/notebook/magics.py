@@ -17,7 +17,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Int
 
-from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
+from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, SERVERS, QwQSettings, parameter_range
 
 if TYPE_CHECKING:
     from ..core.events import Response
@@ -101,6 +101,11 @@ class QwQMagics(Magics):
     @argument("--backend", choices=BACKENDS, help="Where to send the request")
     @argument("--base-url", metavar="URL", help="OpenAI-compatible base URL")
     @argument("--model", metavar="ID", help="Model id")
+    @argument(
+        "--server",
+        choices=SERVERS,
+        help="Which OpenAI-compatible server base_url is (auto asks GET /models)",
+    )
     @_parameter_flags
     @_listing_commands
     @line_cell_magic

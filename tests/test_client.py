@@ -381,3 +381,34 @@ def test_done_without_a_finish_reason_at_max_tokens_is_length(server) -> None:
     server.push(Reply(fault=Fault(no_finish_reason=True)))
     full = client.complete(QUESTION, max_tokens=4000)
     assert full.finish_reason == "stop" and full.answer  # `</think>` came: a real answer
+
+
+def test_a_custom_transport_carries_the_call() -> None:
+    """`transport=` lets a proxy or a test stand in for the network (here httpx's mock)."""
+    import asyncio
+
+    import httpx
+
+    from qwq_jupyter import AsyncQwQClient, Credentials, QwQSettings
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = (
+            b'data: {"response": "Six sevens.</think>"}\n\n'
+            b'data: {"response": "42", "usage": {"prompt_tokens": 3, "completion_tokens": 4}}\n\n'
+            b"data: [DONE]\n\n"
+        )
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, stream=httpx.ByteStream(body), headers=headers)
+
+    client = AsyncQwQClient(
+        QwQSettings(max_retries=0),
+        Credentials("acct-transport", "tok-transport"),
+        transport=httpx.MockTransport(answer),
+    )
+    response = asyncio.run(client.complete([{"role": "user", "content": "6 x 7?"}]))
+    assert response.answer == "42" and response.reasoning == "Six sevens."
+    assert seen[0].headers["authorization"] == "Bearer tok-transport"
+    assert "/accounts/acct-transport/ai/run/@cf/qwen/qwq-32b" in str(seen[0].url)

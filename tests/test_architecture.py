@@ -96,5 +96,6 @@ def test_no_import_circles() -> None:
 
 
 def test_no_module_is_too_large() -> None:
+    """About 500 lines at most: a module one can read whole."""
     sizes = {_module_name(p): len(p.read_text().splitlines()) for p in SOURCES}
-    assert max(sizes.values()) <= 600, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    assert max(sizes.values()) <= 520, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]

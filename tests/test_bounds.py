@@ -9,7 +9,6 @@ import zlib
 import pytest
 
 from qwq_jupyter import Credentials, QwQClient, QwQSettings
-from qwq_jupyter.client.client import _PIECE, ERROR_BODY_BYTES, _Inflater
 from qwq_jupyter.core.errors import (
     DeadlineExceeded,
     QwQError,
@@ -18,6 +17,9 @@ from qwq_jupyter.core.errors import (
 )
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply, gzip_bomb
 from qwq_jupyter.wire.decode import CHARS_PER_TOKEN, EventDecoder
+from qwq_jupyter.wire.inflate import PIECE as _PIECE
+from qwq_jupyter.wire.inflate import Inflater as _Inflater
+from qwq_jupyter.wire.replies import ERROR_BODY_BYTES
 from qwq_jupyter.wire.sse import SSEDecoder
 
 QUESTION = [{"role": "user", "content": "hi"}]

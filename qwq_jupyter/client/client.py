@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -35,12 +35,12 @@ from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..wire.decode import EventDecoder
 from ..wire.dialects import OFFLINE_DEMO, Dialect, Message, dialect_for
-from ..wire.inflate import PIECE as _PIECE  # noqa: F401 (tests/test_bounds.py reads it here)
 from ..wire.inflate import Inflater
 from ..wire.replies import ERROR_BODY_BYTES, api_error, parse_json_body, redirect_error
 from ..wire.request import HTTPRequest, build_request, check_request
 from ..wire.servers import ServerInfo, read_models
 from ..wire.sse import SSEDecoder
+from .bounded import Deadline, content_encoding, open_reply, read_body
 from .demo import DemoSource
 from .loop import LoopThread
 from .retry import RetryPolicy
@@ -333,9 +333,9 @@ class AsyncQwQClient:
             write=settings.connect_timeout,
             pool=settings.connect_timeout,
         )
-        guard = _Deadline(time_left, settings.deadline)
+        guard = Deadline(time_left, settings.deadline)
         try:
-            reply = await guard.wait(_open(self._client(), request, timeout))
+            reply = await guard.wait(open_reply(self._client(), request, timeout))
             try:
                 async for batch in self._read(reply, request, decoder, guard, deadline):
                     yield batch
@@ -367,7 +367,7 @@ class AsyncQwQClient:
         reply: httpx.Response,
         request: HTTPRequest,
         decoder: EventDecoder,
-        guard: _Deadline,
+        guard: Deadline,
         deadline: float,
     ) -> AsyncIterator[list[Event]]:
         """The events of one reply: an error, a whole body, or a stream."""
@@ -376,13 +376,13 @@ class AsyncQwQClient:
             raise redirect_error(reply.status_code, reply.headers.get("location", ""))
         if not 200 <= status < 300:
             body, truncated = await guard.wait(
-                _read_body(reply, Inflater.lenient(_encoding(reply)), ERROR_BODY_BYTES)
+                read_body(reply, Inflater.lenient(content_encoding(reply)), ERROR_BODY_BYTES)
             )
             raise api_error(reply.status_code, reply.reason_phrase, reply.headers, body, truncated)
-        inflater = Inflater(_encoding(reply))
+        inflater = Inflater(content_encoding(reply))
         if "text/event-stream" not in reply.headers.get("content-type", ""):
             limit = BODY_BASE_BYTES + BODY_BYTES_PER_TOKEN * decoder.token_ceiling
-            body, truncated = await guard.wait(_read_body(reply, inflater, limit))
+            body, truncated = await guard.wait(read_body(reply, inflater, limit))
             if truncated:
                 raise ReplyTooLargeError(
                     f"the reply from {request.host} is over {limit:,} bytes; it was not read"
@@ -434,79 +434,6 @@ class AsyncQwQClient:
         return error
 
 
-class _Deadline:
-    """The call's overall deadline, enforced on every wait of one attempt.
-
-    httpx's timeouts bound each network operation, so a server sending one byte a second never
-    trips them. A timer cancels the task when the deadline passes while it waits inside the
-    client (`waiting`); if the consumer of the events holds the task then, the next read sees
-    `expired` instead. Two attribute writes per read: the streaming loop stays cheap.
-    """
-
-    def __init__(self, seconds_left: float, total: float) -> None:
-        self.expired = False
-        self.waiting = False
-        self._fired = False
-        self._total = total
-        self._task = asyncio.current_task()
-        self._handle = asyncio.get_running_loop().call_later(seconds_left, self._expire)
-
-    def _expire(self) -> None:
-        self.expired = True
-        if self.waiting and self._task is not None:
-            self._fired = True
-            self._task.cancel()
-
-    async def wait(self, awaitable: Awaitable[T]) -> T:
-        self.waiting = True
-        try:
-            return await awaitable
-        finally:
-            self.waiting = False
-
-    def consume_cancel(self) -> bool:
-        """Whether a CancelledError came from this deadline alone (then it is taken back)."""
-        if not self._fired:
-            return False
-        self._fired = False
-        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
-        return uncancel is None or uncancel() == 0
-
-    def error(self) -> DeadlineExceeded:
-        return DeadlineExceeded(f"the reply took longer than the {self._total:g} s deadline")
-
-    def close(self) -> None:
-        self._handle.cancel()
-
-
-async def _open(
-    http: httpx.AsyncClient, request: HTTPRequest, timeout: httpx.Timeout
-) -> httpx.Response:
-    """Send `request`; its URL and headers pass straight from it to httpx, never a local."""
-    return await http.send(
-        http.build_request("POST", **request.send_arguments(), timeout=timeout), stream=True
-    )
-
-
-async def _read_body(reply: httpx.Response, inflater: Inflater, limit: int) -> tuple[bytes, bool]:
-    """Up to `limit` bytes of the decompressed body, and whether there was more (not read)."""
-    body = bytearray()
-    async for raw in reply.aiter_raw():
-        for piece in inflater.pieces(raw):
-            room = limit - len(body)
-            body += piece[:room]
-            if len(piece) > room:
-                return bytes(body), True
-    return bytes(body), False
-
-
-_Inflater = Inflater  # tests/test_bounds.py reads it here
-
-
-def _encoding(reply: httpx.Response) -> str:
-    return str(reply.headers.get("content-encoding", ""))
-
-
 def _server_key(settings: QwQSettings) -> str:
     return settings.base_url.rstrip("/")
 
@@ -544,7 +471,8 @@ async def _get_models(
     try:
         if not 200 <= reply.status_code < 300:
             return reply.status_code, None
-        body, truncated = await _read_body(reply, Inflater(_encoding(reply)), MODELS_BODY_BYTES)
+        inflater = Inflater(content_encoding(reply))
+        body, truncated = await read_body(reply, inflater, MODELS_BODY_BYTES)
     finally:
         await reply.aclose()
     return reply.status_code, None if truncated else body

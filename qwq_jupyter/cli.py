@@ -27,7 +27,11 @@ def _default_notebooks() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qwq-jupyter", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    lab = commands.add_parser("lab", help="start JupyterLab on the example notebooks")
+    lab = commands.add_parser(
+        "lab",
+        help="start JupyterLab on the example notebooks",
+        epilog="Any other option (--port 8890, --no-browser, …) is passed on to JupyterLab.",
+    )
     lab.add_argument("--dir", type=Path, default=None, help="notebook folder to open")
     lab.add_argument("--demo", action="store_true", help="use the offline demo even with keys")
     args, jupyter_args = parser.parse_known_args(argv)

@@ -66,3 +66,14 @@ def test_kernels_get_the_in_process_demo_without_keys(monkeypatch, tmp_path) -> 
     assert not any(name.startswith("CLOUDFLARE_") for name in env)  # no stand-in keys
     env, which = kernel_environment({"QWQ_BASE_URL": "http://127.0.0.1:1/v1"})
     assert "QWQ_BACKEND" not in env and "OpenAI-compatible" in which
+
+
+def test_lab_help_says_jupyterlabs_options_pass_through() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("qwq-jupyter")), "lab", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "passed on to JupyterLab" in " ".join(result.stdout.split())

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from qwq_jupyter import Credentials, MissingCredentialError, Secret
-from qwq_jupyter.core.credentials import redact
+from qwq_jupyter.core.credentials import known_secrets, redact
 
 SENTINEL = "tok-SENTINEL-5f3a9c"
 
@@ -50,7 +50,10 @@ def test_token_never_in_repr_str_format_or_pickle() -> None:
     ("env", "missing"),
     [
         ({}, "CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN"),
-        ({"CLOUDFLARE_ACCOUNT_ID": "a"}, "set CLOUDFLARE_API_TOKEN in"),
+        (
+            {"CLOUDFLARE_ACCOUNT_ID": "a"},
+            r"set CLOUDFLARE_API_TOKEN \(or CLOUDFLARE_AUTH_TOKEN\) in",
+        ),
         ({"CLOUDFLARE_API_TOKEN": "t"}, "set CLOUDFLARE_ACCOUNT_ID in"),
     ],
 )
@@ -58,6 +61,16 @@ def test_missing_credential_names_the_variable(env: dict, missing: str) -> None:
     with pytest.raises(MissingCredentialError, match=missing) as info:
         Credentials.from_env(env, dotenv=None).require()
     assert "\n" not in str(info.value)
+    assert "%qwq login" in str(info.value) and "%qwq demo" in str(info.value)
+
+
+def test_cloudflares_own_token_name_is_accepted_and_masked() -> None:
+    """Cloudflare's example for this model calls the token CLOUDFLARE_AUTH_TOKEN."""
+    env = {"CLOUDFLARE_ACCOUNT_ID": "acct", "CLOUDFLARE_AUTH_TOKEN": SENTINEL}
+    creds = Credentials.from_env(env, dotenv=None)
+    creds.require()
+    assert creds.api_token.reveal() == SENTINEL
+    assert SENTINEL in known_secrets(environ=env, dotenv=None)
 
 
 def test_redact() -> None:

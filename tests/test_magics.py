@@ -189,7 +189,10 @@ def test_missing_credentials_is_one_line(shell, qwq_env, monkeypatch) -> None:
     monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
     state = session(shell)
     state._client = None
-    with pytest.raises(UsageError, match="set CLOUDFLARE_API_TOKEN in the environment"):
+    with pytest.raises(
+        UsageError,
+        match=r"set CLOUDFLARE_API_TOKEN \(or CLOUDFLARE_AUTH_TOKEN\) in the environment",
+    ):
         ask(shell, "q")
     assert qwq_env.requests == []
 
@@ -276,7 +279,11 @@ def test_usage_totals(shell, qwq_env) -> None:
 
 
 def test_panel_command_returns_the_widget(shell) -> None:
-    value, _ = command(shell, "panel")
+    from qwq_jupyter.notebook.frontend import NotebookFrontend
+    from qwq_jupyter.session.frontend import using
+
+    with using(NotebookFrontend()):
+        value, _ = command(shell, "panel")
     assert type(value).__name__ == "VBox"
 
 

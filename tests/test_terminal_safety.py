@@ -150,3 +150,13 @@ def test_an_answer_known_only_at_the_end_is_printed() -> None:
     view.finish(Response(answer="Hello there.", finish_reason="stop", usage=Usage(1, 1)), [])
     written = _ours_removed(out.getvalue())
     assert written.index("── answer ──") < written.rindex("Hello there.")
+
+
+def test_the_panel_in_a_terminal_says_what_to_type_instead(shell, qwq_env) -> None:
+    from shells import command
+
+    value, out = command(shell, "panel")
+    assert value is None  # no widget repr printed
+    assert "the panel needs a notebook" in out
+    assert "%config QwQSettings.temperature = 0.6" in out
+    assert "%config QwQSettings.max_tokens = 16000" in out

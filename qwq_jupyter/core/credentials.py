@@ -15,6 +15,8 @@ __all__ = ["Credentials", "Secret", "known_secrets", "redact", "redact_data"]
 
 ACCOUNT_VAR = "CLOUDFLARE_ACCOUNT_ID"
 TOKEN_VAR = "CLOUDFLARE_API_TOKEN"
+#: The name Cloudflare's own example for this model (the curl call on its page) uses.
+TOKEN_ALIAS = "CLOUDFLARE_AUTH_TOKEN"
 #: Token for a self-hosted OpenAI-compatible server (vLLM `--api-key`, etc.), checked first.
 OPENAI_KEY_VARS = ("QWQ_API_KEY", "OPENAI_API_KEY")
 
@@ -94,7 +96,7 @@ class Credentials:
         key = next((env[name] for name in OPENAI_KEY_VARS if env.get(name)), "")
         return cls(
             account_id=env.get(ACCOUNT_VAR, "").strip(),
-            api_token=Secret(env.get(TOKEN_VAR, "").strip()),
+            api_token=Secret((env.get(TOKEN_VAR) or env.get(TOKEN_ALIAS, "")).strip()),
             openai_key=Secret(key.strip()),
         )
 
@@ -104,12 +106,12 @@ class Credentials:
         if account and not self.account_id:
             missing.append(ACCOUNT_VAR)
         if token and not self.api_token:
-            missing.append(TOKEN_VAR)
+            missing.append(f"{TOKEN_VAR} (or {TOKEN_ALIAS})")
         if missing:
             names = " and ".join(missing)
             raise MissingCredentialError(
-                f"set {names} in the environment or in a .env file "
-                "(or pass credentials=Credentials(...))"
+                f"set {names} in the environment or a .env file, type them with %qwq login, "
+                "or try the offline demo with %qwq demo"
             )
 
     def secrets(self) -> tuple[str, ...]:
@@ -164,7 +166,8 @@ def known_secrets(
             values += given.secrets()
     env = dict(read_dotenv(dotenv)) if dotenv else {}
     env.update(os.environ if environ is None else environ)
-    values += (env.get(name, "") for name in (ACCOUNT_VAR, TOKEN_VAR, *OPENAI_KEY_VARS))
+    names = (ACCOUNT_VAR, TOKEN_VAR, TOKEN_ALIAS, *OPENAI_KEY_VARS)
+    values += (env.get(name, "") for name in names)
     values += _setting_keys(settings)
     unique = {value.strip() for value in values if len(value.strip()) >= MIN_SECRET_LENGTH}
     return tuple(sorted(unique, key=len, reverse=True))

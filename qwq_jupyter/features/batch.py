@@ -32,6 +32,9 @@ from ..session.session import active_session
 
 __all__ = ["BatchItem", "BatchResult", "RateLimiter", "batch"]
 
+#: The error of an item a ■ stopped before it ran.
+NOT_RUN = "not run: interrupted"
+
 Template = str | Callable[[Any], str]
 
 
@@ -211,7 +214,7 @@ def batch(
         items.interrupted = True
         for item in items:
             if item.response is None and item.error is None:
-                item.error = "not run: interrupted"
+                item.error = NOT_RUN
     if reporter is not None:
         _report(reporter, items)
         reporter.close()
@@ -323,8 +326,9 @@ def _wait(future: concurrent.futures.Future[None], reporter: Any, items: BatchRe
 
 
 def _report(reporter: Progress, items: BatchResult) -> None:
+    not_run = sum(1 for item in items if item.error == NOT_RUN)
     done = sum(1 for item in items if item.response is not None or item.error is not None)
-    reporter.update(done, len(items.failed))
+    reporter.update(done - not_run, len(items.failed) - not_run, not_run)
 
 
 publish(globals())

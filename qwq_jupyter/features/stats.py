@@ -150,10 +150,22 @@ class SessionStats:
             import matplotlib.pyplot as plt
         except ImportError:
             return None
+        from matplotlib.ticker import MaxNLocator
+
         figure, axes = plt.subplots(figsize=(6, 2.6))
+        # An opaque white sheet: dark text on a transparent plot would vanish in a dark theme.
+        figure.patch.set_facecolor("white")
         for stats in self.conversations:
             counts = [n or 0 for n in stats.reasoning_per_turn]
-            axes.plot(range(1, len(counts) + 1), counts, marker="o", label=stats.name)
+            turns = range(1, len(counts) + 1)
+            axes.plot(turns, counts, marker="o", label=stats.name)
+            for turn, count in zip(turns, counts, strict=True):
+                axes.annotate(
+                    f"{count:,}", (turn, count), textcoords="offset points", xytext=(0, 5),
+                    ha="center", fontsize=8,
+                )  # fmt: skip
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # turns are whole numbers
+        axes.margins(y=0.25)
         axes.set_xlabel("turn")
         axes.set_ylabel("reasoning tokens")
         axes.set_title("How long QwQ thought, turn by turn")

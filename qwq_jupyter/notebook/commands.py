@@ -8,6 +8,7 @@ from IPython.core.error import UsageError
 
 from ..core.credentials import MASK, redact
 from ..core.printable import printable
+from ..core.settings import NUMERIC_PARAMETERS
 from ..render.render import money, plural
 from ..session.frontend import frontend
 from .command_table import COMMANDS, command_list
@@ -61,6 +62,13 @@ class Commands:
 
     def panel(self) -> Any:
         """The ipywidgets parameter panel, bound to the same settings as %config."""
+        if not frontend().notebook:
+            # Widgets need a notebook; a terminal gets the same settings as %config lines.
+            settings = self._session.settings
+            print("the panel needs a notebook (widgets); here, set the same values with %config:")
+            for name in (*NUMERIC_PARAMETERS, "system_prompt", "show_reasoning", "backend"):
+                print(printable(f"  %config QwQSettings.{name} = {getattr(settings, name)!r}"))
+            return None
         from .panel import ParameterPanel
 
         return ParameterPanel(self._session).widget

@@ -85,9 +85,11 @@ class _WidgetProgress:
         self._label = ipywidgets.Label()
         display(ipywidgets.HBox([self._bar, self._label]))
 
-    def update(self, done: int, failed: int) -> None:
+    def update(self, done: int, failed: int, not_run: int = 0) -> None:
         self._bar.value = done
-        self._label.value = f"{done}/{self._total} done, {failed} failed"
+        self._label.value = _progress_text(done, self._total, failed, not_run)
+        if not_run:
+            self._bar.bar_style = "warning"  # stopped part way: the bar shows what ran
 
     def close(self) -> None:
         return None
@@ -98,12 +100,18 @@ class _TextProgress:
         self._total = total
         self._label = label
 
-    def update(self, done: int, failed: int) -> None:
-        sys.stderr.write(f"\r{self._label}: {done}/{self._total} done, {failed} failed")
+    def update(self, done: int, failed: int, not_run: int = 0) -> None:
+        text = _progress_text(done, self._total, failed, not_run)
+        sys.stderr.write(f"\r{self._label}: {text}")
         sys.stderr.flush()
 
     def close(self) -> None:
         sys.stderr.write("\n")
+
+
+def _progress_text(done: int, total: int, failed: int, not_run: int) -> str:
+    text = f"{done}/{total} done, {failed} failed"
+    return f"{text}, {not_run} not run (interrupted)" if not_run else text
 
 
 class _Handle:

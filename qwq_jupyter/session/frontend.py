@@ -25,7 +25,8 @@ Bundle = dict[str, str]
 class Progress(Protocol):
     """A batch's progress: a bar in a notebook, a `\\r` line in a terminal."""
 
-    def update(self, done: int, failed: int) -> None: ...
+    def update(self, done: int, failed: int, not_run: int = 0) -> None:
+        """`done` items finished (`failed` of them with an error); `not_run` were cancelled."""
 
     def close(self) -> None: ...
 

@@ -236,7 +236,8 @@ class Commands:
 
     def stop(self) -> None:
         """Stop calls running in the background."""
-        self._session.stop_all()
+        stopped = self._session.stop_all()
+        print(f"stopped {plural(stopped, 'background call')}" if stopped else "nothing was running")
 
 
 def _short(text: str, size: int = 40) -> str:

@@ -331,10 +331,12 @@ class Session:
         if idle is not None:
             idle.wait(timeout)
 
-    def stop_all(self) -> None:
-        """Cancel the calls running in the background."""
-        for stream in list(self._running.values()):
+    def stop_all(self) -> int:
+        """Cancel the calls running in the background; how many there were."""
+        running = list(self._running.values())
+        for stream in running:
             stream.cancel(wait=False)
+        return len(running)
 
     def close(self) -> None:
         """On unload: stop background calls."""

@@ -1,19 +1,44 @@
-"""The offline demo: scripted replies answered in-process, as `backend = 'demo'`.
+"""The offline demo: replies answered in-process, as `backend = 'demo'`.
 
 No server and no key: `DemoSource` is a source of events like the HTTP client and the
 cassette, so a demo call goes through the same stream, views and turns as a real one. The
-replies are plausible in shape and plainly not the model; every output says so.
+replies imitate QwQ: reasoning first, in its voice (step by step, checking itself, sometimes
+backtracking), then an answer that follows from it. They are right where the shipped notebooks
+need it (arithmetic, review sentiment, pandas code on the prompt's columns, the cause of an
+error), deterministic per prompt, seed and temperature, and vary with the seed and temperature.
+The session's banner says once per output that the reply is scripted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.events import AnswerDelta, Event, Finish, ReasoningDelta, Usage, UsageEvent
+from ..core.events import (
+    AnswerDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+    UsageEvent,
+)
+from .demo_data import data_reply, explain_reply
+from .demo_replies import (
+    arithmetic,
+    bat_and_ball,
+    loop,
+    named,
+    river_crossing,
+    sentiment,
+    set_answer,
+)
+from .demo_voice import Voice
 
 if TYPE_CHECKING:
     from ..core.settings import QwQSettings
@@ -24,6 +49,8 @@ __all__ = ["DemoReply", "DemoSource", "demo_reply"]
 #: Tokens a second the demo streams at: about the pace of the real model.
 DEMO_PACE = 60.0
 _TOKEN = re.compile(r"\s*\S+")
+#: The longest loop the demo writes when the request sets no `max_tokens`.
+_LOOP_CAP = 16_000
 
 
 @dataclass(frozen=True)
@@ -31,6 +58,7 @@ class DemoReply:
     reasoning: str
     answer: str
     pace: float | None = DEMO_PACE
+    tool_call: ToolCall | None = None
 
 
 class DemoSource:
@@ -57,29 +85,68 @@ class DemoSource:
                     await asyncio.sleep(delay)
                 count += 1
                 yield [ReasoningDelta(token) if kind == "reasoning" else AnswerDelta(token)]
+        if reply.tool_call is not None:
+            count += len(_TOKEN.findall(json.dumps(reply.tool_call.arguments)))
+            yield [ToolCallEvent(reply.tool_call)]
+            yield [UsageEvent(Usage(prompt_tokens, count)), Finish("tool_calls")]
+            return
         yield [UsageEvent(Usage(prompt_tokens, count)), Finish("stop")]
-
-
-_PRODUCT = re.compile(r"(\d+)\s*(?:[x×*]|times)\s*(\d+)")
-_NOTICE = "*(Scripted by the qwq-jupyter offline demo, not written by QwQ.)*"
 
 
 def demo_reply(body: dict[str, Any], *, pace: float | None = DEMO_PACE) -> DemoReply:
     """A reply to the last user message of `body`, chosen by what it asks."""
     prompt = _last_user_text(body)
+    voice = Voice(prompt, body)
     schema = body.get("guided_json") or (body.get("response_format") or {}).get("json_schema", {})
     if isinstance(schema, dict) and "schema" in schema:
         schema = schema["schema"]
-    if schema:
-        return _json_reply(schema, pace)
-    if match := _PRODUCT.search(prompt):
-        return _product_reply(int(match[1]), int(match[2]), pace)
+    if schema and isinstance(schema, dict):
+        reasoning, answer = _json_reply(prompt, schema, voice)
+        return DemoReply(reasoning, answer, pace)
+    tools = [t.get("function", t) for t in body.get("tools") or [] if isinstance(t, dict)]
+    messages = body.get("messages") or []
+    answered = (
+        bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+    )
+    if tools and isinstance(tools[0], dict) and not answered:
+        return _tool_reply(prompt, tools[0], voice, pace)
+    if answered:
+        result = str(messages[-1].get("content") or "")
+        reasoning = voice.think(
+            voice.opener("the tool has answered"),
+            f"It returned: {result[:300]}. Let me put that into a plain answer.",
+        )
+        return DemoReply(reasoning, f"The tool says: {result}", pace)
+    reasoning, answer = _reply(prompt, body, voice)
+    return DemoReply(reasoning, answer, pace)
+
+
+def _reply(prompt: str, body: dict[str, Any], voice: Voice) -> tuple[str, str]:
     lowered = prompt.lower()
-    if "traceback" in lowered or "error" in lowered:
-        return _error_reply(pace)
-    if any(word in lowered for word in ("dataframe", "pandas", "column", "data")):
-        return _data_reply(pace)
-    return _generic_reply(prompt, pace)
+    history = " ".join(
+        str(m.get("content") or "") for m in body.get("messages") or [] if isinstance(m, dict)
+    )
+    limit = body.get("max_tokens")
+    budget = limit if isinstance(limit, int) and limit > 0 else _LOOP_CAP
+    if "traceback" in lowered and (found := explain_reply(prompt, voice)):
+        return found
+    if "sentiment" in lowered:
+        return sentiment(prompt, voice)
+    if re.search(r"\bloop", lowered) or "strawberry" in lowered:
+        return loop(voice, min(budget, _LOOP_CAP))
+    if "bat" in lowered and "ball" in lowered:
+        return bat_and_ball(voice)
+    if any(word in lowered for word in ("puzzle", "river", "goat", "cabbage")):
+        return river_crossing(voice)
+    if found := data_reply(prompt, voice):
+        return found
+    if found := arithmetic(prompt, voice, history):
+        return found
+    if found := set_answer(prompt, voice):
+        return found
+    if "name" in lowered and any(w in lowered for w in ("suggest", "give", "pick", "idea")):
+        return named(prompt, voice)
+    return _generic(prompt, voice)
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
@@ -89,76 +156,75 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return str(body.get("prompt") or "")
 
 
-def _product_reply(a: int, b: int, pace: float | None) -> DemoReply:
-    tens, ones = divmod(b, 10)
-    reasoning = (
-        f"Okay, the question is {a} × {b}. Let me split {b} into {tens * 10} and {ones}. "
-        f"{a} × {tens * 10} = {a * tens * 10}. {a} × {ones} = {a * ones}. "
-        f"Adding them: {a * tens * 10} + {a * ones} = {a * b}. "
-        f"Let me check the other way round: {b} × {a} should give the same, and it does. "
-        f"So the product is {a * b}."
-    )
-    return DemoReply(reasoning=reasoning, answer=f"{a} × {b} = **{a * b}**\n\n{_NOTICE}", pace=pace)
-
-
-def _data_reply(pace: float | None) -> DemoReply:
-    reasoning = (
-        "The user wants help with a table of data. A good first step is to look at its shape, "
-        "the types of the columns and missing values, then summarise the numeric columns. "
-        "Grouping by a category and plotting one numeric column usually shows the main pattern. "
-        "I should give code they can run in the next cell."
-    )
+def _generic(prompt: str, voice: Voice) -> tuple[str, str]:
+    topic = " ".join(prompt.split()[:16]).rstrip(".?!:;,") or "an empty question"
+    steps = [
+        voice.opener(f'the question is: "{topic}"'),
+        "Let me restate it in my own words and think about what the person actually needs: a "
+        "fact, an explanation, or some code?",
+        "Hmm. I should be careful not to make something up. If I don't know, it's better to "
+        "say so and point to where the answer can be found.",
+        f"{voice.check()} Is there a hidden assumption in the question? Not obviously.",
+        *voice.asides(3),
+        "So the honest answer is to say what I can help with here, briefly.",
+    ]
     answer = (
-        "Start with an overview, then group by the category column:\n\n"
-        "```python\n"
-        "summary = df.describe(include='all')\n"
-        "by_group = df.groupby(df.columns[0]).mean(numeric_only=True)\n"
-        "by_group\n"
-        "```\n\n"
-        f"Look for groups whose means stand apart, and for columns with many missing values.\n\n"
-        f"{_NOTICE}"
+        "I can't answer this one offline. The demo works through arithmetic (try "
+        "`What is 17 × 23?`), review sentiment, pandas questions about a DataFrame put in with "
+        "`{@df}`, errors (`%qwq explain`), JSON and tool calls, and a few classic puzzles. "
+        "Connect a real backend to ask QwQ itself."
     )
-    return DemoReply(reasoning=reasoning, answer=answer, pace=pace)
+    return voice.think(steps), answer
 
 
-def _error_reply(pace: float | None) -> DemoReply:
-    reasoning = (
-        "There is a traceback. The last line names the exception type and message; the frame "
-        "above it shows the failing line. I should explain the cause and suggest a fix."
-    )
-    answer = (
-        "The last line of the traceback names the error. A common cause is a name or key that "
-        "does not exist yet; check the spelling, or define it before use:\n\n"
-        "```python\n# define the missing value before using it\n```\n\n"
-        f"{_NOTICE}"
-    )
-    return DemoReply(reasoning=reasoning, answer=answer, pace=pace)
+def _json_reply(prompt: str, schema: dict[str, Any], voice: Voice) -> tuple[str, str]:
+    names = ", ".join(schema.get("properties", {})) or "a value"
+    steps = [
+        voice.opener("the answer has to be JSON that fits the given schema"),
+        f"The schema asks for: {names}. Let me fill each one with something that fits its type.",
+        f"{voice.check()} Required fields present, types right, no extra keys. Good.",
+    ]
+    return voice.think(steps), json.dumps(_example(schema, prompt))
 
 
-def _generic_reply(prompt: str, pace: float | None) -> DemoReply:
-    topic = " ".join(prompt.split()[:12]).rstrip(".?!:;,") or "an empty question"
-    reasoning = (
-        f"The question is about: {topic}. First I restate what is asked, then consider what "
-        "the person likely needs, check for a catch, and settle on a short, direct answer. "
-        "Reasoning models spend most of their tokens here, before the answer starts."
-    )
-    answer = f"Here is a short answer about *{topic}*.\n\n{_NOTICE}"
-    return DemoReply(reasoning=reasoning, answer=answer, pace=pace)
+def _tool_reply(prompt: str, tool: dict[str, Any], voice: Voice, pace: float | None) -> DemoReply:
+    name = str(tool.get("name") or "tool")
+    parameters = tool.get("parameters") or {}
+    arguments = _example(parameters, prompt) if isinstance(parameters, dict) else {}
+    steps = [
+        voice.opener(f"I have a tool, `{name}`, that can help with: {prompt.strip()[:120]}"),
+        f"{tool.get('description') or 'It takes arguments as its schema says.'} Rather than "
+        "guess, I should call it.",
+        f"Arguments: {json.dumps(arguments)}. {voice.check()} They match its schema.",
+    ]
+    return DemoReply(voice.think(steps), "", pace, ToolCall(name, arguments, "call_demo_0"))
 
 
-def _json_reply(schema: dict[str, Any], pace: float | None) -> DemoReply:
-    import json
-
-    reasoning = "The answer must be JSON that matches the schema, so I fill in each property."
-    return DemoReply(reasoning=reasoning, answer=json.dumps(_example(schema)), pace=pace)
-
-
-def _example(schema: dict[str, Any]) -> Any:
+def _example(schema: dict[str, Any], prompt: str = "") -> Any:
+    """A value fitting `schema`; strings are taken from the prompt where it can."""
+    if schema.get("enum"):
+        words = prompt.lower()
+        return next((v for v in schema["enum"] if str(v).lower() in words), schema["enum"][0])
     kind = schema.get("type")
     if kind == "object":
         properties = schema.get("properties", {})
-        return {name: _example(sub) for name, sub in properties.items()}
+        return {name: _property(name, sub, prompt) for name, sub in properties.items()}
     if kind == "array":
-        return [_example(schema.get("items", {}))]
+        return [_example(schema.get("items", {}), prompt)]
     examples: dict[object, Any] = {"integer": 42, "number": 4.2, "boolean": True, "null": None}
     return examples.get(kind, "demo")
+
+
+def _property(name: str, schema: dict[str, Any], prompt: str) -> Any:
+    if schema.get("type") == "string" and "enum" not in schema:
+        capitalised = re.findall(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+)", prompt)
+        if name.lower() in ("city", "location", "place", "country", "name") and capitalised:
+            return capitalised[-1]
+        if name.lower() in ("query", "text", "question", "prompt", "expression"):
+            return prompt.strip()[:200]
+    if schema.get("type") in ("integer", "number"):
+        numbers = re.findall(r"-?\d+(?:\.\d+)?", prompt)
+        if numbers:
+            value = float(numbers[0])
+            return int(value) if schema["type"] == "integer" else value
+    return _example(schema, prompt)

@@ -1,0 +1,91 @@
+"""The offline demo's voice: QwQ-like phrasing, chosen by a generator seeded per request.
+
+A `Voice` is seeded by a stable hash (sha256) of the prompt, the seed and the temperature, so a
+request always gets the same reply, and another seed or temperature gets other wording. The
+temperature also sets how many phrasings are in play and how many extra checks the reasoning
+makes: higher temperature, more variation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+__all__ = ["Voice"]
+
+_OPENERS = (
+    "Okay, so {what}.",
+    "Alright, let me think about this. {What}.",
+    "Okay, let's see. {What}.",
+    "Hmm, so {what}. Let me work through it.",
+    "Okay, the user wants me to figure this out: {what}.",
+)
+_CHECKS = (
+    "Wait, let me double-check that.",
+    "Wait, is that right? Let me verify.",
+    "Hmm, let me make sure I didn't slip somewhere.",
+    "Wait a second, let me check this another way.",
+    "Let me just confirm before answering.",
+)
+_FILLERS = (
+    "Let me also make sure I'm answering what was actually asked, not a nearby question.",
+    "I should keep the answer short, since the reasoning already covers the details.",
+    "Is there a catch here? I don't think so, but it's worth a moment to look.",
+    "Maybe I'm overthinking this. Still, a quick second look costs little.",
+    "Let me reread the question once more to be sure I have it right.",
+    "Another way to see it might help, just to be safe.",
+)
+_CLOSERS = (
+    "Okay, I'm confident now.",
+    "Alright, that all checks out.",
+    "Yes, that's consistent. I think that's the answer.",
+    "Okay, that settles it.",
+    "Good, everything agrees.",
+)
+
+
+class Voice:
+    """Choices among phrasings, deterministic per (prompt, seed, temperature)."""
+
+    def __init__(self, prompt: str, body: dict[str, Any]) -> None:
+        temperature = body.get("temperature")
+        if not isinstance(temperature, int | float) or isinstance(temperature, bool):
+            temperature = 0.6
+        self.temperature = min(max(float(temperature), 0.0), 2.0)
+        key = f"{prompt}\x00{body.get('seed')!r}\x00{self.temperature:.3f}".encode()
+        self.random = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+    def pick(self, *options: str) -> str:
+        """One of `options`: the first few at low temperature, any of them at high."""
+        width = max(2, min(len(options), 1 + round(self.temperature * len(options))))
+        return options[self.random.randrange(min(width, len(options)))]
+
+    def chance(self, base: float) -> bool:
+        """True with a probability that grows with temperature."""
+        return self.random.random() < base * (0.5 + self.temperature)
+
+    def extra(self, most: int = 3) -> int:
+        """How many extra checks or asides: more at higher temperature."""
+        return self.random.randint(0, max(1, round(self.temperature * most)))
+
+    def opener(self, what: str) -> str:
+        return self.pick(*_OPENERS).format(what=what, What=what[:1].upper() + what[1:])
+
+    def check(self) -> str:
+        return self.pick(*_CHECKS)
+
+    def closer(self) -> str:
+        return self.pick(*_CLOSERS)
+
+    def asides(self, most: int = 3) -> list[str]:
+        """A few distinct asides, as many as `extra` says."""
+        count = min(self.extra(most), len(_FILLERS))
+        return self.random.sample(_FILLERS, count)
+
+    def think(self, *paragraphs: str | list[str]) -> str:
+        """Paragraphs (and lists of them, e.g. optional checks) as one reasoning text."""
+        flat: list[str] = []
+        for paragraph in paragraphs:
+            flat.extend(paragraph if isinstance(paragraph, list) else [paragraph])
+        return "\n\n".join(p for p in flat if p)

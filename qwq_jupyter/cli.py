@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,9 +20,42 @@ from .core.credentials import Credentials
 __all__ = ["main"]
 
 
+#: Where `qwq-jupyter lab` puts the examples when it is not run from a checkout.
+EXAMPLES_DIR = "qwq-jupyter-examples"
+
+
+def examples_source() -> Path:
+    """The example notebooks: inside the installed package, or the checkout's `notebooks/`."""
+    package = Path(__file__).resolve().parent
+    installed = package / "examples"
+    return installed if installed.is_dir() else package.parent / "notebooks"
+
+
+def copy_examples(target: Path) -> tuple[list[str], list[str]]:
+    """Copy the example notebooks into `target`; a file already there is left as it is.
+
+    Returns (copied, kept): the user's edits to an example are never overwritten.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    copied, kept = [], []
+    for notebook in sorted(examples_source().glob("*.ipynb")):
+        destination = target / notebook.name
+        if destination.exists():
+            kept.append(notebook.name)
+        else:
+            shutil.copyfile(notebook, destination)
+            copied.append(notebook.name)
+    return copied, kept
+
+
 def _default_notebooks() -> Path:
-    checkout = Path(__file__).resolve().parent.parent / "notebooks"
-    return checkout if checkout.is_dir() else Path.cwd()
+    """The checkout's notebooks when run from one; else a working copy of the examples."""
+    source = examples_source()
+    if source.name == "notebooks":
+        return source
+    target = Path.cwd() / EXAMPLES_DIR
+    copy_examples(target)
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     lab.add_argument("--dir", type=Path, default=None, help="notebook folder to open")
     lab.add_argument("--demo", action="store_true", help="use the offline demo even with keys")
+    examples = commands.add_parser(
+        "examples", help="copy the example notebooks into a folder (never overwriting)"
+    )
+    examples.add_argument("dir", nargs="?", type=Path, default=Path(EXAMPLES_DIR))
     args, jupyter_args = parser.parse_known_args(argv)
+    if args.command == "examples":
+        copied, kept = copy_examples(args.dir)
+        print(f"qwq-jupyter: copied {len(copied)} notebook(s) into {args.dir}", end="")
+        print(f"; kept your {', '.join(kept)}" if kept else "")
+        return 0
     return _lab(args, jupyter_args)
 
 

@@ -105,6 +105,15 @@ def preformatted(html: str) -> list[str]:
     ]
 
 
+def reasoning_of(html: str) -> str:
+    """The folded reasoning of a reply, unescaped."""
+    found = re.search(
+        r'<details class="qwq-reasoning">.*?<pre[^>]*>(.*?)</pre></details>', html, re.S
+    )
+    assert found, html
+    return unescape(found[1])
+
+
 def results(code_cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [o for o in code_cell.outputs if o.output_type == "execute_result"]
 
@@ -137,6 +146,8 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reasoning = int(re.search(r"reasoning tokens: (\d+)", stats)[1])
     answer = int(re.search(r"answer tokens: +(\d+)", stats)[1])
     assert reasoning > answer > 0
+    first_reasoning = reasoning_of(html_of(cell(notebook, "ask-first")))
+    assert "36 × 25" in first_reasoning and "900" in html_of(cell(notebook, "ask-first"))
     assert "split estimated:  True" in stats
     assert re.search(r"thinking time: +\d+\.\d\d s", stats)
 
@@ -149,8 +160,12 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "<th>run</th><th>reasoning tokens</th><th>answer tokens</th>" in compare
     for run in ("temperature=0.2", "temperature=0.6", "temperature=1"):
         assert f"<td>{run}</td>" in compare
-    assert "3 of 3 answers agree" in compare  # scripted replies ignore the temperature
-    assert "offline demo" in compare  # each scripted answer says so
+    assert re.search(r"[0-3] of 3 answers agree", compare)
+    # the demo's reasoning, like the model's, depends on the temperature
+    runs = re.findall(r"<tr><td>temperature=[\d.]+</td><td>(\d+)</td>", compare)
+    assert len(runs) == 3 and len(set(runs)) > 1, runs
+    assert "offline demo" in compare  # the banner says the replies are scripted
+    assert "Scripted by" not in compare  # and no answer repeats it
     pick = cell(notebook, "pick")
     assert "run 2 (temperature=0.6) is now the last turn of 'hamster'" in stdout(pick)
     (picked,) = results(pick)
@@ -158,7 +173,8 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     history = html_of(cell(notebook, "history"))
     assert "2 turns" in history and "hamster" not in history  # --no-history, --chat stay out
-    assert "Let me split" not in history  # the reasoning is not part of the history
+    assert first_reasoning[:60] not in history  # the reasoning is not part of the history
+    assert "**900**" not in history and "900" in history  # the answer is, as written
 
     dry_run = html_of(cell(notebook, "dry-run"))
     assert "<p><b>Dry run: nothing was sent.</b></p>" in dry_run
@@ -168,7 +184,8 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [m["role"] for m in sent] == ["user", "assistant", "user", "assistant", "user"]
     assert sent[0]["content"] == "What is 36 × 25? Show a quick mental-math shortcut."
     assert sent[-1]["content"] == "Now show the same shortcut for 48 × 25."
-    assert "Let me split" not in dry_run  # earlier reasoning is never sent back
+    assert first_reasoning[:60] not in dry_run  # earlier reasoning is never sent back
+    assert sent[1]["content"].startswith("36 × 25 = **900**")  # the answer goes back
     assert template.startswith("<|im_start|>user\nWhat is 36 × 25?")
     assert template.endswith(
         "<|im_start|>user\nNow show the same shortcut for 48 × 25.<|im_end|>"
@@ -204,6 +221,17 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "same reasoning as recorded: True" in check
     assert stdout(cell(notebook, "replay-off")).strip() == "replay is off"
 
+    puzzle = stdout(cell(notebook, "puzzle-stats"))
+    short, long = (int(n) for n in re.findall(r"reasoning tokens, .*?: +(\d+)", puzzle))
+    assert long > 2 * short
+    assert "goat" in html_of(cell(notebook, "puzzle"))
+    changed = html_of(cell(notebook, "mind-change"))
+    assert "Wait, that&#x27;s wrong" in changed or "Wait, that's wrong" in changed
+    assert "5 cents" in changed
+    looped = stdout(cell(notebook, "loop-stats"))
+    assert "finish reason: length" in looped and "answer: ''" in looped
+    assert int(re.search(r"came back: (\d+)", looped)[1]) >= 3
+
 
 def test_data_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notebook = run_notebook("data_analysis.ipynb", tmp_path, monkeypatch)
@@ -231,13 +259,18 @@ def test_data_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (error,) = fails.outputs
     assert error.ename == "KeyError" and "revenu" in error.evalue
     explained = html_of(cell(notebook, "explain"))
-    assert "traceback" in explained  # the demo's scripted reply to an error report
+    assert "traceback" in explained
+    assert "the column is called <code>revenue</code>, not <code>revenu</code>" in explained
 
     (frame,) = results(cell(notebook, "batch"))
     assert "<th>answer</th>" in frame.data["text/html"]
     for column in ("review", "answer", "reasoning_tokens", "cost", "error"):
         assert column in frame.data["text/plain"]
     assert "Arrived quickly" in frame.data["text/plain"]
+    labels = re.findall(
+        r"<td>(?:<strong>)?\*{0,2}(Positive|Negative|Mixed)", frame.data["text/html"]
+    )
+    assert labels == ["Positive", "Negative", "Mixed", "Positive", "Negative", "Mixed"], labels
     batch_summary = stdout(cell(notebook, "batch-summary"))
     assert batch_summary.startswith("6 reviews, 0 failed, $")
     assert "None" not in batch_summary  # every review has its reasoning tokens

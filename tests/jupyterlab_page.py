@@ -296,6 +296,43 @@ class NotebookPage:
     def save(self) -> None:
         self.toolbar_button("docmanager:save").click()
 
+    def run_all(self, cells: int, timeout: float = 240) -> None:
+        """Run ▸ Run All Cells, then wait until all `cells` code cells show a count."""
+        self.page.locator(".jp-NotebookPanel .jp-Notebook").click(position={"x": 5, "y": 5})
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        self.page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        self.page.wait_for_function(
+            """(count) => {
+                 const selector = '.jp-CodeCell .jp-InputArea-prompt';
+                 const prompts = [...document.querySelectorAll(selector)];
+                 return prompts.length === count &&
+                        prompts.every((p) => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
+               }""",
+            arg=cells,
+            polling=250,
+            timeout=timeout * 1000,
+        )
+
+    def output_of(self, source: str) -> Locator:
+        """The last output of the first code cell whose input contains `source`."""
+        return (
+            self.page.locator(".jp-Notebook .jp-CodeCell")
+            .filter(has=self.page.locator(".jp-InputArea-editor", has_text=source))
+            .first.locator(".jp-OutputArea-output")
+            .last
+        )
+
+    def set_theme(self, theme: str) -> None:
+        """Settings → Theme → `theme`, as a user would pick it."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+        self.page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+        self.page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
+        light = theme.endswith("Light")
+        self.page.wait_for_function(
+            "(light) => document.body.dataset.jpThemeLight === String(light)", arg=light
+        )
+        self.page.wait_for_timeout(500)
+
 
 def kernel_environment(server: Any) -> dict[str, str]:
     """The environment JupyterLab hands its kernels: pointed at `server`, with its keys."""

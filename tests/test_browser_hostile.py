@@ -160,44 +160,7 @@ class Lab:
         return seen
 
 
-def _run_all(page: Page, notebook: NotebookPage, cells: int, timeout: float = 240) -> None:
-    page.locator(".jp-NotebookPanel .jp-Notebook").click(position={"x": 5, "y": 5})
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_function(
-        """(count) => {
-             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-             return prompts.length === count &&
-                    prompts.every((p) => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
-           }""",
-        arg=cells,
-        polling=250,
-        timeout=timeout * 1000,
-    )
-
-
-def _output_of(page: Page, source: str) -> Any:
-    return (
-        page.locator(".jp-Notebook .jp-CodeCell")
-        .filter(has=page.locator(".jp-InputArea-editor", has_text=source))
-        .first.locator(".jp-OutputArea-output")
-        .last
-    )
-
-
-def _set_theme(page: Page, theme: str) -> None:
-    """Settings → Theme → `theme`, as a user would pick it."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
-    page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
-    light = theme.endswith("Light")
-    page.wait_for_function(
-        "(light) => document.body.dataset.jpThemeLight === String(light)", arg=light
-    )
-    page.wait_for_timeout(500)
-
-
-def _screenshots(page: Page, theme: str) -> None:
+def _screenshots(notebook: NotebookPage, theme: str) -> None:
     """What a user sees of the outputs that mix model text and the extension's own."""
     ARTIFACTS.mkdir(exist_ok=True)
     for name, source in (
@@ -210,7 +173,7 @@ def _screenshots(page: Page, theme: str) -> None:
         ("stats", "%qwq stats"),
         ("tool", "tool 0"),
     ):
-        cell = _output_of(page, source)
+        cell = notebook.output_of(source)
         cell.scroll_into_view_if_needed()
         cell.screenshot(path=ARTIFACTS / f"hostile-{name}-{theme}.png")
 
@@ -247,23 +210,23 @@ def live(lab: Lab) -> Lab:
     """Run every cell, then look: payloads, dangerous DOM, math typeset, dollars literal."""
     page = lab.page
     try:
-        _run_all(page, lab.notebook, len(_cells()))
-        math = _output_of(page, "math")
+        lab.notebook.run_all(len(_cells()))
+        math = lab.notebook.output_of("math")
         try:
             math.locator("mjx-container").first.wait_for(timeout=20_000)
             lab.math_typeset = True
         except PlaywrightTimeout:
             lab.math_typeset = False  # checked by its own test; the others still look
         lab.math_in_reasoning = math.locator("details mjx-container").count()
-        stats = _output_of(page, "%qwq stats").locator("table")
+        stats = lab.notebook.output_of("%qwq stats").locator("table")
         lab.stats_text = stats.inner_text()
-        lab.stats_math = _output_of(page, "%qwq stats").locator("mjx-container").count()
+        lab.stats_math = lab.notebook.output_of("%qwq stats").locator("mjx-container").count()
         lab.inspect("live")
         ARTIFACTS.mkdir(exist_ok=True)
-        _screenshots(page, "light")
-        _set_theme(page, "JupyterLab Dark")
-        _screenshots(page, "dark")
-        _set_theme(page, "JupyterLab Light")
+        _screenshots(lab.notebook, "light")
+        lab.notebook.set_theme("JupyterLab Dark")
+        _screenshots(lab.notebook, "dark")
+        lab.notebook.set_theme("JupyterLab Light")
     except BaseException:
         page.screenshot(path=ARTIFACTS / "failure-hostile-live.png")
         print(lab.jupyter.log_tail())

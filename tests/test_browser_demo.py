@@ -1,0 +1,142 @@
+"""What a newcomer sees: the teaching notebook on the offline demo, in JupyterLab, both themes.
+
+No keys: `%qwq demo` answers in the kernel. The module runs the whole notebook in Chromium at
+1200 px and checks what is visible: answers rendered (no raw `**`), the comparison's runs side
+by side and wide enough that words are not broken, the stats table's dollar amounts literal (no
+math), one demo banner per output and none inside an answer. It saves screenshots of the key
+outputs in the light and the dark theme (tests/artifacts/; the README's in docs/screenshots/ are
+refreshed with QWQ_UPDATE_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from jupyterlab_page import JupyterLabServer, NotebookPage, chromium_page
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+NOTEBOOK = "reasoning.ipynb"
+SHOTS = {"ask-first": "demo-answer", "compare": "demo-compare", "stats": "demo-stats"}
+
+_LOOK_JS = """() => {
+  const answers = [...document.querySelectorAll('.qwq-answer')].map((a) => a.innerText);
+  const outputs = [...document.querySelectorAll('.jp-OutputArea-output')];
+  const banners = outputs.map((o) => [...o.querySelectorAll('.qwq-note')]
+    .filter((n) => n.innerText.includes('offline demo')).length);
+  const runs = [...document.querySelectorAll('.qwq-grid .qwq-run')].map((r) => {
+    const box = r.getBoundingClientRect();
+    return {left: box.left, top: box.top, width: box.width};
+  });
+  const tables = [...document.querySelectorAll('.qwq-table')];
+  return {
+    answers,
+    banners,
+    runs,
+    tableText: tables.map((t) => t.innerText).join('\\n'),
+    tableMath: tables.reduce((n, t) => n + t.querySelectorAll('mjx-container').length, 0),
+  };
+}"""
+
+
+@dataclass
+class Seen:
+    look: dict[str, Any] = field(default_factory=dict)
+    shots: list[Path] = field(default_factory=list)
+
+
+def _code_cells(path: Path) -> int:
+    return sum(1 for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
+    root = tmp_path_factory.mktemp("demo-root")
+    home = tmp_path_factory.mktemp("demo-home")
+    shutil.copyfile(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    tracker = home / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "QWQ_"))
+    }  # a newcomer: no keys
+    jupyter = JupyterLabServer(root, home, env, ARTIFACTS / "jupyterlab-demo.log")
+    result = Seen()
+    try:
+        jupyter.start()
+        with chromium_page(1200) as page:
+            notebook = NotebookPage(page)
+            notebook.open(jupyter.url, NOTEBOOK)
+            try:
+                notebook.run_all(_code_cells(root / NOTEBOOK), timeout=300)
+                page.wait_for_timeout(1000)
+                result.look = page.evaluate(_LOOK_JS)
+                for theme in ("light", "dark"):
+                    if theme == "dark":
+                        notebook.set_theme("JupyterLab Dark")
+                    for cell_id, name in SHOTS.items():
+                        result.shots.append(_shoot(notebook, cell_id, f"{name}-{theme}"))
+            except BaseException:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=ARTIFACTS / "failure-demo.png")
+                print(jupyter.log_tail())
+                raise
+        yield result
+    finally:
+        jupyter.stop()
+
+
+def _shoot(notebook: NotebookPage, cell_id: str, name: str) -> Path:
+    source = next(
+        "".join(c.source.splitlines()[-1:])
+        for c in nbformat.read(REPO / "notebooks" / NOTEBOOK, as_version=4).cells
+        if c.get("id") == cell_id
+    )
+    output = notebook.output_of(source)
+    output.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    output.screenshot(path=path)
+    published = SCREENSHOTS / f"{name}.png"
+    if os.environ.get("QWQ_UPDATE_SCREENSHOTS") == "1" or not published.exists():
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, published)
+    return path
+
+
+def test_answers_are_rendered_not_raw_markdown(seen: Seen) -> None:
+    answers = seen.look["answers"]
+    assert len(answers) >= 5
+    assert not any("**" in text for text in answers), [a for a in answers if "**" in a][:2]
+
+
+def test_one_banner_per_output_and_none_inside_an_answer(seen: Seen) -> None:
+    assert max(seen.look["banners"]) <= 1
+    assert not any("offline demo" in text.lower() for text in seen.look["answers"])
+
+
+def test_the_comparison_runs_sit_side_by_side_and_wide(seen: Seen) -> None:
+    runs = seen.look["runs"]
+    assert len(runs) >= 3
+    first_row = [r for r in runs if abs(r["top"] - runs[0]["top"]) < 2]
+    assert len(first_row) >= 2  # side by side at 1200 px
+    assert len({round(r["left"]) for r in first_row}) == len(first_row)
+    assert min(r["width"] for r in runs) >= 250  # a column fits whole words
+
+
+def test_the_stats_dollars_stay_literal(seen: Seen) -> None:
+    assert "$0.0" in seen.look["tableText"]
+    assert seen.look["tableMath"] == 0
+
+
+def test_screenshots_in_both_themes(seen: Seen) -> None:
+    assert len(seen.shots) == 2 * len(SHOTS)
+    assert all(path.stat().st_size > 2000 for path in seen.shots)

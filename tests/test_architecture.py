@@ -7,6 +7,7 @@ type-only import ties two modules together all the same.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,16 @@ def test_no_module_is_too_large() -> None:
     """About 500 lines at most: a module one can read whole."""
     sizes = {_module_name(p): len(p.read_text().splitlines()) for p in SOURCES}
     assert max(sizes.values()) <= 520, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+
+
+def test_only_the_session_writes_its_own_fields() -> None:
+    """Other modules ask the session to change (`use_credentials`, `count`, …), never assign."""
+    assignment = re.compile(r"\b_?session\.\w+(\.\w+)*\s*(=|\+=)(?!=)")
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in SOURCES
+        if path.relative_to(PACKAGE).parts[0] != "session"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if assignment.search(line)
+    ]
+    assert offenders == []

@@ -219,9 +219,7 @@ def batch(
         _report(reporter, items)
         reporter.close()
     if session is not None:  # so %qwq usage counts the batch too
-        for item in items:
-            if item.response is not None:
-                session.totals.add(item.response)
+        session.count([item.response for item in items if item.response is not None])
     if frame is not None:
         result = frame.copy()
         for name, data in items.columns().items():

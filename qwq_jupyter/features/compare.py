@@ -250,10 +250,10 @@ def run_comparison(
     for run, stream in zip(runs, streams, strict=True):
         run.response = stream.response
         redacted = session.redact_response(run.response) or redacted
-        session.totals.add(run.response)
+    session.count([run.response for run in runs])
     notes = session.banner() + runs[0].ask.notes + ([REPLY_REDACTED] if redacted else [])
     comparison = Comparison(name, runs, notes=notes)
-    session.last_comparison = comparison
+    session.keep_comparison(comparison)
     if grid is not None:
         grid.close()
     else:

@@ -222,12 +222,13 @@ class Commands:
         shown = current.account_id[:4] + "…" if current.account_id else "not set"
         account = input(f"Cloudflare account id [{shown}]: ")
         token = getpass.getpass("Cloudflare API token (hidden): ")
-        self._session.credentials = Credentials(
-            account.strip() or current.account_id,
-            Secret(token.strip()) if token else current.api_token,
-            current.openai_key,
+        self._session.use_credentials(
+            Credentials(
+                account.strip() or current.account_id,
+                Secret(token.strip()) if token else current.api_token,
+                current.openai_key,
+            )
         )
-        self._session.drop_client()
         print("credentials set for this kernel (not saved anywhere)")
 
     def demo(self) -> None:

@@ -140,6 +140,20 @@ class Session:
             self._client.close()
             self._client = None
 
+    def use_credentials(self, credentials: Credentials) -> None:
+        """Use these keys from now on (`%qwq login`), with a fresh client to carry them."""
+        self.credentials = credentials
+        self.drop_client()
+
+    def count(self, responses: list[Response]) -> None:
+        """Add calls made outside `run` (a comparison, a batch) to the session's totals."""
+        for response in responses:
+            self.totals.add(response)
+
+    def keep_comparison(self, comparison: Any) -> None:
+        """The comparison `%qwq pick N` chooses from."""
+        self.last_comparison = comparison
+
     def __post_init__(self) -> None:
         self.store.secrets = self.secrets  # saved files are masked too, as a second layer
 

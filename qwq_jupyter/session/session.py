@@ -277,7 +277,8 @@ class Session:
         """
         notes = self.banner() + ask.notes
         started = False
-        live = LiveRedaction(self.secrets(ask.settings))
+        secrets = self.secrets(ask.settings)  # read once: the live text and the final reply
+        live = LiveRedaction(secrets)
         try:
             if stream is None:
                 stream = self.start(ask)
@@ -296,7 +297,7 @@ class Session:
             for shown in live.end():
                 view.on_event(shown)
         response = stream.response
-        if self.redact_response(response):
+        if redact_response(response, secrets):
             notes = [*notes, REPLY_REDACTED]
         self.record(ask, response)
         view.finish(response, notes)
@@ -384,8 +385,10 @@ class Session:
         )
 
     def record(self, ask: Ask, response: Response) -> None:
-        """Keep the turn (unless one-off), learn the token ratio, add to the totals."""
-        self.redact_response(response)
+        """Keep the turn (unless one-off), learn the token ratio, add to the totals.
+
+        `response` was masked by `run`; `keep_turn` masks once more what enters a conversation.
+        """
         self.last = response
         self.totals.add(response)
         # Tools and schemas add prompt tokens the messages do not show: learning from such a

@@ -447,6 +447,21 @@ def test_several_served_models_ask_for_one_listing_five() -> None:
         assert local.methods() == ["GET"]  # nothing was sent
 
 
+def test_a_hostile_served_id_is_shown_bounded_and_printable() -> None:
+    """Served ids are the server's text: the suggestion and the note carry no escape codes."""
+    hostile = "qwq\x1b]52;c;aGk=\x07" + "x" * 500
+    with ModelsServer(listing(hostile, "other")) as local:
+        client = openai_client(local.base_url)
+        with pytest.raises(ConfigurationError) as info:
+            client.prepare(QUESTION)
+    message = str(info.value)
+    assert "\x1b" not in message and "\x07" not in message and len(message) < 600
+    with ModelsServer(listing(hostile)) as local:
+        request = openai_client(local.base_url).prepare(QUESTION)
+    assert request.body["model"] == hostile  # sent as served
+    assert all("\\x1b" not in note and len(note) < 300 for note in request.notes)
+
+
 def test_a_model_named_in_the_settings_is_sent_as_is() -> None:
     with ModelsServer(listing("a/one", "b/two")) as local:
         client = openai_client(local.base_url, model="b/two")

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..core.credentials import Credentials, Secret
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, server_text
 from ..core.settings import NUMERIC_PARAMETERS, QwQSettings, out_of_range, parameter_range
 from .chunks import Chunk, ToolCallAssembler, native_text, read_chunk, read_error
 from .servers import GENERIC, SERVER_KINDS, ServerInfo, ServerKind, shown_ids
@@ -364,7 +364,8 @@ class OpenAICompatible(CloudflareOpenAI):
         host = host_of(settings.base_url)
         listed = self.server.models if self.server is not None else None
         if listed is not None and len(listed) == 1:
-            note = f"model: {listed[0]!r}, the one model {host} serves ({model!r} is Workers AI's)"
+            served = server_text(listed[0], 80)  # a server wrote it: bounded, printable
+            note = f"model: {served!r}, the one model {host} serves ({model!r} is Workers AI's)"
             return listed[0], (note,)
         if not listed:
             problem = self.server.problem if self.server is not None else "not asked"
@@ -373,7 +374,7 @@ class OpenAICompatible(CloudflareOpenAI):
                 f"model {model!r} is a Workers AI id, and {host} {found}; set the model it "
                 f"serves: {_SET_MODEL.format(model='…')}"
             )
-        suggested = next((m for m in listed if "qwq" in m.lower()), listed[0])
+        suggested = server_text(next((m for m in listed if "qwq" in m.lower()), listed[0]), 80)
         raise ConfigurationError(
             f"model {model!r} is a Workers AI id, and {host} serves {len(listed)} models "
             f"({shown_ids(listed)}); choose one: {_SET_MODEL.format(model=suggested)}"

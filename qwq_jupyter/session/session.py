@@ -35,10 +35,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Ask", "Session", "Totals"]
 
+#: How to leave the demo for the real model, said wherever the demo is.
+_FOR_THE_REAL_MODEL = "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
 #: What every output of the offline demo says first.
 DEMO_BANNER = (
-    "offline demo: this reply is scripted by qwq-jupyter, not written by QwQ "
-    "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
+    f"offline demo: this reply is scripted by qwq-jupyter, not written by QwQ {_FOR_THE_REAL_MODEL}"
 )
 
 
@@ -380,8 +381,7 @@ class Session:
         settings.backend = "demo"
         return (
             "no credentials found, so this notebook uses the offline demo: replies are "
-            "scripted, not written by QwQ (set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN "
-            "for the real model)"
+            f"scripted, not written by QwQ {_FOR_THE_REAL_MODEL}"
         )
 
     def record(self, ask: Ask, response: Response) -> None:

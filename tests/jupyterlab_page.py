@@ -73,7 +73,15 @@ def free_port() -> int:
 class JupyterLabServer:
     """`python -m jupyterlab` in a temporary root, quiet and offline, as a subprocess."""
 
-    def __init__(self, root: Path, home: Path, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        home: Path,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        every_cell_rendered: bool = False,
+    ) -> None:
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -81,6 +89,8 @@ class JupyterLabServer:
         self._home = home
         self._env = {k: v for k, v in env.items() if k not in _FOREIGN_SETTINGS}
         self._process: subprocess.Popen[bytes] | None = None
+        # No windowing: every cell is in the DOM, so a test can inspect every output.
+        self._every_cell_rendered = every_cell_rendered
 
     def start(self, timeout: float = 60.0) -> JupyterLabServer:
         settings = self._home / "lab-settings"
@@ -90,6 +100,10 @@ class JupyterLabServer:
         (notification / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False})
         )
+        if self._every_cell_rendered:
+            tracker = settings / "@jupyterlab" / "notebook-extension"
+            tracker.mkdir(parents=True, exist_ok=True)
+            (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
         env = dict(
             self._env,
             JUPYTER_CONFIG_DIR=str(self._home / "config"),

@@ -77,13 +77,12 @@ def _visit(name: str, tmp_path_factory: pytest.TempPathFactory) -> Seen:
     root = tmp_path_factory.mktemp("demo-root")
     home = tmp_path_factory.mktemp("demo-home")
     shutil.copyfile(REPO / "notebooks" / name, root / name)
-    tracker = home / "lab-settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "QWQ_"))
     }  # a newcomer: no keys
-    jupyter = JupyterLabServer(root, home, env, ARTIFACTS / "jupyterlab-demo.log")
+    jupyter = JupyterLabServer(
+        root, home, env, ARTIFACTS / "jupyterlab-demo.log", every_cell_rendered=True
+    )
     result = Seen()
     try:
         jupyter.start()

@@ -12,7 +12,6 @@ extension's own dollar amounts must not.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -186,13 +185,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in _cells()]
     nbformat.write(notebook, root / NOTEBOOK)
-    # Every cell rendered in the DOM (no windowing), so every output can be inspected.
-    tracker = home / "lab-settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     server = QwQTestServer(responder=_responder()).start()
     jupyter = JupyterLabServer(
-        root, home, kernel_environment(server), ARTIFACTS / "jupyterlab-hostile.log"
+        root,
+        home,
+        kernel_environment(server),
+        ARTIFACTS / "jupyterlab-hostile.log",
+        every_cell_rendered=True,
     )
     try:
         jupyter.start()

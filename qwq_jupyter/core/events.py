@@ -13,20 +13,44 @@ from .public import publish
 
 __all__ = [
     "AnswerDelta",
+    "CutReason",
     "Event",
     "Finish",
     "FinishReason",
+    "Loop",
+    "LoopFound",
+    "Meter",
     "ReasoningDelta",
     "Response",
     "ResponseBuilder",
     "Retrying",
+    "ThinkingCut",
+    "ThinkingExtended",
     "ToolCall",
     "ToolCallEvent",
     "Usage",
     "UsageEvent",
+    "delta_tokens",
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "interrupted", "incomplete", "error"]
+#: Why the thinking was cut: the token budget, a request (button, ■, `%qwq answer`), a loop,
+#: the cost cap.
+CutReason = Literal["budget", "answer_now", "loop", "cost"]
+
+#: A streamed delta longer than this holds several tokens (a replay, a batching server).
+_ONE_TOKEN_CHARS = 16
+
+
+def delta_tokens(text: str) -> int:
+    """Tokens in one streamed delta, as the live counters count them.
+
+    Servers stream one token per delta, so a delta counts one; a longer piece (a replay, a
+    server that batches) counts a token per four characters. Live counts steer budgets and
+    meters; the server's usage, when it reports one, is what the response keeps.
+    """
+    size = len(text)
+    return 1 if size <= _ONE_TOKEN_CHARS else -(-size // 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +85,8 @@ class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
+    #: Some counts are the client's estimate: a call cut before the server reported usage.
+    estimated: bool = False
 
     @classmethod
     def from_wire(cls, usage: dict[str, Any]) -> Usage:
@@ -75,6 +101,19 @@ class Usage:
     @property
     def known(self) -> bool:
         return self.input_tokens is not None or self.output_tokens is not None
+
+    def __add__(self, other: Usage) -> Usage:
+        """Two calls' usage together (a thinking cut and its continuation)."""
+
+        def total(a: int | None, b: int | None) -> int | None:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
+        return Usage(
+            total(self.input_tokens, other.input_tokens),
+            total(self.output_tokens, other.output_tokens),
+            total(self.reasoning_tokens, other.reasoning_tokens),
+            self.estimated or other.estimated,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +144,96 @@ class Finish:
     answer_only: bool = False
 
 
-Event = ReasoningDelta | AnswerDelta | ToolCallEvent | UsageEvent | Retrying | Finish
+@dataclass(frozen=True)
+class Loop:
+    """A passage of the reasoning recurring: the loop guard's finding.
+
+    Token positions count reasoning tokens from 0; `start_char` is where the first copy of the
+    repeated passage begins in the reasoning text, so an answer can be forced from the
+    reasoning before it.
+    """
+
+    start: int  # the reasoning token where the repeated passage first began
+    period: int  # tokens per repetition, approximately
+    repeats: float  # how many times the passage had occurred when the loop was found
+    found_at: int  # the reasoning token at which it was found
+    start_char: int = 0
+    action: str = ""  # what was done about it: "answer", "stop" or "warn"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "period": self.period,
+            "repeats": self.repeats,
+            "found_at": self.found_at,
+            "start_char": self.start_char,
+            "action": self.action,
+        }
+
+    def describe(self) -> str:
+        return f"repeating since token {self.start:,} (period ≈ {self.period:,} tokens)"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopFound:
+    """The loop guard found the reasoning repeating itself; `loop.action` says what follows."""
+
+    loop: Loop
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingCut:
+    """The thinking was cut at `at_tokens` reasoning tokens.
+
+    `action` "answer": a continuation asks for the answer, with `closing` (a sentence in the
+    model's voice) ending the reasoning; "stop": the call ends here.
+    """
+
+    reason: CutReason
+    at_tokens: int
+    action: Literal["answer", "stop"] = "answer"
+    closing: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "at_tokens": self.at_tokens,
+            "action": self.action,
+            "closing": self.closing,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingExtended:
+    """QwQ closed its thinking before `think_min`: `appended` ("Wait,") continues it."""
+
+    at_tokens: int
+    count: int
+    appended: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """The live cost: dollars so far, and the most the call can still come to."""
+
+    reasoning_tokens: int
+    answer_tokens: int
+    spent: float
+    worst: float
+
+
+Event = (
+    ReasoningDelta
+    | AnswerDelta
+    | ToolCallEvent
+    | UsageEvent
+    | Retrying
+    | Finish
+    | ThinkingCut
+    | ThinkingExtended
+    | LoopFound
+    | Meter
+)
 
 
 @dataclass
@@ -127,6 +255,19 @@ class Response:
     input_price: float = 0.66
     output_price: float = 1.00
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Where the thinking was cut and why (a budget, Answer now, a loop, the cost cap).
+    cut: ThinkingCut | None = None
+    #: How many times a too-short thinking was continued with "Wait," (`think_min`).
+    extensions: int = 0
+    #: The loop the guard found in the reasoning, if any.
+    loop: Loop | None = None
+    #: HTTP calls that made this response: 1, or more when the thinking was cut or extended.
+    calls: int = 1
+
+    @property
+    def forced(self) -> bool:
+        """The answer was forced from cut reasoning (budget forcing), not reached freely."""
+        return self.cut is not None and self.cut.action == "answer"
 
     @property
     def complete(self) -> bool:
@@ -203,6 +344,10 @@ class Response:
             "input_price": self.input_price,
             "output_price": self.output_price,
             "settings": self.settings,
+            "cut": self.cut.to_dict() if self.cut else None,
+            "extensions": self.extensions,
+            "loop": self.loop.to_dict() if self.loop else None,
+            "calls": self.calls,
         }
 
     @classmethod
@@ -210,6 +355,10 @@ class Response:
         data = dict(data)
         data["usage"] = Usage(**data.get("usage", {}))
         data["tool_calls"] = [ToolCall(**call) for call in data.get("tool_calls", [])]
+        if data.get("cut"):
+            data["cut"] = ThinkingCut(**data["cut"])
+        if data.get("loop"):
+            data["loop"] = Loop(**data["loop"])
         known = cls.__dataclass_fields__
         return cls(**{key: value for key, value in data.items() if key in known})
 
@@ -226,7 +375,8 @@ def _tokens_text(response: Response) -> str:
     usage = response.usage
     if not usage.known:
         return "unknown"
-    return f"{usage.input_tokens or 0:,} in / {usage.output_tokens or 0:,} out"
+    about = "~" if usage.estimated else ""
+    return f"{about}{usage.input_tokens or 0:,} in / {about}{usage.output_tokens or 0:,} out"
 
 
 def _strip_code_fence(text: str) -> str:
@@ -298,6 +448,14 @@ class ResponseBuilder:
             response.tool_calls.append(event.call)
         elif isinstance(event, UsageEvent):
             response.usage = event.usage  # cumulative: the last one wins, never summed
+        elif isinstance(event, ThinkingCut):
+            response.cut = event
+            response.calls += event.action == "answer"
+        elif isinstance(event, ThinkingExtended):
+            response.extensions = event.count
+            response.calls += 1
+        elif isinstance(event, LoopFound):
+            response.loop = event.loop
         elif isinstance(event, Finish):
             response.malformed_events = event.malformed_events
             if event.answer_only and not self._answer:

@@ -20,13 +20,16 @@ __all__ = [*sorted(PUBLIC), "load_ipython_extension", "unload_ipython_extension"
 
 if TYPE_CHECKING:
     from .client.client import AsyncQwQClient
+    from .client.repetition import RepetitionGuard
     from .client.retry import RetryPolicy
+    from .client.steering import Steering
     from .client.stream import QwQClient, ResponseStream
     from .core.credentials import Credentials, Secret
     from .core.errors import (
         APIError,
         AuthenticationError,
         BadRequestError,
+        BudgetExceeded,
         ConfigurationError,
         ContextWindowError,
         DeadlineExceeded,
@@ -48,9 +51,14 @@ if TYPE_CHECKING:
     from .core.events import (
         AnswerDelta,
         Finish,
+        Loop,
+        LoopFound,
+        Meter,
         ReasoningDelta,
         Response,
         Retrying,
+        ThinkingCut,
+        ThinkingExtended,
         ToolCall,
         ToolCallEvent,
         Usage,

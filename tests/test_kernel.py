@@ -53,20 +53,60 @@ def test_streamed_answer_over_iopub(kernel, server) -> None:
     assert "QwQ Response stop" in value and "stop" in value
 
 
-def test_interrupt_stops_keeps_partial_and_kernel_lives(kernel, server) -> None:
-    server.push(Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40))
+def _interrupt_while_thinking(kernel, server, cell: str) -> str:
+    """Send `cell`, wait for the live reasoning, press ■; the request's id."""
     server.reset_stats()
-    msg_id = kernel.send("%%qwq\nthink long")
+    msg_id = kernel.send(cell)
     kernel.wait_for(
         msg_id,
-        lambda m: (
-            (m["msg_type"] == "stream" and "step3" in m["content"]["text"])
-            or (m["msg_type"] == "stream" and "step4" in m["content"]["text"])
-        ),
-    )
+        lambda m: m["msg_type"] == "stream" and ("step3" in m["content"]["text"]
+                                                 or "step4" in m["content"]["text"]),
+    )  # fmt: skip
     kernel.manager.interrupt_kernel()
     assert server.wait_for_disconnect(1.0)  # the HTTP connection closed at once
+    return msg_id
+
+
+def test_interrupt_while_thinking_forces_the_answer(kernel, server) -> None:
+    server.push(
+        Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40),
+        Reply(answer="Answered from the reasoning so far."),
+    )
+    msg_id = _interrupt_while_thinking(kernel, server, "%%qwq\nthink long")
     run = kernel.collect(msg_id)
+    assert run.reply["content"]["status"] == "ok"
+    assert "answers now, twice stops" in str(run.of_type("display_data")[0]["content"])
+    final = run.last_display()["text/html"]
+    assert "thinking cut at" in final and "by Answer now" in final
+    assert "Answered from the reasoning so far." in final and "step1" in final
+    assert server.last_body["prompt"].endswith("</think>\n\n")
+    history = kernel.execute("%qwq history").result()["text/html"]
+    assert "Answered from the reasoning so far." in history
+
+
+def test_interrupt_twice_stops(kernel, server) -> None:
+    slow_answer = " ".join(f"word{i}" for i in range(400))
+    server.push(
+        Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40),
+        Reply(answer=slow_answer, tokens_per_second=40),
+    )
+    msg_id = _interrupt_while_thinking(kernel, server, "%%qwq --no-history\nthink long")
+    server.reset_stats()
+    kernel.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "word3" in m["content"]["text"])
+    kernel.manager.interrupt_kernel()
+    assert server.wait_for_disconnect(1.0)
+    final = kernel.collect(msg_id).last_display()["text/html"]
+    assert "Interrupted" in final and "word1" in final and "word399" not in final
+
+
+def test_interrupt_stops_when_set_to_stop_keeps_partial_and_kernel_lives(kernel, server) -> None:
+    kernel.execute("%config QwQSettings.interrupt = 'stop'").raise_on_error()
+    server.push(Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40))
+    try:
+        msg_id = _interrupt_while_thinking(kernel, server, "%%qwq\nthink long")
+        run = kernel.collect(msg_id)
+    finally:
+        kernel.execute("%config QwQSettings.interrupt = 'answer'").raise_on_error()
     assert run.reply["content"]["status"] == "ok"  # one line, not a traceback
     final = run.last_display()["text/html"]
     assert "Interrupted" in final and "step1" in final
@@ -75,16 +115,21 @@ def test_interrupt_stops_keeps_partial_and_kernel_lives(kernel, server) -> None:
     assert kernel.execute("print(1 + 1)").stdout == "2\n"
 
 
+def _button(run, description: str) -> str:
+    return next(
+        m["content"]["comm_id"]
+        for m in run.of_type("comm_open")
+        if m["content"]["data"]["state"].get("_model_name") == "ButtonModel"
+        and m["content"]["data"]["state"].get("description") == description
+    )
+
+
 def test_background_stop_button(kernel, server) -> None:
     server.push(Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40))
     server.reset_stats()
     msg_id = kernel.send("%%qwq --background\nthink in the background")
     run = kernel.collect(msg_id, timeout=10)  # the cell returns at once
-    button = next(
-        m["content"]["comm_id"]
-        for m in run.of_type("comm_open")
-        if m["content"]["data"]["state"].get("_model_name") == "ButtonModel"
-    )
+    button = _button(run, "Stop")
     kernel.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "step2" in m["content"]["text"])
     assert not server.wait_for_disconnect(0.1)
     kernel.comm_msg(button, {"method": "custom", "content": {"event": "click"}})
@@ -98,6 +143,45 @@ def test_background_stop_button(kernel, server) -> None:
     )
     assert messages
     assert kernel.execute("print('alive')").stdout == "alive\n"
+
+
+def test_background_answer_now_button(kernel, server) -> None:
+    server.push(
+        Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40),
+        Reply(answer="Forced in the background."),
+    )
+    server.reset_stats()
+    msg_id = kernel.send("%%qwq --background --no-history\nthink in the background")
+    run = kernel.collect(msg_id, timeout=10)
+    button = _button(run, "Answer now")
+    kernel.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "step2" in m["content"]["text"])
+    kernel.comm_msg(button, {"method": "custom", "content": {"event": "click"}})
+    assert server.wait_for_disconnect(2.0)
+    messages = kernel.wait_for(
+        msg_id,
+        lambda m: (
+            m["msg_type"] == "display_data"
+            and "Forced in the background." in m["content"]["data"].get("text/html", "")
+        ),
+    )
+    assert "by Answer now" in messages[-1]["content"]["data"]["text/html"]
+
+
+def test_answer_command_forces_background_calls(kernel, server) -> None:
+    server.push(
+        Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40),
+        Reply(answer="Forced by command."),
+    )
+    msg_id = kernel.send("%%qwq --background --no-history\nthink in the background")
+    kernel.collect(msg_id, timeout=10)
+    kernel.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "step2" in m["content"]["text"])
+    assert kernel.execute("%qwq answer").stdout == "answering now: 1 background call\n"
+    kernel.wait_for(
+        msg_id,
+        lambda m: m["msg_type"] == "display_data"
+        and "Forced by command." in m["content"]["data"].get("text/html", ""),
+    )
+    assert kernel.execute("%qwq answer").stdout == "no background call is thinking\n"
 
 
 def test_background_call_is_awaited_by_the_next_cell(kernel, server) -> None:

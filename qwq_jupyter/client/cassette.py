@@ -88,7 +88,9 @@ def _decode(data: dict[str, Any]) -> Event:
         fields = {k: data.get(k) for k in ("input_tokens", "output_tokens", "reasoning_tokens")}
         if not all(value is None or type(value) is int for value in fields.values()):
             raise ValueError("usage counts must be integers")
-        return UsageEvent(Usage(**fields))
+        return UsageEvent(
+            Usage(fields["input_tokens"], fields["output_tokens"], fields["reasoning_tokens"])
+        )
     if kind != "finish":
         raise ValueError(f"unknown event type {kind!r}")
     if data.get("reason") not in _FINISH_REASONS:

@@ -36,8 +36,9 @@ from ..core.settings import QwQSettings
 from ..wire.decode import EventDecoder
 from ..wire.dialects import OFFLINE_DEMO, Dialect, Message, dialect_for
 from ..wire.inflate import Inflater
+from ..wire.reasoning import OpensIn
 from ..wire.replies import ERROR_BODY_BYTES, api_error, parse_json_body, redirect_error
-from ..wire.request import HTTPRequest, build_request, check_request
+from ..wire.request import HTTPRequest, build_continuation, build_request, check_request
 from ..wire.servers import ServerInfo, read_models
 from ..wire.sse import SSEDecoder
 from .bounded import Deadline, content_encoding, open_reply, read_body
@@ -145,6 +146,30 @@ class AsyncQwQClient:
             credentials_needed=needed,
         )
 
+    def prepare_continuation(
+        self,
+        settings: QwQSettings,
+        text: str,
+        opens_in: OpensIn,
+        max_tokens: int,
+        *,
+        credentials_needed: bool = True,
+    ) -> HTTPRequest:
+        """The raw request that continues QwQ's `text` (a cut or extended thinking).
+
+        Called on the loop thread while a call streams, so it never waits: the server was
+        asked about (if at all) when the first request of the call was prepared.
+        """
+        return build_continuation(
+            settings,
+            self.credentials,
+            text,
+            opens_in=opens_in,
+            max_tokens=max_tokens,
+            server=self._servers.get(_server_key(settings)),
+            credentials_needed=credentials_needed,
+        )
+
     async def aprepare(
         self,
         messages: list[Message] | None = None,
@@ -234,7 +259,7 @@ class AsyncQwQClient:
         deadline = self._clock() + settings.deadline
         retries = 0
         while True:
-            decoder = EventDecoder(_max_tokens(request.body), request.rules)
+            decoder = EventDecoder(_max_tokens(request.body), request.rules, request.opens_in)
             try:
                 async for batch in self._attempt(request, settings, decoder, deadline):
                     yield batch

@@ -27,6 +27,7 @@ from ..wire.inflate import PIECE as _PIECE  # noqa: F401 (tests/test_bounds.py r
 from ..wire.request import HTTPRequest
 from .client import _END, AsyncQwQClient, _as_sent, response_builder
 from .loop import LoopThread
+from .steering import SteeredSource
 
 __all__ = ["EventSource", "QwQClient", "ResponseStream"]
 
@@ -80,7 +81,14 @@ class ResponseStream:
             if event is not None:
                 yield event
 
-    def events(self, tick: float | None = None) -> Iterator[Event | None]:
+    def events(
+        self, tick: float | None = None, *, cancel_on_exit: bool = True
+    ) -> Iterator[Event | None]:
+        """The events as they come; with `tick`, None during pauses longer than `tick` s.
+
+        A consumer that stops early (KeyboardInterrupt, `break`) cancels the call, unless
+        `cancel_on_exit=False`: then it decides (■ once forces the answer, twice stops).
+        """
         try:
             while not self._builder.finished:
                 batch = self._take(tick)
@@ -89,7 +97,7 @@ class ResponseStream:
                     continue
                 yield from batch
         finally:
-            if not self._builder.finished:  # the consumer stopped early (KeyboardInterrupt)
+            if cancel_on_exit and not self._builder.finished:
                 self.cancel()
 
     def poll(self) -> list[Event]:
@@ -118,6 +126,21 @@ class ResponseStream:
                 self.last_error = event.error
             self._builder.add(event)
         return events
+
+    @property
+    def thinking(self) -> bool:
+        """Whether QwQ is still reasoning and its answer can be forced (`answer_now`)."""
+        source = self._client
+        return isinstance(source, SteeredSource) and source.thinking and not self.finished
+
+    def answer_now(self) -> bool:
+        """Cut the thinking here and let QwQ answer from it (budget forcing, on demand).
+
+        Works from any thread. False when there is nothing to cut: the answer has begun, the
+        call ended, or the call is not steered (`QwQClient.send` without steering).
+        """
+        source = self._client
+        return isinstance(source, SteeredSource) and not self.finished and source.answer_now()
 
     def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
         """Stop the call: the task is cancelled, which closes the HTTP connection.

@@ -4,6 +4,7 @@ Every error the package raises is here, and exported from `qwq_jupyter`:
 
     QwQError
     ├── ConfigurationError (also a ValueError)   a parameter, flag or file is wrong; nothing sent
+    │   └── BudgetExceeded                       the call could cross the session's budget
     ├── MissingCredentialError                   the backend needs a key that is not set
     ├── DeadlineExceeded                         the call's overall time ran out
     ├── ReplayMiss                               a cassette has no reply for this request
@@ -33,6 +34,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceeded",
     "ConfigurationError",
     "ContextWindowError",
     "DeadlineExceeded",
@@ -78,6 +80,10 @@ class QwQError(Exception):
 
 class ConfigurationError(QwQError, ValueError):
     """A parameter, flag or setting is invalid; nothing was sent."""
+
+
+class BudgetExceeded(ConfigurationError):
+    """The call's worst case would cross the session's budget (`%qwq budget`); nothing sent."""
 
 
 class MissingCredentialError(QwQError):

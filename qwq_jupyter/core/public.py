@@ -12,15 +12,16 @@ from typing import Any
 __all__ = ["PUBLIC", "publish"]
 
 _ERRORS = [
-    "APIError", "AuthenticationError", "BadRequestError", "ConfigurationError",
+    "APIError", "AuthenticationError", "BadRequestError", "BudgetExceeded", "ConfigurationError",
     "ContextWindowError", "DeadlineExceeded", "IncompleteStreamError", "MissingCredentialError",
     "NetworkError", "QuotaExceededError", "QwQError", "RateLimitError", "RedirectError",
     "ReplayMiss", "ReplyTooLargeError", "RequestTimeoutError", "ServerError",
     "ServerReportedError", "StallError", "UnreadableReplyError",
 ]  # fmt: skip
 _EVENTS = [
-    "AnswerDelta", "Finish", "ReasoningDelta", "Response", "Retrying", "ToolCall",
-    "ToolCallEvent", "Usage", "UsageEvent",
+    "AnswerDelta", "Finish", "Loop", "LoopFound", "Meter", "ReasoningDelta", "Response",
+    "Retrying", "ThinkingCut", "ThinkingExtended", "ToolCall", "ToolCallEvent", "Usage",
+    "UsageEvent",
 ]  # fmt: skip
 
 #: Public name -> the module (below `qwq_jupyter`) that defines it.
@@ -33,6 +34,8 @@ PUBLIC: dict[str, str] = {
     "QwQClient": "client.stream",
     "ResponseStream": "client.stream",
     "RetryPolicy": "client.retry",
+    "RepetitionGuard": "client.repetition",
+    "Steering": "client.steering",
     "Credentials": "core.credentials",
     "Secret": "core.credentials",
     "QwQSettings": "core.settings",

@@ -218,6 +218,45 @@ class QwQSettings(Configurable):
         60.0, 0.0, 3_600.0, help="Longest Retry-After wait honoured; longer means give up"
     ).tag(config=True)
 
+    # --- Steering the thinking ------------------------------------------------------------------
+    # Not sent: the client acts on them while the reasoning streams (client/steering.py).
+    think_budget = BoundedInt(
+        None,
+        0,
+        24_000,
+        help="Most reasoning tokens: at this many the thinking is cut and QwQ answers from it "
+        "(0: answer without thinking)",
+    ).tag(config=True, steering=True)
+    think_min = BoundedInt(
+        None,
+        1,
+        24_000,
+        help="Fewest reasoning tokens: an earlier end of thinking is replaced by 'Wait,' "
+        "(at most 3 times)",
+    ).tag(config=True, steering=True)
+    on_loop = Enum(
+        ("answer", "stop", "warn", "off"),
+        "answer",
+        help="When the reasoning repeats itself: answer from the reasoning before the loop, "
+        "stop, only warn, or do not watch",
+    ).tag(config=True, steering=True)
+    max_cost = BoundedFloat(
+        None,
+        0.0,
+        1_000.0,
+        help="Most dollars one call may cost (at input_price / output_price)",
+    ).tag(config=True, steering=True)
+    on_budget = Enum(
+        ("answer", "stop"),
+        "answer",
+        help="When a call reaches max_cost: answer from the reasoning so far, or stop",
+    ).tag(config=True, steering=True)
+    interrupt = Enum(
+        ("answer", "stop"),
+        "answer",
+        help="What ■ does while QwQ thinks: answer now (a second ■ stops), or stop",
+    ).tag(config=True, steering=True)
+
     # --- Kernel values in prompts ---------------------------------------------------------------
     interpolate = Bool(True, help="Replace {@name} in prompts with a summary of the value").tag(
         config=True

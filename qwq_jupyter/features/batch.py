@@ -30,10 +30,12 @@ from ..session.frontend import Progress, frontend
 from ..session.redaction import redact_response
 from ..session.session import active_session
 
-__all__ = ["BatchItem", "BatchResult", "RateLimiter", "batch"]
+__all__ = ["BatchItem", "BatchResult", "RateLimiter", "Spending", "batch"]
 
 #: The error of an item a ■ stopped before it ran.
 NOT_RUN = "not run: interrupted"
+#: The error of an item left unsent because its worst case would cross the budget.
+NOT_RUN_BUDGET = "not run: budget"
 
 Template = str | Callable[[Any], str]
 
@@ -78,6 +80,44 @@ class BatchItem:
     @property
     def answer(self) -> str | None:
         return self.response.answer if self.response else None
+
+
+class Spending:
+    """A budget as a batch spends it: each call reserves its worst case while in flight.
+
+    Once a call's worst case would cross what is left, scheduling stops: that item and every
+    one after it are marked `NOT_RUN_BUDGET`, so a capped batch never goes over.
+    """
+
+    def __init__(self, left: float | None, settings: QwQSettings, system: str = "") -> None:
+        self.left = left
+        self.stopped = False
+        self._settings = settings
+        self._system_tokens = len(system) // 4
+
+    def worst(self, prompt: str) -> float:
+        """The most one item can cost: its prompt (estimated) and max_tokens of output."""
+        settings = self._settings
+        input_tokens = len(prompt) // 4 + self._system_tokens + 16
+        price_in, price_out = float(settings.input_price), float(settings.output_price)
+        return (input_tokens * price_in + int(settings.max_tokens) * price_out) / 1e6
+
+    def reserve(self, prompt: str) -> float | None:
+        """The reservation for this item, or None: it may not be sent."""
+        worst = self.worst(prompt)
+        if self.left is None:
+            return worst
+        if self.stopped or worst > self.left:
+            self.stopped = True
+            return None
+        self.left -= worst
+        return worst
+
+    def settle(self, reserved: float, response: Response | None) -> None:
+        """Give back the reservation; keep what the call really cost (its worst if unknown)."""
+        if self.left is not None:
+            cost = response.cost if response is not None and response.cost is not None else reserved
+            self.left += reserved - cost
 
 
 class BatchResult(list["BatchItem"]):
@@ -127,6 +167,7 @@ async def run_batch(
     limiter: RateLimiter,
     system: str = "",
     secrets: tuple[str, ...] = (),
+    spending: Spending | None = None,
 ) -> None:
     """Fill in each item's response or error; order is kept by writing into `items`.
 
@@ -140,18 +181,29 @@ async def run_batch(
         if item.error is not None:  # its prompt could not be made: nothing to send
             return
         async with gate:
-            await limiter.acquire()
-            messages = [{"role": "user", "content": item.prompt}]
-            if system:
-                messages.insert(0, {"role": "system", "content": system})
+            reserved = spending.reserve(item.prompt) if spending is not None else 0.0
+            if reserved is None:
+                item.error = NOT_RUN_BUDGET
+                return
             try:
-                item.response = _masked(await client.complete(messages), secrets)
-                if not item.response.complete:
-                    item.error = item.response.error or item.response.finish_reason
-            except QwQError as err:
-                item.error = redact(str(err), secrets)
-            except Exception as err:  # one item's failure, whatever it is, is that item's
-                item.error = redact(f"{type(err).__name__}: {err}", secrets)
+                await _one(item)
+            finally:
+                if spending is not None:
+                    spending.settle(reserved, item.response)
+
+    async def _one(item: BatchItem) -> None:
+        await limiter.acquire()
+        messages = [{"role": "user", "content": item.prompt}]
+        if system:
+            messages.insert(0, {"role": "system", "content": system})
+        try:
+            item.response = _masked(await client.complete(messages), secrets)
+            if not item.response.complete:
+                item.error = item.response.error or item.response.finish_reason
+        except QwQError as err:
+            item.error = redact(str(err), secrets)
+        except Exception as err:  # one item's failure, whatever it is, is that item's
+            item.error = redact(f"{type(err).__name__}: {err}", secrets)
 
     await asyncio.gather(*(one(item) for item in items))
 
@@ -171,6 +223,7 @@ def batch(
     settings: QwQSettings | None = None,
     credentials: Credentials | None = None,
     progress: bool = True,
+    budget: float | None = None,
     **overrides: Any,
 ) -> Any:
     """Ask `template` about every input; a list of `BatchItem`s, or a DataFrame with new columns.
@@ -179,8 +232,13 @@ def batch(
     summarised, as in `%%qwq`; with `column=`, `{@row['other_column']}` reaches the rest of
     the row), or a function from the input to the prompt. `rpm` caps request
     starts per minute (Workers AI allows 300); failed items carry their error, the rest go on.
+    `budget` caps what the batch may spend, in dollars (default: what is left of the session's
+    `%qwq budget`); scheduling stops before an item whose worst case would cross it, and the
+    rest are marked "not run: budget".
     """
-    _check_arguments(template, inputs, column, concurrency, rpm, settings, credentials, overrides)
+    _check_arguments(
+        template, inputs, column, concurrency, rpm, settings, credentials, overrides, budget
+    )
     frame: Any = inputs if column is not None else None  # a DataFrame, checked above
     values = list(frame[column]) if frame is not None else list(inputs)
     # With a DataFrame, `{@row}` is the whole row, so a template can use other columns too.
@@ -203,8 +261,13 @@ def batch(
     reporter = frontend().progress(len(items), "QwQ batch") if progress else None
     ended = threading.Event()
     limiter = RateLimiter(rpm)
+    if budget is None and session is not None:
+        budget = session.budget.left(session.totals.cost)
+    spending = Spending(budget, settings, settings.system_prompt)
     future = LoopThread.get().submit(
-        _run_and_close(client, items, concurrency, limiter, settings.system_prompt, ended, secrets)
+        _run_and_close(
+            client, items, concurrency, limiter, settings.system_prompt, ended, secrets, spending
+        )
     )
     try:
         _wait(future, reporter, items)
@@ -236,6 +299,7 @@ async def _run_and_close(
     system: str,
     ended: threading.Event,
     secrets: tuple[str, ...],
+    spending: Spending | None = None,
 ) -> None:
     try:
         await run_batch(
@@ -245,6 +309,7 @@ async def _run_and_close(
             limiter=limiter,
             system=system,
             secrets=secrets,
+            spending=spending,
         )
     finally:
         await client.aclose()
@@ -260,6 +325,7 @@ def _check_arguments(
     settings: Any,
     credentials: Any,
     overrides: dict[str, Any],
+    budget: Any = None,
 ) -> None:
     """Refuse invalid arguments in one line naming the parameter, before anything is sent."""
     if not (isinstance(template, str) or callable(template)):
@@ -292,6 +358,10 @@ def _check_arguments(
         )
     if "stream" in overrides:
         raise ConfigurationError("stream cannot be set: batch always waits for whole replies")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget >= 0
+    ):
+        raise ConfigurationError(f"budget must be a number of dollars from 0 up, not {budget!r}")
 
 
 def _item(
@@ -324,7 +394,7 @@ def _wait(future: concurrent.futures.Future[None], reporter: Any, items: BatchRe
 
 
 def _report(reporter: Progress, items: BatchResult) -> None:
-    not_run = sum(1 for item in items if item.error == NOT_RUN)
+    not_run = sum(1 for item in items if item.error in (NOT_RUN, NOT_RUN_BUDGET))
     done = sum(1 for item in items if item.response is not None or item.error is not None)
     reporter.update(done - not_run, len(items.failed) - not_run, not_run)
 

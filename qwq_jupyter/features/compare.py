@@ -46,13 +46,20 @@ TAIL = 240
 MAX_RUNS = 6
 
 
+#: Besides the model parameters, how the thinking is steered can be compared: budgets side by
+#: side are how a class sees what thinking buys.
+_STEERING = ("think_budget", "think_min", "max_cost")
+COMPARABLE = (*NUMERIC_PARAMETERS, *_STEERING)
+
+
 def parse_spec(spec: str, settings: QwQSettings) -> tuple[str, list[Any]]:
     """'temperature=0.2,0.6,1.0' -> ('temperature', [0.2, 0.6, 1.0]), validated."""
     name, equals, values = spec.partition("=")
     name = name.strip().replace("-", "_")
-    if not equals or name not in NUMERIC_PARAMETERS:
+    if not equals or name not in COMPARABLE:
         raise ConfigurationError(
-            f"--compare wants PARAM=V1,V2,… with a numeric model parameter, not {spec!r}"
+            f"--compare wants PARAM=V1,V2,… with a numeric model parameter or "
+            f"{', '.join(_STEERING)}, not {spec!r}"
         )
     kind = int if isinstance(settings.traits()[name], Int) else float
     try:
@@ -228,6 +235,7 @@ def run_comparison(
     grid: LiveDisplay | None = None
     started = time.monotonic()
     try:
+        session.check_budget([run.ask for run in runs])
         # Started inside the protected region: ■ while the runs go out cancels those sent.
         for run in runs:
             streams.append(session.start(run.ask))

@@ -24,6 +24,8 @@ class ConversationStats:
     thinking_seconds: float = 0.0
     answering_seconds: float = 0.0
     unknown_usage: int = 0
+    loops: int = 0  # turns whose reasoning the loop guard found repeating
+    forced: int = 0  # turns whose answer was forced from cut thinking
     reasoning_per_turn: list[int | None] = field(default_factory=list)
 
     def add(self, other: ConversationStats) -> None:
@@ -36,6 +38,8 @@ class ConversationStats:
             "thinking_seconds",
             "answering_seconds",
             "unknown_usage",
+            "loops",
+            "forced",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -49,6 +53,8 @@ class ConversationStats:
             money(self.cost),
             f"{self.thinking_seconds:.1f} s",
             f"{self.answering_seconds:.1f} s",
+            f"{self.loops}",
+            f"{self.forced}",
         ]
 
 
@@ -61,6 +67,8 @@ HEADER = [
     "cost",
     "thinking",
     "answering",
+    "loops",
+    "forced",
 ]
 
 
@@ -76,6 +84,8 @@ def conversation_stats(conversation: Conversation) -> ConversationStats:
         stats.reasoning_tokens += r.reasoning_tokens or 0
         stats.answer_tokens += r.answer_tokens or 0
         stats.cost += r.cost or 0.0
+        stats.loops += r.loop is not None
+        stats.forced += r.forced
         thinking = r.thinking_time or 0.0
         stats.thinking_seconds += thinking
         stats.answering_seconds += max(0.0, r.total_time - (r.time_to_first_token or 0) - thinking)

@@ -25,6 +25,8 @@ _MODE_FLAGS: dict[Mode, str] = {
     "dry_run": "--dry-run",
     "background": "--background",
 }
+#: How the thinking is steered: a flag each (`--think-budget N`, …), like the model parameters.
+STEERING = ("think_budget", "think_min", "max_cost", "on_loop")
 #: Names IPython keeps its own history in: `_`, `__`, `___`, `_12`, `_i`, `_ii`, `_i12`, `_oh`…
 _IPYTHON_HISTORY = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[ido]h")
 
@@ -97,7 +99,9 @@ def _refuse_mode_conflicts(args: Any, modes: list[Mode]) -> None:
 def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
     """The settings this cell's flags change, for `QwQSettings.override` to validate."""
     changes: dict[str, Any] = {
-        name: getattr(args, name) for name in NUMERIC_PARAMETERS if getattr(args, name) is not None
+        name: getattr(args, name)
+        for name in (*NUMERIC_PARAMETERS, *STEERING)
+        if getattr(args, name, None) is not None
     }
     if args.raw:
         changes["raw"] = True

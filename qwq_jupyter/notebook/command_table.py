@@ -103,6 +103,8 @@ COMMANDS = {
         Command("replay", (Argument("PATH"), Argument("SPEED", float, optional=True))),
         Command("login"),
         Command("demo"),
+        Command("answer"),
+        Command("budget", (Argument("DOLLARS|off", optional=True),)),
         Command("stop"),
     )
 }

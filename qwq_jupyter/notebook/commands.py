@@ -235,6 +235,33 @@ class Commands:
         """Use the offline demo server unless Workers AI or a base URL is configured."""
         print(self._session.use_demo_unless_configured())
 
+    def answer(self) -> None:
+        """Answer now: cut the thinking of background calls and let QwQ answer from it."""
+        forced = self._session.answer_all()
+        if forced:
+            print(f"answering now: {plural(forced, 'background call')}")
+        else:
+            print("no background call is thinking")
+
+    def budget(self, amount: str | None = None) -> None:
+        """%qwq budget [DOLLARS | off]: cap what this session spends; alone, spent and left."""
+        session = self._session
+        if amount is not None:
+            if amount.lower() in ("off", "none"):
+                session.budget.cap = None
+            else:
+                try:
+                    cap = float(amount.lstrip("$"))
+                except ValueError:
+                    cap = -1.0
+                if not 0 <= cap <= 1_000_000:  # also refuses nan
+                    raise UsageError(
+                        f"%qwq budget: DOLLARS must be a number from 0 up (or off), not {amount!r}"
+                    )
+                session.budget.cap = cap
+        totals = session.totals
+        print(session.budget.describe(totals.cost, totals.unknown_usage_calls))
+
     def stop(self) -> None:
         """Stop calls running in the background."""
         stopped = self._session.stop_all()

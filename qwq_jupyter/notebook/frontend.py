@@ -35,15 +35,37 @@ class NotebookFrontend:
 
     notebook = True
 
-    def live_view(self, *, show_reasoning: bool, on_stop: Callable[[], None] | None = None) -> View:
-        extra: tuple[Any, ...] = ()
-        if on_stop is not None:
+    def live_view(
+        self,
+        *,
+        show_reasoning: bool,
+        on_stop: Callable[[], None] | None = None,
+        on_answer: Callable[[], object] | None = None,
+        hint: str = "",
+    ) -> View:
+        buttons = []
+        if on_stop is not None or on_answer is not None:
             import ipywidgets
 
-            button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
-            button.on_click(lambda _button: on_stop())
-            extra = (button,)
-        return NotebookView(show_reasoning=show_reasoning, extra_outputs=extra)
+            if on_answer is not None:
+                answer = ipywidgets.Button(
+                    description="Answer now",
+                    icon="forward",
+                    button_style="info",
+                    tooltip="Cut the thinking here and let QwQ answer from it",
+                )
+                answer.on_click(lambda _button: on_answer())
+                buttons.append(answer)
+            if on_stop is not None:
+                stop = ipywidgets.Button(description="Stop", icon="stop", button_style="danger")
+                stop.on_click(lambda _button: on_stop())
+                buttons.append(stop)
+        extra: tuple[Any, ...] = ()
+        if buttons:
+            import ipywidgets
+
+            extra = (ipywidgets.HBox(buttons),)
+        return NotebookView(show_reasoning=show_reasoning, extra_outputs=extra, hint=hint)
 
     def progress(self, total: int, label: str) -> Progress:
         return _WidgetProgress(total, label)
@@ -62,8 +84,15 @@ class TerminalFrontend:
 
     notebook = False
 
-    def live_view(self, *, show_reasoning: bool, on_stop: Callable[[], None] | None = None) -> View:
-        return TerminalView(show_reasoning=show_reasoning)
+    def live_view(
+        self,
+        *,
+        show_reasoning: bool,
+        on_stop: Callable[[], None] | None = None,
+        on_answer: Callable[[], object] | None = None,
+        hint: str = "",
+    ) -> View:
+        return TerminalView(show_reasoning=show_reasoning, hint=hint)
 
     def progress(self, total: int, label: str) -> Progress:
         return _TextProgress(total, label)
@@ -111,7 +140,7 @@ class _TextProgress:
 
 def _progress_text(done: int, total: int, failed: int, not_run: int) -> str:
     text = f"{done}/{total} done, {failed} failed"
-    return f"{text}, {not_run} not run (interrupted)" if not_run else text
+    return f"{text}, {not_run} not run" if not_run else text
 
 
 class _Handle:

@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Int
+from traitlets import Enum, Int
 
 from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, SERVERS, QwQSettings, parameter_range
 
@@ -40,6 +40,30 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
             dest=name,
             type=kind,
             metavar=kind.__name__.upper(),
+            help=f"{trait.help} ({low:g} to {high:g})",
+        )(func)
+    return func
+
+
+def _steering_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    """One flag per steering setting, help text and range (or choices) from the trait."""
+    traits = QwQSettings.class_traits()
+    from .cell import STEERING
+
+    for name in reversed(STEERING):
+        trait = traits[name]
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(trait, Enum):
+            choices = tuple(trait.values or ())
+            func = argument(flag, dest=name, choices=choices, help=trait.help)(func)
+            continue
+        kind = int if isinstance(trait, Int) else float
+        low, high = parameter_range(name)
+        func = argument(
+            flag,
+            dest=name,
+            type=kind,
+            metavar="N" if kind is int else "DOLLARS",
             help=f"{trait.help} ({low:g} to {high:g})",
         )(func)
     return func
@@ -106,6 +130,7 @@ class QwQMagics(Magics):
         choices=SERVERS,
         help="Which OpenAI-compatible server base_url is (auto asks GET /models)",
     )
+    @_steering_flags
     @_parameter_flags
     @_listing_commands
     @line_cell_magic
@@ -259,6 +284,7 @@ class QwQMagics(Magics):
         view = frontend().live_view(
             show_reasoning=settings.show_reasoning,
             on_stop=lambda: streams[0].cancel(wait=False) if streams else None,
+            on_answer=lambda: streams[0].answer_now() if streams else None,
         )
         streams.append(self.session.run_in_background(ask, view))
         self._store(streams[0], out)
@@ -266,7 +292,10 @@ class QwQMagics(Magics):
     def _view(self, settings: QwQSettings) -> Any:
         from ..session.frontend import frontend
 
-        return frontend().live_view(show_reasoning=settings.show_reasoning)
+        key = "■" if self.in_kernel else "Ctrl-C"
+        answers = settings.interrupt == "answer" and settings.stream
+        hint = f"{key} answers now, twice stops" if answers else f"{key} stops"
+        return frontend().live_view(show_reasoning=settings.show_reasoning, hint=hint)
 
     @property
     def in_kernel(self) -> bool:

@@ -51,6 +51,11 @@ class ParameterPanel:
                         self._toggle("background", "Run in background"),
                     ]
                 ),
+                widgets.HTML("<b>Steering the thinking</b> (budget forcing, loops, cost)"),
+                *[self._parameter(name) for name in ("think_budget", "think_min", "max_cost")],
+                widgets.HBox(
+                    [self._choice(name) for name in ("on_loop", "on_budget", "interrupt")]
+                ),
                 self._text("system_prompt", "System prompt", widgets.Textarea),
                 self._dropdown("backend", "Backend", BACKENDS),
                 self._text("model", "Model", widgets.Text),
@@ -68,6 +73,8 @@ class ParameterPanel:
             control: widgets.Widget = widgets.BoundedIntText(
                 value=self.settings.seed or 1, min=low, max=high
             )
+        elif name == "max_cost":
+            control = widgets.BoundedFloatText(value=0.01, min=low, max=high, step=0.001)
         else:
             cls = widgets.IntSlider if integer else widgets.FloatSlider
             step = 1 if integer else _STEPS.get(name, 0.01)
@@ -119,8 +126,15 @@ class ParameterPanel:
         self.controls[name] = box
         return box
 
-    def _dropdown(self, name: str, label: str, options: tuple[str, ...]) -> widgets.Widget:
-        box = widgets.Dropdown(options=options, description=label, style=_STYLE, layout=_WIDE)
+    def _choice(self, name: str) -> widgets.Widget:
+        """A narrow dropdown of an Enum setting, labelled with its name."""
+        values = tuple(QwQSettings.class_traits()[name].values or ())
+        return self._dropdown(name, name, values, {"width": "250px"})
+
+    def _dropdown(
+        self, name: str, label: str, options: tuple[str, ...], layout: Any = _WIDE
+    ) -> widgets.Widget:
+        box = widgets.Dropdown(options=options, description=label, style=_STYLE, layout=layout)
         self._links.append(link((self.settings, name), (box, "value")))
         self.controls[name] = box
         return box

@@ -20,16 +20,37 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from ..core.events import AnswerDelta, Event, ReasoningDelta, Response, Retrying, ToolCallEvent
+from ..core.events import (
+    AnswerDelta,
+    Event,
+    LoopFound,
+    Meter,
+    ReasoningDelta,
+    Response,
+    Retrying,
+    ThinkingCut,
+    ThinkingExtended,
+    ToolCallEvent,
+)
 from ..core.printable import printable
 from ..render.html import block, document, escape
-from ..render.render import footer_text, notice_text, reasoning_html, response_bundle
+from ..render.render import (
+    cut_line,
+    extension_line,
+    footer_text,
+    loop_line,
+    notice_text,
+    reasoning_html,
+    response_bundle,
+)
 
 __all__ = ["NotebookView", "TerminalView"]
 
 GREY = "\x1b[38;5;245m"  # visible grey in JupyterLab, VS Code and terminals (ANSI dim is not)
 RESET = "\x1b[0m"
 FLUSH_INTERVAL = 0.2
+#: Seconds between two updates of the notebook's status line (thinking, tokens, cost, ■).
+STATUS_INTERVAL = 1.0
 #: Characters of model text streamed live, at most; the final output holds all of it.
 LIVE_LIMIT = 200_000
 
@@ -121,12 +142,17 @@ class _LiveView:
         out: TextIO | None,
         clock: Callable[[], float],
         interval: float,
+        hint: str = "",
     ) -> None:
         self._show_reasoning = show_reasoning
         self._clock = clock
         self._text = _Buffered(out or sys.stdout, clock, interval)
         self._reasoning: list[str] = []
         self._answer_started = False
+        self._hint = hint  # what ■ does while QwQ thinks
+        self._meter: Meter | None = None
+        self._steered = ""  # the last thing steering did, for the status line
+        self._started = clock()
 
     def start(self, notes: list[str]) -> None:
         self._text.notes(notes)
@@ -144,7 +170,42 @@ class _LiveView:
             self._on_tool_call(event)
         elif isinstance(event, Retrying):
             self._on_retry(event)
+        elif isinstance(event, Meter):
+            self._meter = event
+        elif isinstance(event, ThinkingCut):
+            self._steered = cut_line(event)
+            self._on_marker(self._steered)
+        elif isinstance(event, ThinkingExtended):
+            self._on_marker(extension_line(event.count, event.at_tokens))
+        elif isinstance(event, LoopFound):
+            self._steered = loop_line(event.loop)
+            self._on_marker(self._steered)
+        self._after_event()
         self._text.maybe_flush()
+
+    def _after_event(self) -> None:
+        """A chance to refresh what is shown besides the text (the notebook's status line)."""
+
+    def _on_marker(self, line: str) -> None:
+        """Steering did something (a cut, a loop, more thinking): say so where the text is."""
+        self._text.say(f"\n{line}\n")
+        self._text.flush()
+
+    def status_text(self) -> str:
+        """One line: thinking or answering, tokens, time, dollars so far and at most, and ■."""
+        meter = self._meter
+        state = "answering" if self._answer_started else "thinking"
+        tokens = meter.reasoning_tokens if meter else len(self._reasoning)
+        if self._answer_started and meter:
+            tokens = meter.answer_tokens
+        parts = [f"{state}…", f"≈{tokens:,} tokens", f"{self._clock() - self._started:.0f} s"]
+        if meter is not None:
+            parts.append(f"${meter.spent:.4f} so far, at most ${meter.worst:.4f}")
+        if self._steered:
+            parts.insert(0, self._steered)
+        elif self._hint and not self._answer_started:
+            parts.append(self._hint)
+        return " · ".join(parts)
 
     def _answer_known_at_the_end(self, response: Response) -> None:
         """An inline reply that never closed its thinking turns out to be all answer."""
@@ -174,30 +235,45 @@ class NotebookView(_LiveView):
         extra_outputs: tuple[Any, ...] = (),
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hint: str = "",
     ) -> None:
         super().__init__(
-            show_reasoning=show_reasoning, out=out, clock=clock, interval=FLUSH_INTERVAL
+            show_reasoning=show_reasoning, out=out, clock=clock, interval=FLUSH_INTERVAL, hint=hint
         )
         self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
         self._reasoning_started: float | None = None
         self._retries: list[str] = []  # kept in the final output: a slow reply has a reason
-        self._status: Any = None  # display handle for "thinking…" when reasoning is hidden
+        self._status: Any = None  # display handle of the status line
         self._last_status = 0.0
 
     def start(self, notes: list[str]) -> None:
+        self._show_chrome()
+        super().start(notes)
+
+    def _show_chrome(self) -> None:
+        """The buttons and the status line, above the streaming text."""
         from IPython.display import display
 
         for output in self._extra_outputs:
             display(output)
-        super().start(notes)
+        self._status = display(self._status_bundle(), raw=True, display_id=True)
+        self._last_status = self._clock()
 
     def _on_reasoning(self, text: str, *, first: bool) -> None:
         if self._reasoning_started is None:
             self._reasoning_started = self._clock()
         if self._show_reasoning:
             self._text.write(text.lstrip("\n") if first else text, GREY)
-        else:
-            self._update_status()
+
+    def _after_event(self) -> None:
+        now = self._clock()
+        if self._status is not None and now - self._last_status >= STATUS_INTERVAL:
+            self._last_status = now
+            self._status.update(self._status_bundle(), raw=True)
+
+    def _on_marker(self, line: str) -> None:
+        super()._on_marker(line)
+        self._last_status = 0.0  # show it in the status line at once
 
     def _on_answer_start(self) -> None:
         self._collapse()
@@ -233,8 +309,7 @@ class NotebookView(_LiveView):
         summary = f"Reasoning · ≈{len(self._reasoning):,} tokens · {thinking:.1f} s"
         text = "".join(self._reasoning)
         clear_output(wait=True)
-        for output in self._extra_outputs:
-            display(output)
+        self._show_chrome()
         display(
             {
                 "text/html": document([reasoning_html(summary, text)]),
@@ -243,21 +318,10 @@ class NotebookView(_LiveView):
             raw=True,
         )
 
-    def _update_status(self) -> None:
-        from IPython.display import display
-
-        now = self._clock()
-        if self._status is not None and now - self._last_status < 1.0:
-            return
-        self._last_status = now
-        thinking = now - (now if self._reasoning_started is None else self._reasoning_started)
-        text = f"thinking… ≈{len(self._reasoning):,} tokens, {thinking:.0f} s"
-        html = document([block(f"<i>{escape(text)}</i>", "qwq-status")])
-        bundle = {"text/plain": text, "text/html": html}
-        if self._status is None:
-            self._status = display(bundle, raw=True, display_id=True)
-        else:
-            self._status.update(bundle, raw=True)
+    def _status_bundle(self) -> dict[str, str]:
+        text = self.status_text()
+        html = document([block(f"<i>{escape(text)}</i>", "qwq-status", "opacity: 0.75")])
+        return {"text/plain": text, "text/html": html}
 
 
 class TerminalView(_LiveView):
@@ -273,8 +337,14 @@ class TerminalView(_LiveView):
         show_reasoning: bool = True,
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hint: str = "",
     ) -> None:
-        super().__init__(show_reasoning=show_reasoning, out=out, clock=clock, interval=0.05)
+        super().__init__(
+            show_reasoning=show_reasoning, out=out, clock=clock, interval=0.05, hint=hint
+        )
+
+    def start(self, notes: list[str]) -> None:
+        super().start(notes + ([f"while QwQ thinks, {self._hint}"] if self._hint else []))
 
     def _on_reasoning(self, text: str, *, first: bool) -> None:
         if not self._show_reasoning:

@@ -138,9 +138,9 @@ _TAGS = {
     "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 _CLASSES = {
-    "qwq-output", "qwq-note", "qwq-reasoning", "qwq-answer", "qwq-tool", "qwq-notice",
-    "qwq-footer", "qwq-pre", "qwq-math", "qwq-turn", "qwq-grid", "qwq-run", "qwq-table",
-    "qwq-status", "qwq-preview", "qwq-live",
+    "qwq-output", "qwq-note", "qwq-steering", "qwq-meter", "qwq-reasoning", "qwq-answer",
+    "qwq-tool", "qwq-notice", "qwq-footer", "qwq-pre", "qwq-math", "qwq-turn", "qwq-grid",
+    "qwq-run", "qwq-table", "qwq-status", "qwq-preview", "qwq-live",
     *IGNORE_MATH.split(), *_PROCESS_MATH.split(),
 }  # fmt: skip
 # Properties the chrome uses and Markdown tables align with; none of them can load a URL.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.events import Response
+from ..core.events import Loop, Response, ThinkingCut
 from ..core.printable import printable
 from ..session.frontend import frontend
 from .html import block, document, escape, markdown, preformatted
@@ -20,7 +20,10 @@ from .html import block, document, escape, markdown, preformatted
 __all__ = [
     "DisplayedResponse",
     "Rendered",
+    "cut_line",
+    "extension_line",
     "footer_text",
+    "loop_line",
     "money",
     "note_html",
     "notice_text",
@@ -30,12 +33,66 @@ __all__ = [
     "render_html",
     "render_plain",
     "response_bundle",
+    "steering_lines",
 ]
 
 
-def money(value: float | None) -> str:
-    """Dollars as every output writes them: fixed point, never e-notation."""
-    return "cost unknown" if value is None else f"${value:.5f}"
+def money(value: float | None, estimated: bool = False) -> str:
+    """Dollars as every output writes them: fixed point, never e-notation; ≈ when estimated."""
+    if value is None:
+        return "cost unknown"
+    return f"≈${value:.5f}" if estimated else f"${value:.5f}"
+
+
+#: How the outputs name why the thinking was cut.
+_CUT_BY = {
+    "budget": "think_budget",
+    "answer_now": "Answer now",
+    "loop": "the loop guard",
+    "cost": "max_cost",
+}
+_AFTER_LOOP = {
+    "answer": "answering from the reasoning before the loop",
+    "stop": "stopped",
+    "warn": "warned only (on_loop = 'warn')",
+}
+
+
+def cut_line(cut: ThinkingCut) -> str:
+    """What a cut did, in one sentence: the live marker and the final output both say it."""
+    by = _CUT_BY.get(cut.reason, cut.reason)
+    if cut.action == "answer":
+        return f"✂ thinking cut at {cut.at_tokens:,} tokens by {by}: QwQ answers from it"
+    return f"■ stopped at {cut.at_tokens:,} reasoning tokens by {by}"
+
+
+def loop_line(loop: Loop) -> str:
+    follow = _AFTER_LOOP.get(loop.action, "")
+    seen = f"🔁 {loop.describe()}, seen {loop.repeats:g}×"
+    return f"{seen}: {follow}" if follow else seen
+
+
+def extension_line(count: int, at_tokens: int | None = None) -> str:
+    at = f" at {at_tokens:,} tokens" if at_tokens is not None else ""
+    times = "" if at_tokens is not None else f" {count}×"
+    return f'⟳ QwQ ended its thinking early{at} (think_min): continued{times} with "Wait,"'
+
+
+def steering_lines(response: Response) -> list[str]:
+    """What steering did to this reply, in sentences: a loop, extended thinking, a cut.
+
+    Shown between the reasoning and the answer, so a reader knows the answer was forced.
+    """
+    lines = []
+    if response.loop is not None:
+        lines.append(loop_line(response.loop))
+    if response.extensions:
+        lines.append(extension_line(response.extensions))
+    cut = response.cut
+    if cut is not None and (cut.reason != "loop" or response.loop is None):
+        line = cut_line(cut)
+        lines.append(f"{line}, told: “{cut.closing}”" if cut.closing else line)
+    return lines
 
 
 def _seconds(value: float | None) -> str:
@@ -66,8 +123,10 @@ def footer_text(response: Response) -> str:
     ]
     speed = response.output_tokens_per_second
     parts.append("? tok/s" if speed is None else f"{speed:.1f} tok/s")
-    parts.append(money(response.cost))
-    parts.append(response.finish_reason)
+    parts.append(money(response.cost, response.usage.estimated))
+    if response.calls > 1:
+        parts.append(f"{response.calls} calls")
+    parts.append("answer forced" if response.forced else response.finish_reason)
     return " · ".join(parts)
 
 
@@ -78,6 +137,8 @@ def notice_text(response: Response) -> str | None:
         where = " while still reasoning" if not response.answer else ""
         return f"⚠ Stopped at max_tokens{where}: raise max_tokens for a full answer."
     if reason == "interrupted":
+        if response.cut is not None and response.cut.action == "stop":
+            return "■ Stopped: what arrived is kept."
         return "■ Interrupted: what arrived is kept."
     if reason == "incomplete":
         cause = f" ({response.error})" if response.error else ""
@@ -121,6 +182,15 @@ def tool_call_html(name: str, arguments: Any) -> str:
     return block(f"<p>🔧 tool call <b>{escape(str(name))}</b></p>{preformatted(text)}", "qwq-tool")
 
 
+def steering_html(line: str) -> str:
+    """A line of our own about steering: plain text, in the style of a note."""
+    return block(
+        f"<p>{escape(line)}</p>",
+        "qwq-steering",
+        "opacity: 0.85; border-left: 3px solid; padding-left: 0.6em; margin: 0.4em 0",
+    )
+
+
 def footer_html(text: str) -> str:
     return block(f'<sub style="opacity: 0.8">{escape(text)}</sub>', "qwq-footer")
 
@@ -136,6 +206,7 @@ def render_html(
     blocks = [note_html(note) for note in notes]
     if show_reasoning and response.reasoning:
         blocks.append(reasoning_html(reasoning_summary(response), response.reasoning))
+    blocks += [steering_html(line) for line in steering_lines(response)]
     if response.answer:
         blocks.append(answer_html(response.answer))
     blocks += [tool_call_html(call.name, call.arguments) for call in response.tool_calls]
@@ -154,6 +225,7 @@ def render_plain(
     lines = [f"note: {note}" for note in notes]
     if response.reasoning:
         lines.append(f"[{reasoning_summary(response)}]")
+    lines += steering_lines(response)
     if response.answer:
         lines.append(response.answer)
     for call in response.tool_calls:

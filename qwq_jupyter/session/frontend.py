@@ -46,8 +46,16 @@ class Frontend(Protocol):
     def notebook(self) -> bool:
         """True in a Jupyter kernel: rich outputs, widgets, a cell to replace."""
 
-    def live_view(self, *, show_reasoning: bool, on_stop: Callable[[], None] | None = None) -> View:
-        """The view of one call; `on_stop` adds a Stop button (a notebook's background calls)."""
+    def live_view(
+        self,
+        *,
+        show_reasoning: bool,
+        on_stop: Callable[[], None] | None = None,
+        on_answer: Callable[[], object] | None = None,
+        hint: str = "",
+    ) -> View:
+        """The view of one call. `on_stop` and `on_answer` add Stop and Answer now buttons (a
+        notebook's background calls); `hint` is what the status line says ■ does."""
 
     def progress(self, total: int, label: str) -> Progress: ...
 

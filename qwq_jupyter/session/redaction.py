@@ -13,7 +13,16 @@ from bisect import bisect_right
 from typing import Literal
 
 from ..core.credentials import MASK, redact, redact_data
-from ..core.events import AnswerDelta, Event, ReasoningDelta, Response, ToolCall, ToolCallEvent
+from ..core.events import (
+    AnswerDelta,
+    Event,
+    ReasoningDelta,
+    Response,
+    ThinkingCut,
+    ThinkingExtended,
+    ToolCall,
+    ToolCallEvent,
+)
 
 __all__ = ["LiveRedaction", "StreamRedactor", "redact_response"]
 
@@ -111,6 +120,9 @@ class LiveRedaction:
             return _as_events(self._text.feed("answer", event.text))
         if isinstance(event, ToolCallEvent):
             return [ToolCallEvent(ToolCall(**redact_data(event.call.to_dict(), self._secrets)))]
+        if isinstance(event, (ThinkingCut, ThinkingExtended)):
+            # The reasoning before the marker is shown before it; nothing continues it.
+            return [*_as_events(self._text.flush()), event]
         return [event]
 
     def end(self) -> list[Event | None]:

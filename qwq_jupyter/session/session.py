@@ -18,6 +18,7 @@ from ..core.errors import ConfigurationError
 from ..core.events import Event, Response
 from ..core.settings import QwQSettings
 from ..core.template import apply_chat_template
+from .budget import Budget
 from .conversation import (
     Conversation,
     ConversationStore,
@@ -30,7 +31,8 @@ from .redaction import LiveRedaction, redact_response
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
-    from ..client.stream import QwQClient, ResponseStream
+    from ..client.steering import Steering
+    from ..client.stream import EventSource, QwQClient, ResponseStream
     from ..wire.request import HTTPRequest
 
 __all__ = ["Ask", "Session", "Totals"]
@@ -75,6 +77,8 @@ class Ask:
     system_prompt: str = ""
     fresh: bool = False  # the conversation starts with this turn (new, or --new)
     redacted: bool = False  # a known secret was masked in what is sent
+    #: How the thinking is steered while it streams (None: not streamed, nothing to steer).
+    steering: Steering | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -87,6 +91,18 @@ class Ask:
                 return {"prompt": self.prompt}  # the user wrote the template themselves
             return {"prompt": apply_chat_template(self.fit.messages)}
         return {"messages": self.fit.messages}
+
+    def template(self) -> str:
+        """The prompt as QwQ reads it: what a raw continuation of its thinking extends."""
+        return self.request_input().get("prompt") or apply_chat_template(self.fit.messages)
+
+
+def steering_for(ask: Ask) -> Steering | None:
+    """The steering of a streamed call; ConfigurationError for settings that cannot work."""
+    from ..client.steering import Steering
+
+    steering = Steering.of(ask.settings, ask.template(), ask.fit.input_tokens)
+    return steering if ask.settings.stream else None
 
 
 @dataclass
@@ -120,6 +136,8 @@ class Session:
     #: Called after each recorded turn (the panel refreshes its conversation size).
     listeners: list[Callable[[], None]] = field(default_factory=list)
     last_comparison: Any = None
+    #: The cap on what this session may spend (`%qwq budget D`).
+    budget: Budget = field(default_factory=Budget)
     cassette: Cassette | None = field(default_factory=lambda: _cassette_from_environment())
     #: The backend to go back to when the demo is left (`%qwq demo` then `%qwq login`).
     _before_demo: str | None = None
@@ -216,7 +234,7 @@ class Session:
         fit = fit_to_window(masked, settings.max_tokens, settings.context_window, self.estimator)
         if fit.clamped_from is not None:
             settings = settings.override(max_tokens=fit.max_tokens)
-        return Ask(
+        ask = Ask(
             prompt,
             settings,
             conversation,
@@ -228,6 +246,8 @@ class Session:
             fresh,
             redacted,
         )
+        ask.steering = steering_for(ask)
+        return ask
 
     @property
     def demo(self) -> bool:
@@ -242,20 +262,53 @@ class Session:
         no network; and the demo, which answers in-process. Only the HTTP client needs a key,
         so a replay or the demo prepares its request without one.
         """
-        cassette = self.cassette
+        self.check_budget([ask])
         request = self.prepare(ask)
-        source = self.client.async_client  # answers the demo in-process, others over HTTP
-        if cassette is not None:
-            return self.client.send(request, ask.settings, source=cassette.wrap(source))
-        return self.client.send(request, ask.settings)
+        source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
+        if self.cassette is not None:
+            source = self.cassette.wrap(source)
+        if ask.steering is not None:
+            source = self.steered(ask, source)
+        return self.client.send(request, ask.settings, source=source)
+
+    def check_budget(self, asks: list[Ask]) -> None:
+        """Refuse, before anything is sent, calls whose worst case would cross the budget."""
+        worst = sum(ask.steering.worst_case() for ask in asks if ask.steering is not None)
+        self.budget.check(worst, self.totals.cost)
+
+    def steered(self, ask: Ask, source: EventSource) -> EventSource:
+        """`source` with its thinking steered: budgets, Answer now, the loop guard, caps."""
+        from ..client.steering import SteeredSource
+        from ..wire.reasoning import OpensIn
+
+        assert ask.steering is not None
+        client, offline = self.client.async_client, self.offline
+
+        def continuation(text: str, opens_in: OpensIn, max_tokens: int) -> HTTPRequest:
+            return client.prepare_continuation(
+                ask.settings, text, opens_in, max_tokens, credentials_needed=not offline
+            )
+
+        return SteeredSource(source, ask.steering, continuation)
+
+    @property
+    def offline(self) -> bool:
+        """Replies come from a cassette's replay: nothing is sent, no key is needed."""
+        return self.cassette is not None and self.cassette.mode == "replay"
 
     def prepare(self, ask: Ask) -> HTTPRequest:
-        """The request `ask` makes; a replay or the demo sends nothing, so needs no key."""
-        cassette = self.cassette
-        offline = cassette is not None and cassette.mode == "replay"
-        return self.client.prepare(
-            settings=ask.settings, credentials_needed=not offline, **ask.request_input()
+        """The request `ask` makes; a replay or the demo sends nothing, so needs no key.
+
+        A call that asks to cut or extend its thinking is refused here, before anything is
+        sent, if its server cannot continue raw text.
+        """
+        request = self.client.prepare(
+            settings=ask.settings, credentials_needed=not self.offline, **ask.request_input()
         )
+        settings = ask.settings
+        if ask.steering is not None and (settings.think_budget is not None or settings.think_min):
+            request.rules.continues_raw(settings, self.client.credentials)
+        return request
 
     def use_cassette(self, path: str | None, mode: str, speed: float = 1.0) -> str:
         """Record to or replay from `path`; `None` turns it off."""
@@ -285,9 +338,7 @@ class Session:
                 stream = self.start(ask)
             view.start(notes)
             started = True
-            for event in stream.events(tick=0.05):
-                for shown in live.events(event):
-                    view.on_event(shown)
+            _stream_into(view, stream, live, answer_first=ask.settings.interrupt == "answer")
         except KeyboardInterrupt:
             if stream is None:
                 raise  # nothing was sent
@@ -346,6 +397,10 @@ class Session:
         idle = self._idle.get(name)
         if idle is not None:
             idle.wait(timeout)
+
+    def answer_all(self) -> int:
+        """Answer now for the background calls still thinking; how many there were."""
+        return sum(stream.answer_now() for stream in list(self._running.values()))
 
     def stop_all(self) -> int:
         """Cancel the calls running in the background; how many there were."""
@@ -421,6 +476,31 @@ class Session:
 
     def conversation_tokens(self, name: str | None = None) -> int:
         return self.estimator.estimate(self.conversation(name).history())
+
+
+def _stream_into(
+    view: View, stream: ResponseStream, live: LiveRedaction, *, answer_first: bool
+) -> None:
+    """Show the stream's events; ■ while QwQ thinks forces its answer, a second ■ stops.
+
+    The stream is read with `cancel_on_exit=False`, so an interrupt that lands anywhere,
+    even inside the view, leaves the call running until this decides what ■ meant.
+    """
+    while True:
+        try:
+            for event in stream.events(tick=0.05, cancel_on_exit=False):
+                for shown in live.events(event):
+                    view.on_event(shown)
+            return
+        except KeyboardInterrupt:
+            if answer_first and stream.answer_now():
+                answer_first = False  # the next ■ stops
+                continue
+            stream.cancel()
+            return
+        except BaseException:
+            stream.cancel()
+            raise
 
 
 def _cassette_from_environment() -> Cassette | None:

@@ -89,7 +89,8 @@ def read_chunk(data: dict[str, Any]) -> Chunk:
     choices = data.get("choices")
     if isinstance(choices, list) and choices:
         choice = choices[0] if isinstance(choices[0], dict) else {}
-        part = choice.get("delta") or choice.get("message") or {}
+        # A completions reply (a raw continuation) carries `text` where chat has a delta.
+        part = choice.get("delta") or choice.get("message") or {"content": choice.get("text")}
         chunk.finish_reason = choice.get("finish_reason")
     else:
         part = data

@@ -28,7 +28,7 @@ from ..core.events import (
 )
 from .chunks import Chunk, ToolCallAssembler, read_error
 from .dialects import WORKERS_AI, Dialect
-from .reasoning import ReasoningSplitter
+from .reasoning import OpensIn, ReasoningSplitter
 from .sse import DONE
 
 __all__ = ["EventDecoder"]
@@ -53,14 +53,20 @@ class EventDecoder:
     (`runaway()`), and the client stops reading rather than fill the kernel's memory.
 
     `dialect` reads the payloads (the request's `rules`); Workers AI's, the default, reads
-    both shapes, with its own chunk as the fast path.
+    both shapes, with its own chunk as the fast path. `opens_in="answer"`: the request was a
+    continuation whose prompt closed the thinking, so its text is all answer.
     """
 
-    def __init__(self, max_tokens: object = None, dialect: Dialect = WORKERS_AI) -> None:
+    def __init__(
+        self,
+        max_tokens: object = None,
+        dialect: Dialect = WORKERS_AI,
+        opens_in: OpensIn = "reasoning",
+    ) -> None:
         self._text_only = dialect.text_only
         self._read_chunk = dialect.read_chunk
         self._read_error = dialect.read_error
-        self._splitter = ReasoningSplitter()
+        self._splitter = ReasoningSplitter(opens_in)
         self._tools = ToolCallAssembler()
         valid = isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0
         self._max_tokens: int | None = max_tokens if valid else None  # type: ignore[assignment]

@@ -36,6 +36,7 @@ __all__ = [
     "CloudflareOpenAI",
     "Dialect",
     "OpenAICompatible",
+    "OpenAICompletions",
     "ToolCallAssembler",
     "WorkersAI",
     "dialect_for",
@@ -154,6 +155,13 @@ class Dialect:
         """(code, message) of an error body, either shape; None if it is no error."""
         return read_error(body)
 
+    def continues_raw(self, settings: QwQSettings, credentials: Credentials) -> Dialect:
+        """The dialect that carries a raw continuation of QwQ's text (budget forcing).
+
+        ConfigurationError, in one line saying what to use instead, where there is none.
+        """
+        raise ConfigurationError(f"{self.name} cannot continue raw text")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} dialect>"
 
@@ -200,6 +208,9 @@ class WorkersAI(Dialect):
 
     def text_only(self, data: dict[str, Any]) -> str | None:
         return native_text(data)
+
+    def continues_raw(self, settings: QwQSettings, credentials: Credentials) -> Dialect:
+        return self  # the same route, with `prompt` and `raw: true`
 
 
 class AIGateway(WorkersAI):
@@ -312,6 +323,17 @@ class CloudflareOpenAI(Dialect):
             return credentials.openai_key
         return credentials.api_token if on_cloudflare(url, settings) else Secret("")
 
+    def continues_raw(self, settings: QwQSettings, credentials: Credentials) -> Dialect:
+        # Cloudflare's /ai/v1 serves no /completions; the native route of the same account
+        # continues raw text with the same token.
+        if credentials.account_id and credentials.api_token:
+            return WORKERS_AI
+        raise ConfigurationError(
+            "Cloudflare's OpenAI-compatible endpoint cannot continue raw text, which cutting "
+            "the thinking needs; set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN (the "
+            "native route does it), or use backend workers-ai"
+        )
+
 
 @dataclass(frozen=True, repr=False)
 class OpenAICompatible(CloudflareOpenAI):
@@ -391,6 +413,48 @@ class OpenAICompatible(CloudflareOpenAI):
         if key:
             headers["Authorization"] = f"Bearer {key.reveal()}"
         return {"url": url, "headers": headers}
+
+    def continues_raw(self, settings: QwQSettings, credentials: Credentials) -> Dialect:
+        return OpenAICompletions(self.kind, self.server)
+
+
+@dataclass(frozen=True, repr=False)
+class OpenAICompletions(OpenAICompatible):
+    """Raw text on an OpenAI-compatible server: `POST {base_url}/completions` with `prompt`.
+
+    vLLM, SGLang, llama.cpp's server and Ollama serve it; the reply's chunks carry
+    `choices[0].text`, which `read_chunk` reads like a delta's content.
+    """
+
+    def check(
+        self,
+        settings: QwQSettings,
+        credentials: Credentials,
+        prompt: str | None,
+        credentials_needed: bool = True,
+    ) -> None:
+        if prompt is None:
+            raise ConfigurationError("/completions takes a prompt, not messages")
+        _check_url(settings.base_url, "base_url")
+
+    def body(
+        self,
+        messages: list[Message] | None,
+        prompt: str | None,
+        params: dict[str, Any],
+        model: str,
+    ) -> dict[str, Any]:
+        params = {k: v for k, v in params.items() if k not in ("guided_json", "tools")}
+        body: dict[str, Any] = {"model": model, "prompt": prompt, **params}
+        if body.get("stream"):
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def url(self, settings: QwQSettings, credentials: Credentials, model: str) -> str:
+        return settings.base_url.rstrip("/") + "/completions"
+
+    def continues_raw(self, settings: QwQSettings, credentials: Credentials) -> Dialect:
+        return self
 
 
 WORKERS_AI = WorkersAI()

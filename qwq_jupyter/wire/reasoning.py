@@ -17,7 +17,11 @@ from typing import Literal
 
 from ..core.public import publish
 
-__all__ = ["ReasoningSplitter"]
+__all__ = ["OpensIn", "ReasoningSplitter"]
+
+#: Where a reply's text begins: inside the reasoning (QwQ's template opened `<think>` in the
+#: prompt), or in the answer (a continuation whose prompt already closed it with `</think>`).
+OpensIn = Literal["reasoning", "answer"]
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
@@ -26,13 +30,19 @@ Part = tuple[Literal["reasoning", "answer"], str]
 
 
 class ReasoningSplitter:
-    """Feed text pieces in order; get ("reasoning" | "answer", text) parts back."""
+    """Feed text pieces in order; get ("reasoning" | "answer", text) parts back.
 
-    def __init__(self) -> None:
-        self._state: Literal["start", "reasoning", "answer"] = "start"
+    `opens_in="answer"`: the prompt ended the thinking itself (a forced answer), so every
+    piece is answer text.
+    """
+
+    def __init__(self, opens_in: OpensIn = "reasoning") -> None:
+        self._state: Literal["start", "reasoning", "answer"] = (
+            "answer" if opens_in == "answer" else "start"
+        )
         self._held = ""
         self._answer_started = False
-        self.saw_close_tag = False
+        self.saw_close_tag = opens_in == "answer"
 
     def feed(self, text: str) -> list[Part]:
         if not self._held and "<" not in text:  # most pieces: no tag can start in them

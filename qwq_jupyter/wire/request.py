@@ -16,9 +16,10 @@ from ..core.credentials import Credentials, redact
 from ..core.errors import ConfigurationError
 from ..core.settings import QwQSettings
 from .dialects import WORKERS_AI, Dialect, Message, dialect_for, host_of
+from .reasoning import OpensIn
 from .servers import ServerInfo
 
-__all__ = ["HTTPRequest", "build_request", "check_request", "encode_body"]
+__all__ = ["HTTPRequest", "build_continuation", "build_request", "check_request", "encode_body"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class HTTPRequest:
     rules: Dialect = field(default=WORKERS_AI, repr=False, compare=False)
     #: What a dry run should say besides the body: parameters left out, a model substituted.
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: Where the reply's text begins: in the reasoning, or (a forced answer) in the answer.
+    opens_in: OpensIn = field(default="reasoning", compare=False)
 
     @property
     def host(self) -> str:
@@ -59,17 +62,19 @@ def check_request(
     prompt: str | None = None,
     server: ServerInfo | None = None,
     credentials_needed: bool = True,
+    dialect: Dialect | None = None,
 ) -> Dialect:
     """The dialect of this call, once everything that needs no server is checked.
 
     The client calls it before asking a server anything, so a bad setting or an out-of-range
-    value is refused before any request at all.
+    value is refused before any request at all. `dialect` overrides the one the settings
+    speak (a raw continuation goes to `/completions` on an OpenAI-compatible server).
     """
     if (messages is None) == (prompt is None):
         raise ConfigurationError("give either messages or prompt")
     if prompt is not None and not prompt:
         raise ConfigurationError("prompt must not be empty")
-    dialect = dialect_for(settings, server)
+    dialect = dialect or dialect_for(settings, server)
     dialect.check(settings, credentials, prompt, credentials_needed)
     dialect.check_ranges(settings.model_parameters())
     return dialect
@@ -83,6 +88,8 @@ def build_request(
     prompt: str | None = None,
     server: ServerInfo | None = None,
     credentials_needed: bool = True,
+    dialect: Dialect | None = None,
+    opens_in: OpensIn = "reasoning",
 ) -> HTTPRequest:
     """The URL, headers and JSON body for one call with these settings.
 
@@ -99,6 +106,7 @@ def build_request(
         prompt=prompt,
         server=server,
         credentials_needed=credentials_needed,
+        dialect=dialect,
     )
     params = settings.model_parameters()
     sent, notes = dialect.parameters(params)
@@ -109,7 +117,39 @@ def build_request(
     parts.update({f"extra_body[{name!r}]": value for name, value in settings.extra_body.items()})
     content = encode_body(body, parts)
     # Nothing below raises: no frame of a traceback holds the URL or the key.
-    return _addressed(dialect, settings, credentials, body, content, model, notes + model_notes)
+    return _addressed(
+        dialect, settings, credentials, body, content, model, notes + model_notes, opens_in
+    )
+
+
+def build_continuation(
+    settings: QwQSettings,
+    credentials: Credentials,
+    text: str,
+    *,
+    opens_in: OpensIn,
+    max_tokens: int,
+    server: ServerInfo | None = None,
+    credentials_needed: bool = True,
+) -> HTTPRequest:
+    """A raw continuation of QwQ's own text: the template, the reasoning so far, and either
+    the closing `</think>` (`opens_in="answer"`) or a nudge to think on ("reasoning").
+
+    Each dialect says where raw text goes (`Dialect.continues_raw`): Workers AI's own route
+    with `raw: true`, or `/completions` on an OpenAI-compatible server. Tools and a JSON
+    schema are not sent: the template text carries the conversation as QwQ reads it.
+    """
+    dialect = dialect_for(settings, server).continues_raw(settings, credentials)
+    raw = settings.override(max_tokens=max_tokens, raw=True, tools=None, guided_json=None)
+    return build_request(
+        raw,
+        credentials,
+        prompt=text,
+        server=server,
+        credentials_needed=credentials_needed,
+        dialect=dialect,
+        opens_in=opens_in,
+    )
 
 
 def _addressed(
@@ -120,6 +160,7 @@ def _addressed(
     content: bytes,
     model: str,
     notes: tuple[str, ...],
+    opens_in: OpensIn = "reasoning",
 ) -> HTTPRequest:
     """The request with its URL and headers: the one place they exist outside `HTTPRequest`."""
     url = dialect.url(settings, credentials, model)
@@ -142,6 +183,7 @@ def _addressed(
         content=content,
         rules=dialect,
         notes=notes,
+        opens_in=opens_in,
     )
 
 

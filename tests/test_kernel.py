@@ -37,8 +37,14 @@ def test_streamed_answer_over_iopub(kernel, server) -> None:
     streams = run.of_type("stream")
     assert len(streams) >= 2  # the reasoning arrived in several pieces, live
     assert streams[0]["content"]["text"].startswith("\x1b[38;5;245m")  # grey reasoning
-    kinds = [m["msg_type"] for m in run.messages if m["msg_type"] != "status"]
-    # live grey reasoning, collapse at the answer, answer text, final portable display
+    kinds = [
+        m["msg_type"] for m in run.messages if m["msg_type"] not in ("status", "execute_input")
+    ]
+    # the status line, live grey reasoning, collapse at the answer, answer, final display
+    status = str(run.of_type("display_data")[0]["content"])
+    assert kinds[0] == "display_data" and "thinking…" in status
+    assert "■ answers now, twice stops" in status
+    kinds = kinds[1:]
     assert kinds.index("stream") < kinds.index("clear_output") < kinds.index("display_data")
     final = run.last_display()
     html = final["text/html"]
@@ -75,7 +81,6 @@ def test_interrupt_while_thinking_forces_the_answer(kernel, server) -> None:
     msg_id = _interrupt_while_thinking(kernel, server, "%%qwq\nthink long")
     run = kernel.collect(msg_id)
     assert run.reply["content"]["status"] == "ok"
-    assert "answers now, twice stops" in str(run.of_type("display_data")[0]["content"])
     final = run.last_display()["text/html"]
     assert "thinking cut at" in final and "by Answer now" in final
     assert "Answered from the reasoning so far." in final and "step1" in final
@@ -178,8 +183,10 @@ def test_answer_command_forces_background_calls(kernel, server) -> None:
     assert kernel.execute("%qwq answer").stdout == "answering now: 1 background call\n"
     kernel.wait_for(
         msg_id,
-        lambda m: m["msg_type"] == "display_data"
-        and "Forced by command." in m["content"]["data"].get("text/html", ""),
+        lambda m: (
+            m["msg_type"] == "display_data"
+            and "Forced by command." in m["content"]["data"].get("text/html", "")
+        ),
     )
     assert kernel.execute("%qwq answer").stdout == "no background call is thinking\n"
 

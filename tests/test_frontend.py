@@ -26,7 +26,9 @@ class Recording:
         self.displays: list[list[dict[str, str]]] = []
         self.shown: list[Any] = []
 
-    def live_view(self, *, show_reasoning: bool, on_stop: Any = None) -> Any:
+    def live_view(
+        self, *, show_reasoning: bool, on_stop: Any = None, on_answer: Any = None, hint: str = ""
+    ) -> Any:
         self.views.append({"show_reasoning": show_reasoning, "stop": on_stop})
         return TerminalFrontend().live_view(show_reasoning=show_reasoning)
 

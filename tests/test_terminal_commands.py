@@ -29,6 +29,8 @@ LINES = {
     "record": "record {tmp}/lesson.json",
     "replay": "replay {tmp}/lesson.json 0",
     "demo": "demo",
+    "answer": "answer",
+    "budget": "budget 5",
     "stop": "stop",
 }
 

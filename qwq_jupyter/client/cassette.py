@@ -37,7 +37,7 @@ from ..core.events import (
 if TYPE_CHECKING:
     from ..core.settings import QwQSettings
     from ..wire.request import HTTPRequest
-    from .stream import EventSource
+    from .source import EventSource
 
 __all__ = ["Cassette"]
 

@@ -39,11 +39,12 @@ from ..wire.inflate import Inflater
 from ..wire.reasoning import OpensIn
 from ..wire.replies import ERROR_BODY_BYTES, api_error, parse_json_body, redirect_error
 from ..wire.request import HTTPRequest, build_continuation, build_request, check_request
-from ..wire.servers import ServerInfo, read_models
+from ..wire.servers import ServerInfo
 from ..wire.sse import SSEDecoder
 from .bounded import Deadline, content_encoding, open_reply, read_body
 from .demo import DemoSource
 from .loop import LoopThread
+from .probe import ServerDirectory
 from .retry import RetryPolicy
 
 __all__ = ["AsyncQwQClient", "response_builder"]
@@ -54,10 +55,6 @@ T = TypeVar("T")
 #: A non-streamed reply may be this large plus `BODY_BYTES_PER_TOKEN` per allowed token.
 BODY_BASE_BYTES = 1024 * 1024
 BODY_BYTES_PER_TOKEN = 256  # generous: JSON escapes a character in up to 12 bytes
-#: Asking a server `GET /models` takes at most this long (or the deadline, if shorter).
-PROBE_SECONDS = 10.0
-#: A model list is read up to this size; a longer one counts as no list.
-MODELS_BODY_BYTES = 1024 * 1024
 
 # httpx logs each request's URL at INFO level, and Cloudflare URLs hold the account id.
 _ACCOUNT_IN_URL = re.compile(r"(/accounts/|gateway\.ai\.cloudflare\.com/v1/)[^/\s]+")
@@ -103,7 +100,7 @@ class AsyncQwQClient:
         self._jitter = jitter
         self._http: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
-        self._servers: dict[str, ServerInfo] = {}  # base_url -> its answer to GET /models
+        self._servers = ServerDirectory()  # each base_url's answer to GET /models
 
     def __repr__(self) -> str:
         return f"<AsyncQwQClient backend={self.settings.backend} model={self.settings.model}>"
@@ -134,7 +131,7 @@ class AsyncQwQClient:
         dialect = check_request(
             settings, self.credentials, messages=messages, prompt=prompt, credentials_needed=needed
         )
-        server = self._servers.get(_server_key(settings))
+        server = self._servers.known(settings)
         if server is None and dialect.asks_server(settings):
             server = _wait_for(self.server_info(settings, dialect))
         return build_request(
@@ -166,7 +163,7 @@ class AsyncQwQClient:
             text,
             opens_in=opens_in,
             max_tokens=max_tokens,
-            server=self._servers.get(_server_key(settings)),
+            server=self._servers.known(settings),
             credentials_needed=credentials_needed,
         )
 
@@ -199,34 +196,7 @@ class AsyncQwQClient:
         dialect = dialect or dialect_for(settings)
         if not dialect.asks_server(settings):
             return None
-        key = _server_key(settings)
-        known = self._servers.get(key)
-        if known is not None:
-            return known
-        server, lasting = await self._ask_server(settings, dialect)
-        if lasting:
-            self._servers[key] = server
-        return server
-
-    async def _ask_server(self, settings: QwQSettings, dialect: Dialect) -> tuple[ServerInfo, bool]:
-        """(what the server said, whether it answered); bounded by PROBE_SECONDS."""
-        seconds = min(PROBE_SECONDS, settings.deadline)
-        timeout = httpx.Timeout(
-            connect=min(settings.connect_timeout, seconds),
-            read=min(settings.stall_timeout, seconds),
-            write=min(settings.connect_timeout, seconds),
-            pool=min(settings.connect_timeout, seconds),
-        )
-        try:
-            status, body = await asyncio.wait_for(
-                _get_models(self._client(), dialect, settings, self.credentials, timeout),
-                seconds,
-            )
-        except (httpx.TransportError, asyncio.TimeoutError) as exc:
-            return ServerInfo(problem=f"GET /models failed: {type(exc).__name__}"), False
-        except Exception as exc:  # anything odd in the answer: a generic server, still
-            return ServerInfo(problem=f"GET /models failed: {type(exc).__name__}"), True
-        return read_models(status, body), True
+        return await self._servers.ask(self._client(), settings, dialect, self.credentials)
 
     def builder(self, settings: QwQSettings | None = None) -> ResponseBuilder:
         return response_builder(settings or self.settings)
@@ -459,10 +429,6 @@ class AsyncQwQClient:
         return error
 
 
-def _server_key(settings: QwQSettings) -> str:
-    return settings.base_url.rstrip("/")
-
-
 def _wait_for(coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on the loop thread and wait; refused on that very loop (it would hang)."""
     thread = LoopThread.get()
@@ -477,30 +443,6 @@ def _wait_for(coro: Coroutine[Any, Any, T]) -> T:
             "event loop; use `await client.aprepare(...)`"
         )
     return thread.run(coro)
-
-
-async def _get_models(
-    http: httpx.AsyncClient,
-    dialect: Dialect,
-    settings: QwQSettings,
-    credentials: Credentials,
-    timeout: httpx.Timeout,
-) -> tuple[int, bytes | None]:
-    """The status and body of `GET /models`; the URL and key pass straight to httpx."""
-    reply = await http.send(
-        http.build_request(
-            "GET", **dialect.server_question(settings, credentials), timeout=timeout
-        ),
-        stream=True,
-    )
-    try:
-        if not 200 <= reply.status_code < 300:
-            return reply.status_code, None
-        inflater = Inflater(content_encoding(reply))
-        body, truncated = await read_body(reply, inflater, MODELS_BODY_BYTES)
-    finally:
-        await reply.aclose()
-    return reply.status_code, None if truncated else body
 
 
 def _as_sent(settings: QwQSettings, request: HTTPRequest) -> QwQSettings:

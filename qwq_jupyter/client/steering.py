@@ -48,7 +48,7 @@ from .repetition import RepetitionGuard
 
 if TYPE_CHECKING:
     from ..wire.request import HTTPRequest
-    from .stream import EventSource
+    from .source import EventSource
 
 __all__ = ["CLOSING", "WAIT", "SteeredSource", "Steering", "sentence_end"]
 

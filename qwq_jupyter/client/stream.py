@@ -1,8 +1,8 @@
 """Reading a call synchronously: the sources of events, `ResponseStream`, and `QwQClient`.
 
 `AsyncQwQClient` (client.py) is the async core; this is the synchronous face a notebook and a
-script use, over the private loop thread. A stream reads from an `EventSource`: the HTTP
-client, a cassette, or the offline demo.
+script use, over the private loop thread. A stream reads from an `EventSource` (source.py):
+the HTTP client, a cassette, the offline demo, or a steered call wrapping one of them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -27,21 +27,10 @@ from ..wire.inflate import PIECE as _PIECE  # noqa: F401 (tests/test_bounds.py r
 from ..wire.request import HTTPRequest
 from .client import _END, AsyncQwQClient, _as_sent, response_builder
 from .loop import LoopThread
+from .source import EventSource
 from .steering import SteeredSource
 
 __all__ = ["EventSource", "QwQClient", "ResponseStream"]
-
-
-class EventSource(Protocol):
-    """Where a call's events come from: the HTTP client, a cassette, or the offline demo.
-
-    Each turns a prepared request into batches of events (one batch per network read, or per
-    recorded or scripted step), ending with one `Finish`.
-    """
-
-    def event_batches(
-        self, request: HTTPRequest, settings: QwQSettings | None = None
-    ) -> AsyncIterator[list[Event]]: ...
 
 
 class ResponseStream:

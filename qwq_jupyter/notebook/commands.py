@@ -248,7 +248,7 @@ class Commands:
         session = self._session
         if amount is not None:
             if amount.lower() in ("off", "none"):
-                session.budget.cap = None
+                session.cap_spending(None)
             else:
                 try:
                     cap = float(amount.lstrip("$"))
@@ -258,7 +258,7 @@ class Commands:
                     raise UsageError(
                         f"%qwq budget: DOLLARS must be a number from 0 up (or off), not {amount!r}"
                     )
-                session.budget.cap = cap
+                session.cap_spending(cap)
         totals = session.totals
         print(session.budget.describe(totals.cost, totals.unknown_usage_calls))
 

@@ -17,25 +17,24 @@ from ..core.credentials import Credentials, known_secrets, redact, redact_data
 from ..core.errors import ConfigurationError
 from ..core.events import Event, Response
 from ..core.settings import QwQSettings
-from ..core.template import apply_chat_template
+from .ask import PROMPT_REDACTED, REPLY_REDACTED, Ask, Totals, steering_for
 from .budget import Budget
 from .conversation import (
     Conversation,
     ConversationStore,
     TokenEstimator,
     Turn,
-    WindowFit,
     fit_to_window,
 )
 from .redaction import LiveRedaction, redact_response
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
-    from ..client.steering import Steering
-    from ..client.stream import EventSource, QwQClient, ResponseStream
+    from ..client.source import EventSource
+    from ..client.stream import QwQClient, ResponseStream
     from ..wire.request import HTTPRequest
 
-__all__ = ["Ask", "Session", "Totals"]
+__all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Session", "Totals"]
 
 #: How to leave the demo for the real model, said wherever the demo is.
 _FOR_THE_REAL_MODEL = "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
@@ -54,75 +53,6 @@ class View(Protocol):
         """An event, or None when the stream pauses (a chance to flush)."""
 
     def finish(self, response: Response, notes: list[str]) -> None: ...
-
-
-PROMPT_REDACTED = (
-    "a known secret (API token, key or account id) in the prompt was replaced by **** "
-    "before sending"
-)
-REPLY_REDACTED = "a known secret (API token, key or account id) in the reply is shown as ****"
-
-
-@dataclass
-class Ask:
-    """One `%%qwq` cell, resolved: what to send, where its turn goes, and what to say first."""
-
-    prompt: str
-    settings: QwQSettings
-    conversation: Conversation
-    slot: int | None  # None: a one-off question, not recorded
-    messages: list[dict[str, Any]]
-    fit: WindowFit
-    cell_id: str | None = None
-    system_prompt: str = ""
-    fresh: bool = False  # the conversation starts with this turn (new, or --new)
-    redacted: bool = False  # a known secret was masked in what is sent
-    #: How the thinking is steered while it streams (None: not streamed, nothing to steer).
-    steering: Steering | None = None
-
-    @property
-    def notes(self) -> list[str]:
-        return self.fit.notices() + ([PROMPT_REDACTED] if self.redacted else [])
-
-    def request_input(self) -> dict[str, Any]:
-        """`messages=` for the chat template, or `prompt=` for a raw request."""
-        if self.settings.raw:
-            if "<|im_start|>" in self.prompt:
-                return {"prompt": self.prompt}  # the user wrote the template themselves
-            return {"prompt": apply_chat_template(self.fit.messages)}
-        return {"messages": self.fit.messages}
-
-    def template(self) -> str:
-        """The prompt as QwQ reads it: what a raw continuation of its thinking extends."""
-        return self.request_input().get("prompt") or apply_chat_template(self.fit.messages)
-
-
-def steering_for(ask: Ask) -> Steering | None:
-    """The steering of a streamed call; ConfigurationError for settings that cannot work."""
-    from ..client.steering import Steering
-
-    steering = Steering.of(ask.settings, ask.template(), ask.fit.input_tokens)
-    return steering if ask.settings.stream else None
-
-
-@dataclass
-class Totals:
-    """Tokens and dollars spent in this session."""
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: float = 0.0
-    unknown_usage_calls: int = 0
-
-    def add(self, response: Response) -> None:
-        self.calls += 1
-        if not response.usage.known:
-            self.unknown_usage_calls += 1
-            return
-        self.input_tokens += response.usage.input_tokens or 0
-        self.output_tokens += response.usage.output_tokens or 0
-        self.cost += response.cost or 0.0
 
 
 @dataclass
@@ -270,6 +200,10 @@ class Session:
         if ask.steering is not None:
             source = self.steered(ask, source)
         return self.client.send(request, ask.settings, source=source)
+
+    def cap_spending(self, dollars: float | None) -> None:
+        """`%qwq budget D`: what this session may spend from now on in all (None: no cap)."""
+        self.budget.cap = dollars
 
     def check_budget(self, asks: list[Ask]) -> None:
         """Refuse, before anything is sent, calls whose worst case would cross the budget."""

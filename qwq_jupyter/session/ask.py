@@ -1,0 +1,88 @@
+"""One cell's question, resolved (`Ask`), and what the session has spent (`Totals`).
+
+`Session.ask` builds an `Ask`: the messages after trimming to the window, the settings of this
+call, where its turn goes, and how its thinking is steered. Everything else reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..core.events import Response
+from ..core.settings import QwQSettings
+from ..core.template import apply_chat_template
+from .conversation import Conversation, WindowFit
+
+if TYPE_CHECKING:
+    from ..client.steering import Steering
+
+__all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Totals", "steering_for"]
+
+PROMPT_REDACTED = (
+    "a known secret (API token, key or account id) in the prompt was replaced by **** "
+    "before sending"
+)
+REPLY_REDACTED = "a known secret (API token, key or account id) in the reply is shown as ****"
+
+
+@dataclass
+class Ask:
+    """One `%%qwq` cell, resolved: what to send, where its turn goes, and what to say first."""
+
+    prompt: str
+    settings: QwQSettings
+    conversation: Conversation
+    slot: int | None  # None: a one-off question, not recorded
+    messages: list[dict[str, Any]]
+    fit: WindowFit
+    cell_id: str | None = None
+    system_prompt: str = ""
+    fresh: bool = False  # the conversation starts with this turn (new, or --new)
+    redacted: bool = False  # a known secret was masked in what is sent
+    #: How the thinking is steered while it streams (None: not streamed, nothing to steer).
+    steering: Steering | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        return self.fit.notices() + ([PROMPT_REDACTED] if self.redacted else [])
+
+    def request_input(self) -> dict[str, Any]:
+        """`messages=` for the chat template, or `prompt=` for a raw request."""
+        if self.settings.raw:
+            if "<|im_start|>" in self.prompt:
+                return {"prompt": self.prompt}  # the user wrote the template themselves
+            return {"prompt": apply_chat_template(self.fit.messages)}
+        return {"messages": self.fit.messages}
+
+    def template(self) -> str:
+        """The prompt as QwQ reads it: what a raw continuation of its thinking extends."""
+        return self.request_input().get("prompt") or apply_chat_template(self.fit.messages)
+
+
+def steering_for(ask: Ask) -> Steering | None:
+    """The steering of a streamed call; ConfigurationError for settings that cannot work."""
+    from ..client.steering import Steering
+
+    steering = Steering.of(ask.settings, ask.template(), ask.fit.input_tokens)
+    return steering if ask.settings.stream else None
+
+
+@dataclass
+class Totals:
+    """Tokens and dollars spent in this session."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    unknown_usage_calls: int = 0
+
+    def add(self, response: Response) -> None:
+        self.calls += 1
+        if not response.usage.known:
+            self.unknown_usage_calls += 1
+            return
+        self.input_tokens += response.usage.input_tokens or 0
+        self.output_tokens += response.usage.output_tokens or 0
+        self.cost += response.cost or 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as widgets
-from traitlets import Int, link
+from traitlets import Enum, Int, link
 
 from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, QwQSettings, parameter_range
 from ..session.session import Session
@@ -128,7 +128,9 @@ class ParameterPanel:
 
     def _choice(self, name: str) -> widgets.Widget:
         """A narrow dropdown of an Enum setting, labelled with its name."""
-        values = tuple(QwQSettings.class_traits()[name].values or ())
+        trait = QwQSettings.class_traits()[name]
+        assert isinstance(trait, Enum), f"{name} is not a choice"
+        values = tuple(trait.values or ())
         return self._dropdown(name, name, values, {"width": "250px"})
 
     def _dropdown(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import traceback
 from types import SimpleNamespace
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from qwq_jupyter.client import steering
 from qwq_jupyter.client.demo import DemoSource, demo_reply
-from qwq_jupyter.core.events import Finish, ToolCallEvent
+from qwq_jupyter.core.events import AnswerDelta, Finish, ReasoningDelta, ToolCallEvent
+from qwq_jupyter.core.template import apply_chat_template
 
 
 def body(prompt: str, **extra: Any) -> dict[str, Any]:
@@ -165,14 +168,16 @@ def test_json_fits_the_schema() -> None:
     assert isinstance(value["tags"], list) and all(isinstance(t, str) for t in value["tags"])
 
 
+WEATHER = {
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
 def test_a_tool_is_called_when_tools_are_given() -> None:
-    weather = {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    }
     request = body(
-        "What's the weather in Paris?", tools=[{"type": "function", "function": weather}]
+        "What's the weather in Paris?", tools=[{"type": "function", "function": WEATHER}]
     )
     seen = events(request)
     (call,) = [e.call for e in seen if isinstance(e, ToolCallEvent)]
@@ -214,3 +219,232 @@ def test_a_puzzle_thinks_long() -> None:
 def test_answers_carry_no_demo_notice(prompt: str) -> None:
     answer = demo_reply(body(prompt)).answer
     assert answer and "Scripted" not in answer and "offline demo" not in answer
+
+
+# Budget forcing: raw continuations in QwQ's template, as the client sends them.
+
+CLOSING = f"\n\n{steering.CLOSING}\n</think>\n\n"  # what the client sends after the reasoning
+BAT = "A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. How much does the ball cost?"  # noqa: E501
+RIVER = (
+    "Puzzle: a farmer must take a wolf, a goat and a cabbage across a river. His boat holds him "
+    "and one of them. Left alone, the wolf eats the goat and the goat eats the cabbage. How "
+    "does he get them all across?"
+)
+MONTY = (
+    "Monty Hall: you pick door 1 of three. Behind one door is a car, behind the others goats. "
+    "The host, who knows where the car is, opens door 3 to show a goat and offers you door 2. "
+    "Should you switch?"
+)
+STRAWBERRY = (
+    'How many r\'s are in "strawberry"? Count carefully; this kind of question can make a '
+    "reasoning model loop."
+)
+TOKEN = re.compile(r"\s*\S+")
+
+
+def raw(prompt: str, thinking: str, **extra: Any) -> dict[str, Any]:
+    """The continuation's body: the template, then `thinking` after `<think>\\n`."""
+    text = apply_chat_template([{"role": "user", "content": prompt}]) + thinking
+    return {"prompt": text, "raw": True, "stream": True, "max_tokens": 2000, **extra}
+
+
+def partial(prompt: str, count: int, **extra: Any) -> str:
+    """The first `count` reasoning tokens of the chat reply, as the client collected them."""
+    return "".join(TOKEN.findall(demo_reply(body(prompt, **extra)).reasoning)[:count]).strip()
+
+
+def reached_at(prompt: str, clue: str, **extra: Any) -> int:
+    """How many reasoning tokens it takes for `clue` to appear."""
+    seen = ""
+    for count, token in enumerate(TOKEN.findall(demo_reply(body(prompt, **extra)).reasoning), 1):
+        seen += token
+        if clue in seen:
+            return count
+    raise AssertionError(clue)
+
+
+def forced(prompt: str, count: int | None, **extra: Any) -> str:
+    """The answer streamed after `count` reasoning tokens (None: all) and `</think>`."""
+    if count == 0:
+        thinking = CLOSING.lstrip()  # budget 0: no reasoning at all
+    else:
+        full = demo_reply(body(prompt, **extra)).reasoning
+        thinking = (partial(prompt, count, **extra) if count else full) + CLOSING
+    seen = events(raw(prompt, thinking, **extra))
+    assert not any(isinstance(e, ReasoningDelta) for e in seen)  # only the answer
+    assert seen[-1] == Finish("stop")
+    return "".join(e.text for e in seen if isinstance(e, AnswerDelta))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "clue", "before", "after"),
+    [
+        (BAT, "0.05", "**$0.10**", "**5 cents**"),  # the trap, then the worked answer
+        (STRAWBERRY, "three", "**2**", "**3**"),
+        (RIVER, "goat back", "haven't found a way", "Seven crossings"),  # stuck at the dead end
+        (MONTY, "2/3", "Probably **switch**", "probability **2/3**"),
+    ],
+)
+def test_a_forced_answer_depends_on_whether_the_thinking_got_there(
+    prompt: str, clue: str, before: str, after: str
+) -> None:
+    for seed in (None, 1, 2):
+        conclusion = reached_at(prompt, clue, seed=seed)
+        assert before in forced(prompt, conclusion - 1, seed=seed)
+        assert after in forced(prompt, conclusion, seed=seed)
+        assert after in forced(prompt, None, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_a_product_forced_early_is_an_estimate_or_a_slip(seed: int | None) -> None:
+    prompt = "What is 17 × 23?"
+    none = forced(prompt, 0, seed=seed)
+    assert "About **400**" in none and "estimate" in none
+    split = reached_at(prompt, "23 × 7 = 161", seed=seed)
+    assert "About **400**" in forced(prompt, split - 1, seed=seed)
+    slip = forced(prompt, reached_at(prompt, "391", seed=seed) - 1, seed=seed)
+    assert "**401**" in slip and "I think" in slip  # a slip in the adding, said unsure
+    done = forced(prompt, reached_at(prompt, "391", seed=seed), seed=seed)
+    assert done == demo_reply(body(prompt, seed=seed)).answer and "**391**" in done
+
+
+def test_a_product_asked_again_keeps_the_earlier_answer() -> None:
+    turns = ("What is 17 × 23?", "17 × 23 = **391**", "And what is 23 × 17? Is it the same?")
+    roles = ("user", "assistant", "user")
+    history = [{"role": r, "content": c} for r, c in zip(roles, turns, strict=True)]
+    request = {"prompt": apply_chat_template(history) + CLOSING.lstrip(), "raw": True}
+    assert "**391**" in demo_reply(request).answer
+
+
+@pytest.mark.parametrize(
+    ("prompt", "budgets"),
+    [
+        (RIVER, {0: "Come back and take the **wolf**", 200: "Come back and take the **wolf**",
+                 1000: "Bring the **goat** back"}),
+        (MONTY, {0: "**50/50**", 200: "Probably **switch**", 1000: "probability **2/3**"}),
+        (BAT, {0: "**$0.10**", 200: "**5 cents**", 1000: "**5 cents**"}),
+        (STRAWBERRY, {0: "**2**", 200: "**3**"}),
+        ("What is 17 × 23?", {0: "About **400**", 200: "**391**", 1000: "**391**"}),
+    ],
+)  # fmt: skip
+def test_the_budgets_of_the_teaching_notebook(prompt: str, budgets: dict[int, str]) -> None:
+    for budget, expected in budgets.items():
+        assert expected in forced(prompt, budget), budget
+
+
+def test_other_replies_forced_early_are_shorter_or_first_impressions() -> None:
+    review = "Classify the sentiment of this review as positive, negative or mixed: "
+    mixed = review + "Great sound, but the battery barely lasts an afternoon."
+    assert forced(mixed, 0).startswith("**Positive**")  # the first impression, not "mixed"
+    assert forced(mixed, None).startswith("**Mixed**")
+    moon = "Tell me about the moon."
+    assert forced(moon, 0) == "I can't answer this one offline."
+    assert forced(moon, None) == demo_reply(body(moon)).answer
+    odd = "Why is the sum of two odd numbers always even?"
+    assert "2(a + b + 1)" not in forced(odd, 0) and "2(a + b + 1)" in forced(odd, None)
+
+
+def test_forced_answers_are_deterministic() -> None:
+    for prompt in (BAT, "What is 17 × 23?", STRAWBERRY, MONTY):
+        for count in (0, 30, None):
+            assert forced(prompt, count, seed=5) == forced(prompt, count, seed=5)
+
+
+def wait_events(prompt: str, thinking: str, **extra: Any) -> tuple[list[str], str]:
+    seen = events(raw(prompt, thinking + "\n\nWait,", **extra))
+    kinds = [type(e).__name__ for e in seen if isinstance(e, ReasoningDelta | AnswerDelta)]
+    assert kinds == sorted(kinds, key=lambda k: k != "ReasoningDelta")  # reasoning first
+    assert seen[-1] == Finish("stop")
+    reasoning = [e.text for e in seen if isinstance(e, ReasoningDelta)]
+    return reasoning, "".join(e.text for e in seen if isinstance(e, AnswerDelta))
+
+
+@pytest.mark.parametrize(
+    "prompt", [BAT, "What is 17 × 23?", MONTY, RIVER, "Tell me about the moon."]
+)
+def test_wait_rechecks_then_answers(prompt: str) -> None:
+    checks = set()
+    for seed in range(6):
+        full = demo_reply(body(prompt, seed=seed))
+        reasoning, answer = wait_events(prompt, full.reasoning, seed=seed)
+        text = "".join(reasoning)
+        assert re.match(r" [a-z]", text), text  # goes on from "Wait," mid-sentence
+        assert 10 <= len(reasoning) <= 120 and answer == full.answer
+        checks.add(text.split("\n\n")[0])
+        again, _ = wait_events(prompt, full.reasoning + "\n\nWait," + text, seed=seed)
+        assert "".join(again).split("\n\n")[0] != text.split("\n\n")[0]  # another check
+    assert len(checks) > 1  # the voice's seed varies the check
+
+
+def test_wait_rechecks_what_was_worked_out() -> None:
+    for prompt, result in ((BAT, "5"), ("What is 17 × 23?", "391"), (MONTY, "/3")):
+        reasoning, _ = wait_events(prompt, demo_reply(body(prompt)).reasoning)
+        assert result in "".join(reasoning)
+
+
+def test_wait_before_the_conclusion_thinks_it_through() -> None:
+    cut = reached_at(BAT, "0.05") - 1
+    reasoning, answer = wait_events(BAT, partial(BAT, cut))
+    assert "".join(reasoning).startswith(" I hadn't finished") and "0.05" in "".join(reasoning)
+    assert "**5 cents**" in answer
+
+
+def test_reasoning_cut_without_a_closing_goes_on_where_it_stopped() -> None:
+    full = demo_reply(body(MONTY, seed=2))
+    start = partial(MONTY, 300, seed=2)
+    reply = demo_reply(raw(MONTY, start, seed=2))
+    assert start + reply.reasoning == full.reasoning and reply.answer == full.answer
+
+
+def test_a_raw_prompt_in_the_template_is_answered_like_the_chat() -> None:
+    for prompt in (BAT, "What is 17 × 23?", "Tell me about the moon.", RIVER):
+        for seed in (None, 4):
+            chat = demo_reply(body(prompt, seed=seed, temperature=0.8))
+            templated = demo_reply(raw(prompt, "", seed=seed, temperature=0.8))
+            assert (templated.reasoning, templated.answer) == (chat.reasoning, chat.answer)
+    plain = demo_reply({"prompt": "What is 17 × 23?", "raw": True})  # no template: as before
+    assert plain.answer == "17 × 23 = **391**"
+
+
+def test_tools_and_json_work_raw() -> None:
+    tools = [{"type": "function", "function": WEATHER}]
+    for thinking in ("", CLOSING.lstrip()):
+        seen = events(raw("What's the weather in Paris?", thinking, tools=tools))
+        (call,) = [e.call for e in seen if isinstance(e, ToolCallEvent)]
+        assert call.arguments == {"city": "Paris"} and seen[-1] == Finish("tool_calls")
+    schema = {"type": "object", "properties": {"score": {"type": "number"}}}
+    for thinking in ("", CLOSING.lstrip(), "Okay." + CLOSING):
+        answer = demo_reply(raw("Rate it: good but slow.", thinking, guided_json=schema)).answer
+        assert isinstance(json.loads(answer)["score"], float)
+
+
+def test_usage_of_a_continuation() -> None:
+    request = raw(BAT, partial(BAT, 50) + CLOSING)
+    *pieces, usage, _ = events(request)
+    assert usage.usage.input_tokens == len(request["prompt"]) // 4
+    assert usage.usage.output_tokens == len(pieces)  # one token per delta
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fewest", "most"),
+    [(RIVER, 1050, 1400), (MONTY, 1050, 1400), (BAT, 100, 400), ("What is 17 × 23?", 100, 400)],
+)
+def test_the_puzzles_think_long_and_the_sums_short(prompt: str, fewest: int, most: int) -> None:
+    for seed in range(5):
+        for temperature in (0.2, 0.6, 1.0):
+            reasoning = demo_reply(body(prompt, seed=seed, temperature=temperature)).reasoning
+            assert fewest < len(TOKEN.findall(reasoning)) < most
+            paragraphs = reasoning.split("\n\n")
+            assert fewest < 1000 or len(set(paragraphs)) == len(paragraphs)  # nothing repeats
+    if fewest > 1000:  # with structure: a backtrack and a self-check
+        reasoning = demo_reply(body(prompt)).reasoning
+        assert "Wait" in reasoning and "Hmm" in reasoning
+        assert any(check in reasoning for check in ("check", "make sure", "verify", "slip"))
+
+
+def test_the_loop_repeats_one_passage() -> None:
+    reasoning = demo_reply(body(STRAWBERRY, max_tokens=1000)).reasoning
+    _opener, first, *passages = reasoning.split("\n\n")
+    assert len(passages) >= 15 and len(set(passages)) == 1
+    assert "Let me count again" in passages[0] and "three" in first
+    assert len(TOKEN.findall(reasoning)) > 1000

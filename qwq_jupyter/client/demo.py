@@ -7,6 +7,12 @@ backtracking), then an answer that follows from it. They are right where the shi
 need it (arithmetic, review sentiment, pandas code on the prompt's columns, the cause of an
 error), deterministic per prompt, seed and temperature, and vary with the seed and temperature.
 The session's banner says once per output that the reply is scripted.
+
+A raw prompt in QwQ's template (budget forcing's continuation: the thinking so far, then
+`</think>` or "Wait,") is read back into its turns and answered from where the thinking
+stopped, as `demo_continue` says. The arithmetic, data and error replies are in `demo_data`,
+the classic puzzles in `demo_replies`; the short ones (reviews, names, set questions, JSON,
+tools, anything else) are here.
 """
 
 from __future__ import annotations
@@ -28,17 +34,10 @@ from ..core.events import (
     Usage,
     UsageEvent,
 )
-from .demo_data import data_reply, explain_reply
-from .demo_replies import (
-    arithmetic,
-    bat_and_ball,
-    loop,
-    named,
-    river_crossing,
-    sentiment,
-    set_answer,
-)
-from .demo_voice import Voice
+from .demo_continue import RawPrompt, continuation, parse_template
+from .demo_data import arithmetic, data_reply, explain_reply
+from .demo_replies import bat_and_ball, loop, monty_hall, river_crossing
+from .demo_voice import Script, Voice
 
 if TYPE_CHECKING:
     from ..core.settings import QwQSettings
@@ -94,34 +93,56 @@ class DemoSource:
 
 
 def demo_reply(body: dict[str, Any], *, pace: float | None = DEMO_PACE) -> DemoReply:
-    """A reply to the last user message of `body`, chosen by what it asks."""
+    """A reply to the last user message of `body`, chosen by what it asks.
+
+    A raw prompt in the chat template is answered as its turns would be; when it opens the
+    model's turn with some thinking, the reply continues from there.
+    """
+    raw = _template(body)
+    if raw is not None:
+        body = {k: v for k, v in body.items() if k not in ("prompt", "raw")}
+        body["messages"] = raw.messages
     prompt = _last_user_text(body)
     voice = Voice(prompt, body)
+    script, call = _script(prompt, body, voice)
+    if raw is None or raw.mode == "fresh":
+        return DemoReply(script.reasoning, script.answer, pace, call)
+    reasoning, answer = continuation(script, raw, voice)
+    return DemoReply(reasoning, answer, pace, call)
+
+
+def _template(body: dict[str, Any]) -> RawPrompt | None:
+    prompt = body.get("prompt")
+    if body.get("messages") or not isinstance(prompt, str):
+        return None
+    return parse_template(prompt)
+
+
+def _script(prompt: str, body: dict[str, Any], voice: Voice) -> tuple[Script, ToolCall | None]:
     schema = body.get("guided_json") or (body.get("response_format") or {}).get("json_schema", {})
     if isinstance(schema, dict) and "schema" in schema:
         schema = schema["schema"]
     if schema and isinstance(schema, dict):
-        reasoning, answer = _json_reply(prompt, schema, voice)
-        return DemoReply(reasoning, answer, pace)
+        return _json_reply(prompt, schema, voice), None
     tools = [t.get("function", t) for t in body.get("tools") or [] if isinstance(t, dict)]
     messages = body.get("messages") or []
     answered = (
         bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
     )
     if tools and isinstance(tools[0], dict) and not answered:
-        return _tool_reply(prompt, tools[0], voice, pace)
+        return _tool_reply(prompt, tools[0], voice)
     if answered:
         result = str(messages[-1].get("content") or "")
         reasoning = voice.think(
             voice.opener("the tool has answered"),
             f"It returned: {result[:300]}. Let me put that into a plain answer.",
         )
-        return DemoReply(reasoning, f"The tool says: {result}", pace)
-    reasoning, answer = _reply(prompt, body, voice)
-    return DemoReply(reasoning, answer, pace)
+        answer = f"The tool says: {result}"
+        return Script(reasoning, answer, (((), answer),)), None
+    return _reply(prompt, body, voice), None
 
 
-def _reply(prompt: str, body: dict[str, Any], voice: Voice) -> tuple[str, str]:
+def _reply(prompt: str, body: dict[str, Any], voice: Voice) -> Script:
     lowered = prompt.lower()
     history = " ".join(
         str(m.get("content") or "") for m in body.get("messages") or [] if isinstance(m, dict)
@@ -131,21 +152,23 @@ def _reply(prompt: str, body: dict[str, Any], voice: Voice) -> tuple[str, str]:
     if "traceback" in lowered and (found := explain_reply(prompt, voice)):
         return found
     if "sentiment" in lowered:
-        return sentiment(prompt, voice)
+        return _sentiment(prompt, voice)
     if re.search(r"\bloop", lowered) or "strawberry" in lowered:
         return loop(voice, min(budget, _LOOP_CAP))
     if "bat" in lowered and "ball" in lowered:
         return bat_and_ball(voice)
+    if "monty" in lowered or ("door" in lowered and re.search(r"\b(?:switch|car)\b", lowered)):
+        return monty_hall(voice)
     if any(word in lowered for word in ("puzzle", "river", "goat", "cabbage")):
         return river_crossing(voice)
     if found := data_reply(prompt, voice):
         return found
     if found := arithmetic(prompt, voice, history):
         return found
-    if found := set_answer(prompt, voice):
+    if found := _set_answer(prompt, voice):
         return found
     if "name" in lowered and any(w in lowered for w in ("suggest", "give", "pick", "idea")):
-        return named(prompt, voice)
+        return _named(prompt, voice)
     return _generic(prompt, voice)
 
 
@@ -156,7 +179,152 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return str(body.get("prompt") or "")
 
 
-def _generic(prompt: str, voice: Voice) -> tuple[str, str]:
+_POSITIVE = (
+    "love", "great", "perfect", "excellent", "quickly", "fast", "nice", "good", "happy",
+    "exactly as described", "buy it again", "recommend", "amazing", "works well", "easy",
+)  # fmt: skip
+_NEGATIVE = (
+    "stopped working", "waste", "broke", "crash", "never replied", "flimsy", "barely",
+    "poor", "bad", "terrible", "refund", "slow", "disappoint", "awful", "doesn't work",
+)  # fmt: skip
+_CONTRAST = ("but", "although", "though", "however", "yet")
+
+
+def _sentiment(prompt: str, voice: Voice) -> Script:
+    """Positive, negative or mixed, from a small lexicon; the answer is the label and why."""
+    review = prompt.split(":", 1)[1].strip() if ":" in prompt else prompt
+    lowered = review.lower()
+    good = [word for word in _POSITIVE if word in lowered]
+    bad = [word for word in _NEGATIVE if word in lowered]
+    contrast = [w for w in _CONTRAST if re.search(rf"\b{w}\b", lowered)]
+    if (good and bad) or (contrast and (good or bad)):
+        label = "mixed"
+    elif bad:
+        label = "negative"
+    elif good:
+        label = "positive"
+    else:
+        label = "mixed" if contrast else "neutral"
+    quoted = ", ".join(f"“{w}”" for w in good) or "nothing clearly positive"
+    steps = [
+        voice.opener(f'I need to classify the sentiment of this review: "{review}"'),
+        f"The options are positive, negative or mixed. Let me look for praise first: {quoted}.",
+        f"Now complaints: {', '.join(f'“{w}”' for w in bad) or 'I don’t see any'}.",
+    ]
+    if contrast:
+        steps.append(
+            f"There's a “{contrast[0]}” in there, which usually turns the sentence: one part "
+            "praises, the other complains."
+        )
+    if label == "mixed" and good and bad:
+        steps.append(
+            "So it has both. Could it still count as mostly one side? Hmm, no — neither part "
+            "outweighs the other, so mixed fits best."
+        )
+    elif label != "mixed" and voice.chance(0.4):
+        steps.append(
+            f"{voice.check()} Is there any sarcasm that would flip it? Reading it again... "
+            f"no, it reads straight. So {label}."
+        )
+    steps.append(f"{voice.check()} The review is {label}, I'm fairly sure. {voice.closer()}")
+    reasons = {
+        "positive": f"it praises the product ({quoted})",
+        "negative": f"it only complains ({', '.join(f'“{w}”' for w in bad)})",
+        "mixed": "it praises one thing and complains about another",
+        "neutral": "it states facts without praise or complaint",
+    }
+    answer = f"**{label.capitalize()}**: {reasons[label]}."
+    first = "positive" if good else "negative" if bad else "neutral"  # a first impression
+    hasty = f"**{first.capitalize()}**, at first glance: {reasons[first].split(' (')[0]}."
+    stages = (((f"review is {label}",), answer), ((f"so {label}",), answer), ((), hasty))
+    recheck = (
+        f"could a sarcastic reading flip it? Reading it once more... no, it means what it "
+        f"says. {label.capitalize()} it is."
+    )
+    return Script(voice.think(steps, voice.asides(1)), answer, stages, (recheck,))
+
+
+_NAMES = ("Peanut", "Nibbles", "Biscuit", "Hazel", "Pip", "Waffles", "Captain Whiskers",
+          "Ziggy", "Pumpernickel", "Socrates")  # fmt: skip
+
+
+def _named(prompt: str, voice: Voice) -> Script:
+    """A name suggestion: safe names at low temperature, odder ones at high."""
+    width = max(2, round(2 + voice.temperature * (len(_NAMES) - 2)))
+    found = re.search(r"name for (?:our |my |a |the )?([^.?!]+)", prompt, re.I)
+    subject = f"for the {found[1].strip()}" if found else "a suggestion"
+    candidates = voice.random.sample(_NAMES[:width], min(3, width))
+    choice = candidates[-1]
+    steps = [
+        voice.opener(f"the user wants a name: {subject}, one word only"),
+        "Names for a pet in a classroom should be short, friendly, and easy for children to "
+        "say and spell. Nothing that could be teased or misheard.",
+        f"It says one word only, so no explanation in the answer. Let me brainstorm: "
+        f"{', '.join(candidates)}.",
+        f"{candidates[0]} is cute but maybe too common. "
+        + (f"{candidates[1]}... hmm, not sure that fits. " if len(candidates) > 2 else ""),
+        f"{choice} sounds friendly, and it's easy for children to say.",
+    ]
+    if " " in choice:
+        steps.append(
+            f"Wait, {choice} is two words. The user asked for one word only. Hmm — "
+            f"let me just go with {choice.split()[-1]}."
+        )
+        choice = choice.split()[-1]
+    steps += [*voice.asides(2), f"Okay: {choice}."]
+    recheck = f"is {choice} really one word, and easy to say? Yes, and it's friendly. Keep it."
+    stages = (((f"okay: {choice}",), choice), ((), candidates[0]))
+    return Script(voice.think(steps), choice, stages, (recheck,))
+
+
+_SET_ANSWERS = (
+    (
+        ("odd", "even"),
+        "why the sum of two odd numbers is always even",
+        "An odd number is one more than an even number: 2a + 1 and 2b + 1. Their sum is "
+        "2a + 2b + 2 = 2(a + b + 1), which is a multiple of 2, so it is **even**.",
+        "Because odd plus odd always comes out even: 1 + 3 = 4, 5 + 7 = 12, 9 + 11 = 20.",
+    ),
+    (
+        ("reasoning model", "think before"),
+        "why a reasoning model thinks before it answers",
+        "A reasoning model writes out intermediate steps first because each step it writes "
+        "becomes context for the next, so it can break a problem down, check itself and "
+        "correct mistakes before committing to an answer.",
+        "To give better answers.",
+    ),
+    (
+        ("ten-year-old", "shortcut"),
+        "how to explain the ×25 shortcut to a ten-year-old",
+        "Think of money: 25 cents is a quarter, and 4 quarters make a dollar. So 36 quarters "
+        "is 36 ÷ 4 = 9 dollars, which is 900 cents. That's why 36 × 25 = 900: divide by 4, "
+        "then multiply by 100.",
+        "25 is a quarter of 100, so you divide by 4 and multiply by 100.",
+    ),
+)
+
+
+def _set_answer(prompt: str, voice: Voice) -> Script | None:
+    """One of a few questions the notebooks ask, answered properly."""
+    lowered = prompt.lower()
+    for keys, topic, answer, hasty in _SET_ANSWERS:
+        if any(key in lowered for key in keys):
+            steps = [
+                voice.opener(f"the question is {topic}"),
+                "Let me think about what the core idea is, and then how to say it simply.",
+                f"Draft: {answer.replace('**', '')}",
+                f"{voice.check()} Does the draft actually answer the question, and is it "
+                "correct? I think so. Is it short enough? It's close to what was asked.",
+                *voice.asides(3),
+                voice.closer(),
+            ]
+            recheck = "is the answer as short as it can be while still being right? Yes."
+            stages = ((("draft:",), answer), ((), hasty))
+            return Script(voice.think(steps), answer, stages, (recheck,))
+    return None
+
+
+def _generic(prompt: str, voice: Voice) -> Script:
     topic = " ".join(prompt.split()[:16]).rstrip(".?!:;,") or "an empty question"
     steps = [
         voice.opener(f'the question is: "{topic}"'),
@@ -174,20 +342,21 @@ def _generic(prompt: str, voice: Voice) -> tuple[str, str]:
         "`{@df}`, errors (`%qwq explain`), JSON and tool calls, and a few classic puzzles. "
         "Connect a real backend to ask QwQ itself."
     )
-    return voice.think(steps), answer
+    return Script(voice.think(steps), answer)
 
 
-def _json_reply(prompt: str, schema: dict[str, Any], voice: Voice) -> tuple[str, str]:
+def _json_reply(prompt: str, schema: dict[str, Any], voice: Voice) -> Script:
     names = ", ".join(schema.get("properties", {})) or "a value"
     steps = [
         voice.opener("the answer has to be JSON that fits the given schema"),
         f"The schema asks for: {names}. Let me fill each one with something that fits its type.",
         f"{voice.check()} Required fields present, types right, no extra keys. Good.",
     ]
-    return voice.think(steps), json.dumps(_example(schema, prompt))
+    answer = json.dumps(_example(schema, prompt))
+    return Script(voice.think(steps), answer, (((), answer),))  # cut short, still valid JSON
 
 
-def _tool_reply(prompt: str, tool: dict[str, Any], voice: Voice, pace: float | None) -> DemoReply:
+def _tool_reply(prompt: str, tool: dict[str, Any], voice: Voice) -> tuple[Script, ToolCall]:
     name = str(tool.get("name") or "tool")
     parameters = tool.get("parameters") or {}
     arguments = _example(parameters, prompt) if isinstance(parameters, dict) else {}
@@ -197,7 +366,7 @@ def _tool_reply(prompt: str, tool: dict[str, Any], voice: Voice, pace: float | N
         "guess, I should call it.",
         f"Arguments: {json.dumps(arguments)}. {voice.check()} They match its schema.",
     ]
-    return DemoReply(voice.think(steps), "", pace, ToolCall(name, arguments, "call_demo_0"))
+    return Script(voice.think(steps), "", (((), ""),)), ToolCall(name, arguments, "call_demo_0")
 
 
 def _example(schema: dict[str, Any], prompt: str = "") -> Any:

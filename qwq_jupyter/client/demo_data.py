@@ -1,8 +1,9 @@
-"""The offline demo's replies about data and errors: pandas code and `%qwq explain`.
+"""The offline demo's replies about numbers and data: arithmetic, pandas code, `%qwq explain`.
 
-Columns and dtypes come from the prompt itself: a `{@df}` summary ("  name: dtype, N null"
-lines) or a list of names; a traceback's last line names the error, and `difflib` finds the
-name that was meant among the names in the prompt.
+Arithmetic is computed for real; cut short, it answers with a slip or an estimate. Columns and
+dtypes come from the prompt itself: a `{@df}` summary ("  name: dtype, N null" lines) or a list
+of names; a traceback's last line names the error, and `difflib` finds the name that was meant
+among the names in the prompt.
 """
 
 from __future__ import annotations
@@ -10,11 +11,195 @@ from __future__ import annotations
 import difflib
 import re
 
-from .demo_voice import Voice
+from .demo_voice import Script, Stage, Voice
 
-__all__ = ["columns_in", "data_reply", "explain_reply"]
+__all__ = ["arithmetic", "columns_in", "data_reply", "explain_reply"]
 
-Pair = tuple[str, str]
+_OPERATION = re.compile(
+    r"(-?\d+)\s*(×|\*|x|X|times|multiplied by|\+|plus|−|-|minus)\s*(-?\d+)(?![\w.])"
+)
+
+
+def arithmetic(prompt: str, voice: Voice, history: str = "") -> Script | None:
+    """A product, sum or difference in the prompt, computed for real."""
+    match = _OPERATION.search(prompt)
+    if match is None:
+        return None
+    a, op, b = int(match[1]), match[2], int(match[3])
+    if op in ("+", "plus"):
+        return _sum(a, b, voice, subtract=False)
+    if op in ("−", "-", "minus"):
+        return _sum(a, b, voice, subtract=True)
+    return _product(a, b, prompt, voice, history)
+
+
+def _product(a: int, b: int, prompt: str, voice: Voice, history: str) -> Script:
+    product = a * b
+    lowered = prompt.lower()
+    steps = [
+        voice.opener(f"I need to work out {a} × {b}"),
+        voice.pick(
+            "I could do the long multiplication, but splitting one number into tens and ones "
+            "is easier to follow, and easier to check.",
+            "Multiplying directly is error-prone in my head. Breaking it into friendlier pieces "
+            "should be safer, and then I can check the result a different way.",
+            "Let me think about which method is least likely to go wrong. Probably splitting "
+            "into tens and ones, then adding the partial products.",
+        ),
+    ]
+    big, small = (a, b) if abs(a) >= abs(b) else (b, a)
+    tens, ones = divmod(abs(small), 10)
+    if 25 in (abs(a), abs(b)) and "shortcut" in lowered + history.lower():
+        other = b if abs(a) == 25 else a
+        steps.append(
+            f"There's a shortcut with 25: 25 is 100 divided by 4. So {other} × 25 is the same "
+            f"as {other} × 100 ÷ 4. {other} × 100 = {other * 100}, and {other * 100} ÷ 4 = "
+            f"{other * 25}."
+        )
+        if other % 4 == 0:
+            steps.append(
+                f"Or the other way round: divide first. {other} ÷ 4 = {other // 4}, then "
+                f"× 100 gives {other // 4 * 100}. Same thing, and maybe easier in your head."
+            )
+        shortcut = (
+            f"**Shortcut:** 25 = 100 ÷ 4, so multiply by 100 and divide by 4: "
+            f"{other} × 100 = {other * 100}, and {other * 100} ÷ 4 = **{product}**."
+        )
+    else:
+        shortcut = ""
+    steps.append(
+        f"Let me split {small} into {tens * 10} and {ones}. {big} × {tens * 10} = "
+        f"{big * tens * 10}, and {big} × {ones} = {big * ones}."
+    )
+    if voice.chance(0.3) and ones > 1:
+        wrong = big * ones + 10
+        steps.append(
+            f"Adding: {big * tens * 10} + {wrong} = {big * tens * 10 + wrong}. Hmm, no — "
+            f"{big} × {ones} is {big * ones}, not {wrong}. I added a ten somewhere. Let me redo "
+            f"that: {big * tens * 10} + {big * ones} = {product}."
+        )
+    else:
+        steps.append(f"Adding them: {big * tens * 10} + {big * ones} = {product}.")
+    checks = []
+    for _ in range(2 + voice.extra(2)):
+        way = voice.pick("round", "swap", "estimate", "digits")
+        if way == "round":
+            up = (abs(big) // 10 + 1) * 10
+            checks.append(
+                f"{voice.check()} Round {big} up to {up}: {up} × {small} = {up * small}, then "
+                f"take away {up - big} × {small} = {(up - big) * small}: {up * small} − "
+                f"{(up - big) * small} = {product}. Matches."
+            )
+        elif way == "swap":
+            checks.append(
+                f"{voice.check()} The order shouldn't matter: {small} × {big}. Splitting {big} "
+                f"instead... it comes out to {product} again. Good."
+            )
+        elif way == "estimate":
+            checks.append(
+                f"{voice.check()} Rough size: about {round(big, -1)} × {round(small, -1)} = "
+                f"{round(big, -1) * round(small, -1)}, so {product} is in the right range."
+            )
+        else:
+            checks.append(
+                f"{voice.check()} Last digits: {abs(a) % 10} × {abs(b) % 10} = "
+                f"{abs(a) % 10 * (abs(b) % 10)}, which ends in {abs(product) % 10}, and so does "
+                f"{product}. Consistent."
+            )
+    same = "same" in lowered or "commut" in lowered
+    if same:
+        checks.append(
+            f"The question also asks if it's the same as before. Multiplication is commutative, "
+            f"so {a} × {b} and {b} × {a} must be equal: both are {product}."
+        )
+    reasoning = voice.think(steps, checks, voice.asides(2), f"So {a} × {b} = {product}.")
+    answer = f"{a} × {b} = **{product}**"
+    if same:
+        answer += (
+            f"\n\nYes, it's the same: multiplication is commutative, so the order of the "
+            f"factors doesn't change the product ({b} × {a} = {product} too)."
+        )
+    if shortcut:
+        answer += "\n\n" + shortcut
+    elif voice.chance(0.3):
+        answer += (
+            f"\n\n(Split {small} into {tens * 10} + {ones}: "
+            f"{big * tens * 10} + {big * ones} = {product}.)"
+        )
+    # asked again (the order swapped, say), the earlier answer is in sight even with no thought
+    known = re.search(rf"(?<![\d,]){product}(?!\d)", history)
+    stages = (((), answer),) if known else _cut_product(a, b, answer)
+    return Script(reasoning, answer, stages, _rechecks(a, b))
+
+
+def _nearest_ten(n: int) -> int:
+    return round(abs(n), -1) * (-1 if n < 0 else 1)
+
+
+def _cut_product(a: int, b: int, answer: str) -> tuple[Stage, ...]:
+    """The product once reached; a slip adding the partial products; else an estimate."""
+    product = a * b
+    big, small = (a, b) if abs(a) >= abs(b) else (b, a)
+    tens, ones = divmod(abs(small), 10)
+    left, right = big * tens * 10, big * ones
+    slip = (
+        f"{a} × {b} = **{left + right + 10}**, I think ({left} + {right}, carried in my head; "
+        f"I didn't get to check it)."
+    )
+    ra, rb = _nearest_ten(a), _nearest_ten(b)
+    if min(abs(a), abs(b)) < 10:
+        guess = f"{a} × {b} = **{product}**, I think."
+    else:
+        guess = (
+            f"About **{ra * rb}**, I think: {a} × {b} is close to {ra} × {rb} = {ra * rb}. "
+            "(That's a rough estimate; I didn't work it out exactly.)"
+        )
+    return (((str(product),), answer), ((f"{big} × {ones} = {right}",), slip), ((), guess))
+
+
+def _rechecks(a: int, b: int) -> tuple[str, ...]:
+    product = a * b
+    big, small = max(abs(a), abs(b)), min(abs(a), abs(b))
+    tens, ones = divmod(big, 10)
+    ra, rb = _nearest_ten(a), _nearest_ten(b)
+    checks = [
+        f"let me look at the last digit: {abs(a) % 10} × {abs(b) % 10} = "
+        f"{abs(a) % 10 * (abs(b) % 10)}, which ends in {abs(product) % 10}, and so does "
+        f"{product}. And the size: about {ra} × {rb} = {ra * rb}, near enough. Fine."
+    ]
+    if tens and small and product > 0:
+        left, right = small * tens * 10, small * ones
+        checks += [
+            f"is {product} really right? The other way round, splitting {big} instead: "
+            f"{small} × {tens * 10} = {left} and {small} × {ones} = {right}, and {left} + "
+            f"{right} = {product}. Same.",
+            f"does it divide back? {product} ÷ {small}: {small} × {tens * 10} = {left}, "
+            f"leaving {product - left}, which is {small} × {ones}. So {product} ÷ {small} = "
+            f"{big} exactly. Yes.",
+        ]
+    return tuple(checks)
+
+
+def _sum(a: int, b: int, voice: Voice, *, subtract: bool) -> Script:
+    sign, result = ("−", a - b) if subtract else ("+", a + b)
+    word = "difference" if subtract else "sum"
+    steps = [voice.opener(f"I need the {word} {a} {sign} {b}")]
+    hundreds = (b // 100) * 100
+    rest = b - hundreds
+    middle = a - hundreds if subtract else a + hundreds
+    steps.append(
+        f"Let me do it in two steps: first {sign} {hundreds} gives {middle}, then {sign} {rest} "
+        f"gives {result}."
+    )
+    inverse = f"{result} + {b} = {a}" if subtract else f"{result} − {b} = {a}"
+    checks = [f"{voice.check()} Going back: {inverse}. Yes."]
+    checks += [f"{voice.check()} Column by column, it's {result} again."] * min(1, voice.extra(1))
+    reasoning = voice.think(steps, checks, voice.asides(2), f"So the {word} is {result}.")
+    answer = f"{a} {sign} {b} = **{result}**"
+    hasty = f"{a} {sign} {b} = **{result}**, I think, though I haven't checked it."
+    recheck = f"let me undo it: {inverse}. Yes, {result} is right."
+    return Script(reasoning, answer, (((f"gives {result}",), answer), ((), hasty)), (recheck,))
+
 
 _SUMMARY_LINE = re.compile(r"^\s+([A-Za-z_]\w*): ([\w\[\], ]+?), (\d+) null", re.M)
 _NAME_LIST = re.compile(r"\[((?:\s*'[^']*'\s*,?)+)\]")
@@ -53,7 +238,7 @@ def _mentioned(name: str, text: str) -> int:
     return found.start() if found else -1
 
 
-def data_reply(prompt: str, voice: Voice) -> Pair | None:
+def data_reply(prompt: str, voice: Voice) -> Script | None:
     """Pandas code on the prompt's own columns; None when the prompt names no columns."""
     columns = columns_in(prompt)
     if not columns:
@@ -101,11 +286,11 @@ def data_reply(prompt: str, voice: Voice) -> Pair | None:
             f"```python\n{code}```\n\nSay in your write-up that {column} was filled this way; "
             f"`df.dropna(subset=['{column}'])` is the alternative if you prefer to leave gaps out."
         )
-        return voice.think(steps, voice.asides(2), voice.closer()), answer
+        return Script(voice.think(steps, voice.asides(2), voice.closer()), answer)
     if not numeric or not ordered:
         code = "df.describe(include='all')\n"
         answer = f"Start with an overview of every column:\n\n```python\n{code}```"
-        return voice.think(steps, voice.asides(2)), answer
+        return Script(voice.think(steps, voice.asides(2)), answer)
     mentioned_numeric = sorted(
         numeric, key=lambda c: (_mentioned(c, words) < 0, _mentioned(c, words))
     )
@@ -133,7 +318,7 @@ def data_reply(prompt: str, voice: Voice) -> Pair | None:
         answer = f"```python\n{code}```\n\nEach {group} gets one point per line."
         if "pivot" not in code:
             answer = f"```python\n{code}```\n\nOne bar per {group}, its height the total {value}."
-        return voice.think(steps, voice.asides(2), voice.closer()), answer
+        return Script(voice.think(steps, voice.asides(2), voice.closer()), answer)
     values = ", ".join(f'"{c}"' for c in numeric)
     steps += [
         f"To compare {group} values, grouping by {group} and taking the mean of "
@@ -148,13 +333,13 @@ def data_reply(prompt: str, voice: Voice) -> Pair | None:
         f"```python\n{code}```\n\nLook at which {group} stands apart in {value}, and whether "
         f"{' and '.join(numeric[:2])} move together (a gap in one but not the other is a hint)."
     )
-    return voice.think(steps, voice.asides(2), voice.closer()), answer
+    return Script(voice.think(steps, voice.asides(2), voice.closer()), answer)
 
 
 _ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning)): ?(.*)$", re.M)
 
 
-def explain_reply(prompt: str, voice: Voice) -> Pair | None:
+def explain_reply(prompt: str, voice: Voice) -> Script | None:
     """The cause named from the traceback's last line, with a fix; None if there is none."""
     errors = _ERROR_LINE.findall(prompt)
     if not errors:
@@ -209,4 +394,4 @@ def explain_reply(prompt: str, voice: Voice) -> Pair | None:
         f"The traceback ends with `{kind}: {message}`: {cause}.\n\n"
         f"Fix:\n\n```python\n{fix.strip() or '# see the line the traceback points to'}\n```"
     )
-    return voice.think(steps), answer
+    return Script(voice.think(steps), answer)

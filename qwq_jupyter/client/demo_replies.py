@@ -1,217 +1,20 @@
-"""The offline demo's replies to arithmetic, reviews, classic puzzles and a few set questions.
+"""The offline demo's classic puzzles: a trap, two long searches, and a loop.
 
-Each function returns `(reasoning, answer)`; the reasoning is in QwQ's voice (first person,
-step by step, with checks and the odd backtrack), the answer follows from it.
+Each function returns a `Script`: the reasoning in QwQ's voice (first person, step by step,
+with checks and backtracking), the answer that follows from it, the answers of a model whose
+thinking was cut short (from a hasty one to the full one, by how far the thinking got) and a
+few re-checks to follow "Wait,". The bat and ball is short; the river crossing and the Monty
+Hall problem think for over a thousand tokens; the strawberry count loops.
 """
 
 from __future__ import annotations
 
-import re
+from .demo_voice import Script, Voice
 
-from .demo_voice import Voice
-
-__all__ = [
-    "arithmetic",
-    "bat_and_ball",
-    "loop",
-    "named",
-    "river_crossing",
-    "sentiment",
-    "set_answer",
-]
-
-Pair = tuple[str, str]
-
-_OPERATION = re.compile(
-    r"(-?\d+)\s*(×|\*|x|X|times|multiplied by|\+|plus|−|-|minus)\s*(-?\d+)(?![\w.])"
-)
+__all__ = ["bat_and_ball", "loop", "monty_hall", "river_crossing"]
 
 
-def arithmetic(prompt: str, voice: Voice, history: str = "") -> Pair | None:
-    """A product, sum or difference in the prompt, computed for real."""
-    match = _OPERATION.search(prompt)
-    if match is None:
-        return None
-    a, op, b = int(match[1]), match[2], int(match[3])
-    if op in ("+", "plus"):
-        return _sum(a, b, voice, subtract=False)
-    if op in ("−", "-", "minus"):
-        return _sum(a, b, voice, subtract=True)
-    return _product(a, b, prompt, voice, history)
-
-
-def _product(a: int, b: int, prompt: str, voice: Voice, history: str) -> Pair:
-    product = a * b
-    lowered = prompt.lower()
-    steps = [
-        voice.opener(f"I need to work out {a} × {b}"),
-        voice.pick(
-            "I could do the long multiplication, but splitting one number into tens and ones "
-            "is easier to follow, and easier to check.",
-            "Multiplying directly is error-prone in my head. Breaking it into friendlier pieces "
-            "should be safer, and then I can check the result a different way.",
-            "Let me think about which method is least likely to go wrong. Probably splitting "
-            "into tens and ones, then adding the partial products.",
-        ),
-    ]
-    big, small = (a, b) if abs(a) >= abs(b) else (b, a)
-    tens, ones = divmod(abs(small), 10)
-    if 25 in (abs(a), abs(b)) and "shortcut" in lowered + history.lower():
-        other = b if abs(a) == 25 else a
-        steps.append(
-            f"There's a shortcut with 25: 25 is 100 divided by 4. So {other} × 25 is the same "
-            f"as {other} × 100 ÷ 4. {other} × 100 = {other * 100}, and {other * 100} ÷ 4 = "
-            f"{other * 25}."
-        )
-        if other % 4 == 0:
-            steps.append(
-                f"Or the other way round: divide first. {other} ÷ 4 = {other // 4}, then "
-                f"× 100 gives {other // 4 * 100}. Same thing, and maybe easier in your head."
-            )
-        shortcut = (
-            f"**Shortcut:** 25 = 100 ÷ 4, so multiply by 100 and divide by 4: "
-            f"{other} × 100 = {other * 100}, and {other * 100} ÷ 4 = **{product}**."
-        )
-    else:
-        shortcut = ""
-    steps.append(
-        f"Let me split {small} into {tens * 10} and {ones}. {big} × {tens * 10} = "
-        f"{big * tens * 10}, and {big} × {ones} = {big * ones}."
-    )
-    if voice.chance(0.3) and ones > 1:
-        wrong = big * ones + 10
-        steps.append(
-            f"Adding: {big * tens * 10} + {wrong} = {big * tens * 10 + wrong}. Hmm, no — "
-            f"{big} × {ones} is {big * ones}, not {wrong}. I added a ten somewhere. Let me redo "
-            f"that: {big * tens * 10} + {big * ones} = {product}."
-        )
-    else:
-        steps.append(f"Adding them: {big * tens * 10} + {big * ones} = {product}.")
-    checks = []
-    for _ in range(2 + voice.extra(2)):
-        way = voice.pick("round", "swap", "estimate", "digits")
-        if way == "round":
-            up = (abs(big) // 10 + 1) * 10
-            checks.append(
-                f"{voice.check()} Round {big} up to {up}: {up} × {small} = {up * small}, then "
-                f"take away {up - big} × {small} = {(up - big) * small}: {up * small} − "
-                f"{(up - big) * small} = {product}. Matches."
-            )
-        elif way == "swap":
-            checks.append(
-                f"{voice.check()} The order shouldn't matter: {small} × {big}. Splitting {big} "
-                f"instead... it comes out to {product} again. Good."
-            )
-        elif way == "estimate":
-            checks.append(
-                f"{voice.check()} Rough size: about {round(big, -1)} × {round(small, -1)} = "
-                f"{round(big, -1) * round(small, -1)}, so {product} is in the right range."
-            )
-        else:
-            checks.append(
-                f"{voice.check()} Last digits: {abs(a) % 10} × {abs(b) % 10} = "
-                f"{abs(a) % 10 * (abs(b) % 10)}, which ends in {abs(product) % 10}, and so does "
-                f"{product}. Consistent."
-            )
-    same = "same" in lowered or "commut" in lowered
-    if same:
-        checks.append(
-            f"The question also asks if it's the same as before. Multiplication is commutative, "
-            f"so {a} × {b} and {b} × {a} must be equal: both are {product}."
-        )
-    reasoning = voice.think(steps, checks, voice.asides(2), f"So {a} × {b} = {product}.")
-    answer = f"{a} × {b} = **{product}**"
-    if same:
-        answer += (
-            f"\n\nYes, it's the same: multiplication is commutative, so the order of the "
-            f"factors doesn't change the product ({b} × {a} = {product} too)."
-        )
-    if shortcut:
-        answer += "\n\n" + shortcut
-    elif voice.chance(0.3):
-        answer += (
-            f"\n\n(Split {small} into {tens * 10} + {ones}: "
-            f"{big * tens * 10} + {big * ones} = {product}.)"
-        )
-    return reasoning, answer
-
-
-def _sum(a: int, b: int, voice: Voice, *, subtract: bool) -> Pair:
-    sign, result = ("−", a - b) if subtract else ("+", a + b)
-    word = "difference" if subtract else "sum"
-    steps = [voice.opener(f"I need the {word} {a} {sign} {b}")]
-    hundreds = (b // 100) * 100
-    rest = b - hundreds
-    middle = a - hundreds if subtract else a + hundreds
-    steps.append(
-        f"Let me do it in two steps: first {sign} {hundreds} gives {middle}, then {sign} {rest} "
-        f"gives {result}."
-    )
-    inverse = f"{result} + {b} = {a}" if subtract else f"{result} − {b} = {a}"
-    checks = [f"{voice.check()} Going back: {inverse}. Yes."]
-    checks += [f"{voice.check()} Column by column, it's {result} again."] * min(1, voice.extra(1))
-    reasoning = voice.think(steps, checks, voice.asides(2), f"So the {word} is {result}.")
-    return reasoning, f"{a} {sign} {b} = **{result}**"
-
-
-_POSITIVE = (
-    "love", "great", "perfect", "excellent", "quickly", "fast", "nice", "good", "happy",
-    "exactly as described", "buy it again", "recommend", "amazing", "works well", "easy",
-)  # fmt: skip
-_NEGATIVE = (
-    "stopped working", "waste", "broke", "crash", "never replied", "flimsy", "barely",
-    "poor", "bad", "terrible", "refund", "slow", "disappoint", "awful", "doesn't work",
-)  # fmt: skip
-_CONTRAST = ("but", "although", "though", "however", "yet")
-
-
-def sentiment(prompt: str, voice: Voice) -> Pair:
-    """Positive, negative or mixed, from a small lexicon; the answer is the label and why."""
-    review = prompt.split(":", 1)[1].strip() if ":" in prompt else prompt
-    lowered = review.lower()
-    good = [word for word in _POSITIVE if word in lowered]
-    bad = [word for word in _NEGATIVE if word in lowered]
-    contrast = [w for w in _CONTRAST if re.search(rf"\b{w}\b", lowered)]
-    if (good and bad) or (contrast and (good or bad)):
-        label = "mixed"
-    elif bad:
-        label = "negative"
-    elif good:
-        label = "positive"
-    else:
-        label = "mixed" if contrast else "neutral"
-    quoted = ", ".join(f"“{w}”" for w in good) or "nothing clearly positive"
-    steps = [
-        voice.opener(f'I need to classify the sentiment of this review: "{review}"'),
-        f"The options are positive, negative or mixed. Let me look for praise first: {quoted}.",
-        f"Now complaints: {', '.join(f'“{w}”' for w in bad) or 'I don’t see any'}.",
-    ]
-    if contrast:
-        steps.append(
-            f"There's a “{contrast[0]}” in there, which usually turns the sentence: one part "
-            "praises, the other complains."
-        )
-    if label == "mixed" and good and bad:
-        steps.append(
-            "So it has both. Could it still count as mostly one side? Hmm, no — neither part "
-            "outweighs the other, so mixed fits best."
-        )
-    elif label != "mixed" and voice.chance(0.4):
-        steps.append(
-            f"{voice.check()} Is there any sarcasm that would flip it? Reading it again... "
-            f"no, it reads straight. So {label}."
-        )
-    steps.append(f"{voice.check()} The review is {label}, I'm fairly sure. {voice.closer()}")
-    reasons = {
-        "positive": f"it praises the product ({quoted})",
-        "negative": f"it only complains ({', '.join(f'“{w}”' for w in bad)})",
-        "mixed": "it praises one thing and complains about another",
-        "neutral": "it states facts without praise or complaint",
-    }
-    return voice.think(steps, voice.asides(1)), f"**{label.capitalize()}**: {reasons[label]}."
-
-
-def bat_and_ball(voice: Voice) -> Pair:
+def bat_and_ball(voice: Voice) -> Script:
     """The classic trap: a first answer of 10 cents, then "Wait, that's wrong", then 5 cents."""
     steps = [
         voice.opener(
@@ -234,48 +37,103 @@ def bat_and_ball(voice: Voice) -> Pair:
         "The ball costs **5 cents** ($0.05), and the bat $1.05.\n\n"
         "(The quick answer, 10 cents, is wrong: then the bat would be $1.10 and the total $1.20.)"
     )
-    return voice.think(steps), answer
+    hasty = "The ball costs **$0.10** (10 cents), and the bat $1.00."
+    rechecks = (
+        "does $0.05 really work? The bat is $1.00 more: $1.05. Together: $1.05 + $0.05 = "
+        "$1.10. And the difference is exactly $1.00. Yes, both conditions hold.",
+        "let me try 10 cents once more, to be sure it fails. Bat $1.10, total $1.20: 10 cents "
+        "too much. Taking the same amount off both prices keeps the difference at $1.00, so "
+        "each loses 5 cents. The ball is 5 cents. Same answer.",
+    )
+    return Script(voice.think(steps), answer, ((("0.05",), answer), ((), hasty)), rechecks)
 
 
-_BANKS = {"left": "the left bank", "right": "the far bank"}
-
-
-def river_crossing(voice: Voice) -> Pair:
-    """Wolf, goat and cabbage: a long search with dead ends and backtracking."""
+def river_crossing(voice: Voice) -> Script:
+    """Wolf, goat and cabbage: a long search with a dead end, a backtrack and a proof."""
     steps = [
         voice.opener(
             "a farmer must get a wolf, a goat and a cabbage across a river; the boat "
             "holds him and one more; the wolf can't be left with the goat, nor the "
             "goat with the cabbage"
         ),
-        "Let me list what can't be left alone: wolf + goat, and goat + cabbage. The wolf and "
-        "the cabbage are fine together. So the goat is the problem piece.",
-        "First trip. If I take the wolf, the goat eats the cabbage. If I take the cabbage, "
-        "the wolf eats the goat. So the first trip has to be the goat. Left: wolf, cabbage. Fine.",
-        "He comes back alone. Now the second trip: wolf or cabbage. Let me try the wolf.",
-        "He drops the wolf on the far bank... but then the wolf is alone with the goat when he "
-        "goes back. Hmm, no — that fails. Unless he doesn't leave the goat there.",
-        "Wait, what if he takes the goat *back*? Nobody said things can only go forward. Let "
-        "me try that: trip 2 takes the wolf over, and he brings the goat back with him.",
-        "Now the left bank has goat and cabbage — but the farmer is there, so that's fine. "
-        "Trip 3: leave the goat, take the cabbage across. Far bank: wolf, cabbage. Safe.",
-        "Trip 4: he goes back alone. Trip 5: he takes the goat. Everyone is across.",
-        f"{voice.check()} Let me walk through every state, with who's left alone each time:",
-        "1. Goat over. Left alone: wolf + cabbage. OK.\n2. Back alone. Far bank: goat alone. OK."
-        "\n3. Wolf over, goat back. Far bank: wolf alone. OK.\n4. Cabbage over. Left bank: goat "
-        "alone. OK.\n5. Back alone. Far bank: wolf + cabbage. OK.\n6. Goat over. All across.",
-    ]
-    if voice.chance(0.5):
-        steps.append(
-            "Would starting with the cabbage on trip 2 instead of the wolf work too? By symmetry, "
-            "yes: take the cabbage over, bring the goat back, take the wolf over, then the goat. "
-            "Same length. So there are two solutions, both seven crossings."
-        )
-    steps += [
-        "Could it be done in fewer crossings? Every trip across but the last needs a trip "
-        "back, and three things need three trips over... plus the goat going back costs two "
-        "more. Let me see if I can avoid that. Any trip 2 without bringing something back "
-        "leaves the goat with the wolf or the cabbage. So no, seven is the minimum.",
+        "Let me get the rules straight before I try anything. Only the farmer can row, so he "
+        "is in the boat on every crossing. The boat takes him plus at most one passenger. The "
+        "danger is only when he is away: on a bank without him, the wolf eats the goat and the "
+        "goat eats the cabbage. The wolf doesn't eat cabbage, so those two are safe together. "
+        "So the goat is the problem piece: it clashes with both of the others, and they don't "
+        "clash with each other.",
+        "I'll write a state as left bank | far bank, with F for the farmer and W, G, C for the "
+        "others. Start: F W G C | (empty). Goal: (empty) | F W G C. After each crossing, the "
+        "bank to check is the one he just left, because the bank he lands on has him on it.",
+        "First crossing. He has four choices: go alone, or take the wolf, the goat or the "
+        "cabbage.\n- Alone: he leaves W G C. The wolf eats the goat. No.\n- Wolf: he leaves "
+        "G C. The goat eats the cabbage. No.\n- Cabbage: he leaves W G. The wolf eats the "
+        "goat. No.\n- Goat: he leaves W C. Wolf and cabbage are fine together. Yes.\nSo the "
+        "first move is forced: the goat goes over. State: W C | F G.",
+        "Second crossing, coming back. He can return alone or with the goat. Bringing the goat "
+        "straight back just undoes the first trip, so he returns alone. The goat waits alone "
+        "on the far bank, which is fine. State: F W C | G.",
+        "Third crossing. He has to take something, or the trip is pointless: the wolf or the "
+        "cabbage. Let me try the wolf. He rows the wolf over. The cabbage stays alone on the "
+        "left, fine. State: C | F W G. So far so good.",
+        "Fourth crossing, back. If he goes back alone, the wolf and the goat are together on "
+        "the far bank without him, and the wolf eats the goat. That fails.",
+        "Let me try the cabbage on the third crossing instead. From F W C | G he takes the "
+        "cabbage: W | F G C. The wolf is alone on the left, fine. But then he goes back alone "
+        "and leaves the goat with the cabbage. The goat eats the cabbage. That fails too.",
+        "Hmm. So both choices for the third trip lead to a disaster on the fourth. Did I go "
+        "wrong earlier? The first trip was forced. The second was the only one that made "
+        "progress. The third has only those two options. It looks like a dead end, which "
+        "can't be right: the puzzle is supposed to have a solution.",
+        "Wait. I assumed every return trip is empty. Nothing in the rules says that: the boat "
+        "can carry a passenger in either direction. What if he brings something back on the "
+        "fourth crossing?",
+        "Back to the state after taking the wolf over: C | F W G. He can't leave the wolf and "
+        "the goat together, so one of them has to come back with him. Bringing the wolf back "
+        "undoes the third trip. So he brings the goat back. The wolf stays alone on the far "
+        "bank, fine, and the goat lands next to the cabbage, but the farmer is there too, so "
+        "nothing happens. State: F G C | W.",
+        "Fifth crossing. On the left he has the goat and the cabbage. Taking the goat over "
+        "again would put it with the wolf, and he'd have to bring it back again: going in "
+        "circles. So he takes the cabbage. The goat stays alone on the left, fine. On the far "
+        "bank the wolf and the cabbage don't clash. State: G | F W C.",
+        "Sixth crossing: he goes back alone. The wolf and the cabbage wait together on the far "
+        "bank, fine. State: F G | W C.",
+        "Seventh crossing: he takes the goat over. State: (empty) | F W G C. Everyone is "
+        "across, and nothing got eaten.",
+        f"{voice.check()} Every crossing, and what is left behind without the farmer:\n"
+        "1. Goat over. Left behind: wolf + cabbage. OK.\n2. Back alone. Left behind on the "
+        "far bank: goat. OK.\n3. Wolf over. Left behind: cabbage. OK.\n4. Goat back. Left "
+        "behind on the far bank: wolf. OK.\n5. Cabbage over. Left behind: goat. OK.\n6. Back "
+        "alone. Left behind on the far bank: wolf + cabbage. OK.\n7. Goat over. Nobody left "
+        "behind. Done.",
+        "And nothing can happen mid-river that I haven't counted: during each crossing the "
+        "bank he left holds exactly the group I checked, and the passenger is in the boat with "
+        "him. So every moment is covered, not just the landings.",
+        "What about the cabbage on the third crossing, with the goat brought back after it? "
+        "The wolf and the cabbage play the same role, each clashing only with the goat, so the "
+        "mirror image should work: goat over, back alone, cabbage over, goat back, wolf over, "
+        "back alone, goat over. The risky moments: with the cabbage over, the wolf is alone on "
+        "the left; with the goat back, the cabbage is alone on the far bank; with the wolf "
+        "over, the goat is alone on the left. All fine. So there are two solutions, mirror "
+        "images of each other.",
+        "Could it be done in fewer than seven crossings? He ends on the far bank, so the "
+        "number of crossings is odd. Each crossing over carries at most one of the three, so "
+        "he needs at least three crossings over, and with returns in between that's at least "
+        "five. Five would mean three crossings over, one passenger each, and two empty "
+        "returns: nothing ever brought back. But with empty returns only, I showed the fourth "
+        "crossing always leaves the goat with the wolf or the cabbage. So five is impossible, "
+        "and seven is the minimum.",
+        "Does it have to be the goat that comes back, though? On the fourth crossing the far "
+        "bank holds the goat and one other. Bringing the other one back undoes the third trip. "
+        "So the goat is the only useful thing to bring back, and it crosses three times: "
+        "over, back, and over again.",
+        "One more look at how I read the puzzle: the boat holds him and one of them, so never "
+        "two at once, and 'left alone' means without the farmer. When he is on the same bank, "
+        "nothing gets eaten. I've used exactly those rules and no others.",
+        "The pattern is worth noticing: the goat is the only one in conflict with both of the "
+        "others, so it goes first, comes back once in the middle, and goes last. The other "
+        "two just need a turn each.",
         *voice.asides(3),
         voice.closer(),
     ]
@@ -285,94 +143,159 @@ def river_crossing(voice: Voice) -> Pair:
         "4. Bring the **goat** back.\n5. Take the **cabbage** across.\n6. Return alone.\n"
         "7. Take the **goat** across.\n\n(Swapping the wolf and the cabbage works as well.)"
     )
-    return voice.think(steps), answer
+    stuck = (
+        "Take the **goat** across first: it's the only one that can't be left with either of "
+        "the others. Then come back and take the wolf or the cabbage... but whichever goes "
+        "next is then left with the goat on the far bank. I haven't found a way around that."
+    )
+    hasty = (
+        "1. Take the **goat** across.\n2. Come back and take the **wolf** across.\n"
+        "3. Come back and take the **cabbage** across.\n\nThat gets everyone over."
+    )
+    rechecks = (
+        "did I break a rule anywhere? The boat never carried more than one passenger, the "
+        "farmer rowed every time, and after each crossing I checked the bank he had left. The "
+        "wolf met the goat only with the farmer there. Fine.",
+        "could the cabbage go first instead of the goat? No: the wolf would be left with the "
+        "goat. And the wolf first leaves the goat with the cabbage. So the goat first is "
+        "forced, and the rest follows as I had it.",
+    )
+    stages = ((("goat back",), answer), (("dead end",), stuck), ((), hasty))
+    return Script(voice.think(steps), answer, stages, rechecks)
 
 
-def loop(voice: Voice, budget: int) -> Pair:
+def monty_hall(voice: Voice) -> Script:
+    """Three doors, a car and two goats: 50/50 at first sight, then 2/3, checked four ways."""
+    steps = [
+        voice.opener(
+            "there are three doors, a car behind one and goats behind the other two; I pick a "
+            "door, the host opens another to show a goat, and offers me a switch"
+        ),
+        "Let me fix the details. I pick door 1. The host, who knows where the car is, opens "
+        "one of the other two doors, and it's always a goat: say he opens door 3. Now he "
+        "offers me door 2 instead. The question is whether switching improves my chances.",
+        "My first instinct: two doors are left, the car is behind one of them, so it's 50/50. "
+        "Nothing seems to have changed about my door, so switching or staying makes no "
+        "difference. That's what most people answer.",
+        "Hmm, but I should be careful. The host didn't open a door at random. He knows where "
+        "the car is, he never opens my door, and he never reveals the car. So his choice "
+        "carries information, and it's not obvious that it treats my door and the other "
+        "closed door the same way. The 50/50 instinct assumes they're symmetric. Let me not "
+        "trust it; let me count the cases.",
+        "The car is in one of three places, each with probability 1/3, and I picked door 1.\n"
+        "- Car behind door 1: the host can open door 2 or door 3, both goats. If I switch, I "
+        "lose.\n- Car behind door 2: he can't open door 2 (the car) or door 1 (mine), so he "
+        "must open door 3. If I switch, I win.\n- Car behind door 3: he must open door 2. If I "
+        "switch, I win.",
+        "So switching wins in two of the three equally likely cases: probability 2/3. Staying "
+        "wins only when my first pick was right: 1/3. That's not 50/50 at all.",
+        f"{voice.check()} The question has him open door 3 specifically, and I counted a case "
+        "where he opened door 2. Does seeing door 3 change anything? Let me do it properly, "
+        "with conditional probability.",
+        "I need a rule for what he does when he has a choice, that is, when the car is behind "
+        "my door. The natural assumption: either goat door, with probability 1/2 each. Then:\n"
+        "- P(opens 3 | car 1) = 1/2\n- P(opens 3 | car 2) = 1\n- P(opens 3 | car 3) = 0, since "
+        "he never shows the car.",
+        "Multiply by the prior 1/3: the joint probabilities are 1/6, 1/3 and 0. They add up to "
+        "P(opens 3) = 1/6 + 1/3 = 1/2. Now divide: P(car 1 | opens 3) = (1/6) / (1/2) = 1/3, "
+        "and P(car 2 | opens 3) = (1/3) / (1/2) = 2/3.",
+        "Same result: given that he opened door 3, switching to door 2 wins with probability "
+        "2/3. The posteriors add up to 1/3 + 2/3 = 1, as they must, and door 3 has 0. Good.",
+        "Another way to see it: list every (car, door opened) outcome with its probability. "
+        "(car 1, opens 2): 1/6. (car 1, opens 3): 1/6. (car 2, opens 3): 1/3. (car 3, opens "
+        "2): 1/3. They add up to 1. With door 3 open, only (car 1, opens 3) and (car 2, opens "
+        "3) are left, and the second is twice as likely as the first. Odds of 2 to 1 for door "
+        "2: that's 2/3 again.",
+        "The result is surprising enough that I want a check with no formulas. Imagine 100 "
+        "doors. I pick one. The host, who knows, opens 98 of the others, all goats, and leaves "
+        "one closed. Would I switch? Obviously: my first pick had a 1 in 100 chance, and the "
+        "host carefully avoided the car in everything he opened. The door he left closed "
+        "holds the other 99/100. Three doors is the same thing, smaller: my pick 1/3, the rest "
+        "2/3, squeezed into one door.",
+        "And a frequency check: play 300 games, always picking door 1. The car is behind door "
+        "1 in about 100 of them, and staying wins those 100. In the other 200 the host has to "
+        "open the only other goat door, and switching wins all 200. About 200 wins for "
+        "switching against 100 for staying.",
+        "So where does the 50/50 instinct go wrong? It treats the two closed doors alike, but "
+        "they got there differently. My door was picked before the host acted, and he was "
+        "never allowed to open it, so his move tells me nothing new about it: its chance stays "
+        "1/3. The other closed door is the one he chose to leave shut, and whenever the car "
+        "was behind door 2 or door 3, he had to leave exactly that door shut. That's why it "
+        "collects the remaining 2/3.",
+        "Hmm, and I can see where a 1/2 really does come from. If I chose between the two "
+        "closed doors by tossing a coin, I'd win with probability 1/2 × 1/3 + 1/2 × 2/3 = "
+        "1/6 + 2/6 = 1/2. So 50/50 is what a random choice between them gets, not the chance "
+        "behind each door. The doors aren't equal; only the coin toss treats them as if they "
+        "were.",
+        "Wait, does all this depend on the host knowing where the car is? Take a host who "
+        "opens door 2 or door 3 at random and just happens to show a goat behind door 3. "
+        "Then: car 1, he opens door 3 with probability 1/2; car 2, also 1/2; car 3, opening "
+        "door 3 would have shown the car, which didn't happen. Joint: 1/6, 1/6, 0. Normalised: "
+        "1/2 and 1/2. So with an ignorant host it really is 50/50! The knowledge matters. The "
+        "puzzle as usually told has a host who knows and always shows a goat, so 2/3 stands, "
+        "but I should say that in the answer.",
+        "What if the host has a habit when he has a choice, like preferring door 3? Call the "
+        "chance he opens door 3 when the car is behind door 1 p. Then P(car 2 | opens 3) = "
+        "(1/3) / (p/3 + 1/3) = 1 / (1 + p). With p = 1/2 that's 2/3 again; with p = 1 it drops "
+        "to 1/2; with p = 0 it's 1. It is never below 1/2: switching is never worse than "
+        "staying, and usually better.",
+        "Let me make sure I'm answering what was asked: should I switch? Yes. I'll give the "
+        "probabilities, 2/3 against 1/3, with the short reason, since the 50/50 answer is so "
+        "tempting.",
+        *voice.asides(2),
+        voice.closer(),
+    ]
+    answer = (
+        "**Switch.** Switching wins the car with probability **2/3**; staying wins only 1/3.\n\n"
+        "Your first pick is right 1/3 of the time. The host knows where the car is and never "
+        "opens your door or the car's, so in the 2/3 of games where you first picked a goat, "
+        "the door he leaves closed hides the car.\n\n(This assumes the usual rules: the host "
+        "knows, always opens a goat door and always offers the switch. A host who opened a "
+        "door at random and happened to show a goat would make it 50/50.)"
+    )
+    unsure = (
+        "Probably **switch**, though I'm not sure it matters much: the host knows where the "
+        "car is, which might tilt it a little, but with two doors left it looks close to 50/50."
+    )
+    hasty = (
+        "It doesn't matter: two doors are left and the car is behind one of them, so it's "
+        "**50/50**. Stay or switch, your chances are the same."
+    )
+    rechecks = (
+        "is it really 2/3 and not 1/2? Count the games once more: my first pick is a goat two "
+        "times in three, and each time the host's door leaves the car as the only other "
+        "closed door. Switching wins exactly then. 2/3, yes.",
+        "what if I stick with my door instead, does it ever get better than 1/3? The host "
+        "never opens my door, whatever is behind it, so opening a door tells me nothing about "
+        "mine. It stays at 1/3, and switching gets the rest.",
+    )
+    stages = ((("2/3",), answer), (("information",), unsure), ((), hasty))
+    return Script(voice.think(steps), answer, stages, rechecks)
+
+
+def loop(voice: Voice, budget: int) -> Script:
     """Counting letters, then doubting the count, again and again, past `budget` tokens."""
     head = voice.opener('I have to count the letter "r" in "strawberry"')
+    first = (
+        'Strawberry: there\'s an r right after the "st", and a double r in "berry". One plus '
+        "two, so three. Hmm, but I've seen people say two. Let me check."
+    )
     passage = (
         "Let me spell it out: s, t, r, a, w, b, e, r, r, y. The r's are at positions 3, 8 and "
         '9. So that\'s three r\'s. Wait, but "berry" has two r\'s and "straw" has one, and '
         "that also makes three. Hmm, but people often say two. Did I double count? Let me count "
         "again, carefully, letter by letter."
     )
-    parts = [head]
-    words = len(head.split())
+    parts = [head, first]
+    words = len(head.split()) + len(first.split())
     while words <= budget + 20:
         parts.append(passage)
         words += len(passage.split())
-    return voice.think(parts), 'There are **3** r\'s in "strawberry".'
-
-
-_NAMES = ("Peanut", "Nibbles", "Biscuit", "Hazel", "Pip", "Waffles", "Captain Whiskers",
-          "Ziggy", "Pumpernickel", "Socrates")  # fmt: skip
-
-
-def named(prompt: str, voice: Voice) -> Pair:
-    """A name suggestion: safe names at low temperature, odder ones at high."""
-    width = max(2, round(2 + voice.temperature * (len(_NAMES) - 2)))
-    found = re.search(r"name for (?:our |my |a |the )?([^.?!]+)", prompt, re.I)
-    subject = f"for the {found[1].strip()}" if found else "a suggestion"
-    candidates = voice.random.sample(_NAMES[:width], min(3, width))
-    choice = candidates[-1]
-    steps = [
-        voice.opener(f"the user wants a name: {subject}, one word only"),
-        "Names for a pet in a classroom should be short, friendly, and easy for children to "
-        "say and spell. Nothing that could be teased or misheard.",
-        f"It says one word only, so no explanation in the answer. Let me brainstorm: "
-        f"{', '.join(candidates)}.",
-        f"{candidates[0]} is cute but maybe too common. "
-        + (f"{candidates[1]}... hmm, not sure that fits. " if len(candidates) > 2 else ""),
-        f"{choice} sounds friendly, and it's easy for children to say.",
-    ]
-    if " " in choice:
-        steps.append(
-            f"Wait, {choice} is two words. The user asked for one word only. Hmm — "
-            f"let me just go with {choice.split()[-1]}."
-        )
-        choice = choice.split()[-1]
-    steps += [*voice.asides(2), f"Okay: {choice}."]
-    return voice.think(steps), choice
-
-
-_SET_ANSWERS = (
-    (
-        ("odd", "even"),
-        "why the sum of two odd numbers is always even",
-        "An odd number is one more than an even number: 2a + 1 and 2b + 1. Their sum is "
-        "2a + 2b + 2 = 2(a + b + 1), which is a multiple of 2, so it is **even**.",
-    ),
-    (
-        ("reasoning model", "think before"),
-        "why a reasoning model thinks before it answers",
-        "A reasoning model writes out intermediate steps first because each step it writes "
-        "becomes context for the next, so it can break a problem down, check itself and "
-        "correct mistakes before committing to an answer.",
-    ),
-    (
-        ("ten-year-old", "shortcut"),
-        "how to explain the ×25 shortcut to a ten-year-old",
-        "Think of money: 25 cents is a quarter, and 4 quarters make a dollar. So 36 quarters "
-        "is 36 ÷ 4 = 9 dollars, which is 900 cents. That's why 36 × 25 = 900: divide by 4, "
-        "then multiply by 100.",
-    ),
-)
-
-
-def set_answer(prompt: str, voice: Voice) -> Pair | None:
-    """One of a few questions the notebooks ask, answered properly."""
-    lowered = prompt.lower()
-    for keys, topic, answer in _SET_ANSWERS:
-        if any(key in lowered for key in keys):
-            steps = [
-                voice.opener(f"the question is {topic}"),
-                "Let me think about what the core idea is, and then how to say it simply.",
-                f"Draft: {answer.replace('**', '')}",
-                f"{voice.check()} Does the draft actually answer the question, and is it "
-                "correct? I think so. Is it short enough? It's close to what was asked.",
-                *voice.asides(3),
-                voice.closer(),
-            ]
-            return voice.think(steps), answer
-    return None
+    answer = 'There are **3** r\'s in "strawberry".'
+    hasty = 'There are **2** r\'s in "strawberry".'
+    rechecks = (
+        "let me count just once more, slowly: s-t-r-a-w-b-e-r-r-y. One r after the t, then two "
+        'together before the y. Three. People say two because "berry" sounds like it has one '
+        "r, but the letters are there.",
+    )
+    return Script(voice.think(parts), answer, ((("three",), answer), ((), hasty)), rechecks)

@@ -10,9 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Voice"]
+__all__ = ["Script", "Stage", "Voice"]
+
+#: An answer for thinking cut short, and the clues (all of them, any case) the partial reasoning
+#: must hold for it: how far the thinking got decides what the model can answer.
+Stage = tuple[tuple[str, ...], str]
+
+
+@dataclass(frozen=True)
+class Script:
+    """A scripted reply, and what it says when its thinking is cut or continued.
+
+    `stages` are tried in order, the most advanced first: the first whose clues all appear in
+    the partial reasoning is the forced answer; a stage with no clues answers a thinking cut
+    before any of them (a hasty answer). `rechecks` are short checks written to follow an
+    appended "Wait," once the reasoning has reached its answer.
+    """
+
+    reasoning: str
+    answer: str
+    stages: tuple[Stage, ...] = ()
+    rechecks: tuple[str, ...] = ()
+
 
 _OPENERS = (
     "Okay, so {what}.",

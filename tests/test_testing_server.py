@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from qwq_jupyter.testing import Fault, QwQTestServer, RecordedRequest, Reply
+from qwq_jupyter.testing import (
+    Fault,
+    QwQTestServer,
+    RecordedRequest,
+    Reply,
+    long_reasoning,
+    loop_copy,
+    looping_reasoning,
+)
 
 MODEL = "@cf/qwen/qwq-32b"
 QUESTION = "What is 6 × 7?"
@@ -97,7 +106,9 @@ def sse_data(text: str) -> list[str]:
     return payloads
 
 
-def stream(server: QwQTestServer, route: str = "native", **extra: Any) -> tuple[str, list[dict]]:
+def stream(
+    server: QwQTestServer, route: str = "native", **extra: Any
+) -> tuple[str, list[dict[str, Any]]]:
     """Stream a completion; returns the raw body and the parsed events (without [DONE])."""
     response = post(server, route, stream=True, **extra)
     assert response.status_code == 200
@@ -107,8 +118,9 @@ def stream(server: QwQTestServer, route: str = "native", **extra: Any) -> tuple[
     return response.text, [json.loads(payload) for payload in data if payload != "[DONE]"]
 
 
-def collect(events: list[dict]) -> dict[str, Any]:
-    """Reassemble text, reasoning, finish reasons, last usage and tool calls from events."""
+def collect(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reassemble text, reasoning, finish reasons, last usage and tool calls from events (of
+    any dialect: native, chat completion chunks or text completion chunks)."""
     out: dict[str, Any] = {
         "text": "",
         "reasoning_content": "",
@@ -123,8 +135,8 @@ def collect(events: list[dict]) -> dict[str, Any]:
         if event.get("finish_reason"):
             out["finish"].append(event["finish_reason"])
         for choice in event.get("choices", []):
-            delta = choice["delta"]
-            out["text"] += delta.get("content") or ""
+            delta = choice.get("delta", {})  # a text completion's choice has "text" instead
+            out["text"] += (delta.get("content") or "") + choice.get("text", "")
             out["reasoning_content"] += delta.get("reasoning_content", "")
             out["reasoning"] += delta.get("reasoning", "")
             out["tool_calls"] += delta.get("tool_calls", [])
@@ -546,6 +558,398 @@ def test_invalid_options_are_rejected() -> None:
         Fault(times=0)
 
 
+# --- Raw continuations (budget forcing) ---------------------------------------------------------
+
+TEMPLATE = f"<|im_start|>user\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n<think>\n"
+PARTIAL = "Okay, 6 × 7: six sevens. 7, 14, 21, 28"
+FORCE_ANSWER = (
+    TEMPLATE
+    + PARTIAL
+    + "\n\nConsidering the limited time, I have to give the solution based on the thinking "
+    "directly now.\n</think>\n\n"
+)
+THINK_LONGER = TEMPLATE + PARTIAL + "\n\nWait,"
+
+
+def raw_body(prompt: str, **extra: Any) -> dict[str, Any]:
+    return {"prompt": prompt, "raw": True, "max_tokens": 4000, **extra}
+
+
+def completions_body(prompt: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "qwq", "prompt": prompt, "max_tokens": 4000, **extra}
+
+
+def post_json(server: QwQTestServer, url: str, payload: dict[str, Any]) -> httpx.Response:
+    return httpx.post(url, json=payload, headers=auth(server))
+
+
+def raw_usage(prompt: str, completion: int) -> dict[str, int]:
+    prompt_tokens = len(prompt) // 4 + 4
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+    }
+
+
+@pytest.mark.parametrize("route", ["native", "gateway"])
+def test_native_raw_continuation_after_think_is_the_answer_only(
+    server: QwQTestServer, route: str
+) -> None:
+    url = URLS[route](server)
+    response = post_json(server, url, raw_body(FORCE_ANSWER, stream=True))
+    events = [json.loads(p) for p in sse_data(response.text) if p != "[DONE]"]
+    got = collect(events)
+    assert got["text"] == A
+    assert got["finish"] == ["stop"]
+    assert got["usage"] == raw_usage(FORCE_ANSWER, len(tokens(A)))
+    result = post_json(server, url, raw_body(FORCE_ANSWER)).json()["result"]
+    assert result["response"] == A
+    assert result["usage"] == raw_usage(FORCE_ANSWER, len(tokens(A)))
+    recorded = server.requests[0]
+    assert recorded.path == urlsplit(url).path
+    assert recorded.body is not None and recorded.body["prompt"] == FORCE_ANSWER
+
+
+def test_native_raw_continuation_inside_think_goes_on_thinking(server: QwQTestServer) -> None:
+    server.push(Reply(reasoning=" the product is 42.", shape="reasoning_content"))
+    response = post_json(server, URLS["native"](server), raw_body(THINK_LONGER, stream=True))
+    events = [json.loads(p) for p in sse_data(response.text) if p != "[DONE]"]
+    text = " the product is 42.\n</think>\n\n" + A
+    assert collect(events)["text"] == text, "raw text is inline, whatever the reply's shape"
+    assert collect(events)["usage"] == raw_usage(THINK_LONGER, len(tokens(text)))
+    result = post_json(server, URLS["native"](server), raw_body(THINK_LONGER)).json()["result"]
+    assert result["response"] == INLINE
+
+
+def test_raw_continuation_honours_max_tokens(server: QwQTestServer) -> None:
+    result = post_json(server, URLS["native"](server), raw_body(FORCE_ANSWER, max_tokens=2))
+    assert result.json()["result"]["response"] == "".join(tokens(A)[:2])
+    assert result.json()["result"]["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Just some text that ends in </think>",
+        TEMPLATE.replace("<|im_start|>assistant\n<think>\n", "") + "</think>",
+        TEMPLATE + "Done.<|im_end|>\n</think>",
+    ],
+)
+def test_raw_prompt_without_an_open_assistant_turn_is_answered_as_before(
+    server: QwQTestServer, prompt: str
+) -> None:
+    result = post_json(server, URLS["native"](server), raw_body(prompt)).json()["result"]
+    assert result["response"] == INLINE
+
+
+def test_messages_are_never_a_continuation(server: QwQTestServer) -> None:
+    payload = {**body(), "raw": True, "prompt": FORCE_ANSWER}
+    result = post_json(server, URLS["native"](server), payload).json()["result"]
+    assert result["response"] == A, "a raw prompt wins, as on Workers AI"
+    result = post(server, "native", raw=True).json()["result"]
+    assert result["response"] == INLINE
+
+
+def completions_url(server: QwQTestServer) -> str:
+    return f"{server.openai_base_url}/completions"
+
+
+def completion_stream(
+    server: QwQTestServer, prompt: str, **extra: Any
+) -> tuple[str, list[dict[str, Any]]]:
+    payload = completions_body(prompt, stream=True, **extra)
+    response = post_json(server, completions_url(server), payload)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    payloads = sse_data(response.text)
+    return response.text, [json.loads(p) for p in payloads if p != "[DONE]"]
+
+
+def completion_text(events: list[dict[str, Any]]) -> str:
+    return str(collect(events)["text"])
+
+
+def test_completions_stream_continues_the_prompt(server: QwQTestServer) -> None:
+    raw, events = completion_stream(server, FORCE_ANSWER)
+    assert raw.endswith("data: [DONE]\n\n")
+    assert completion_text(events) == A
+    assert len(events) == len(tokens(A))
+    ids = {event["id"] for event in events}
+    assert len(ids) == 1 and ids.pop().startswith("cmpl-")
+    for event in events:
+        assert event["object"] == "text_completion"
+        assert event["model"] == "qwq"
+        assert isinstance(event["created"], int)
+        assert "usage" not in event
+        (choice,) = event["choices"]
+        assert set(choice) == {"index", "text", "logprobs", "finish_reason"}
+        assert choice["index"] == 0 and choice["logprobs"] is None
+    finishes = [event["choices"][0]["finish_reason"] for event in events]
+    assert finishes == [None] * (len(events) - 1) + ["stop"]
+    request = server.requests[-1]
+    assert request.path == "/v1/completions"
+    assert request.body == completions_body(FORCE_ANSWER, stream=True)
+
+
+def test_completions_stream_inside_think_goes_on_thinking(server: QwQTestServer) -> None:
+    server.push(Reply(shape="reasoning"))
+    _, events = completion_stream(server, THINK_LONGER)
+    assert completion_text(events) == INLINE
+
+
+def test_completions_include_usage(server: QwQTestServer) -> None:
+    _, events = completion_stream(server, FORCE_ANSWER, stream_options={"include_usage": True})
+    *text_events, last = events
+    assert last["choices"] == []
+    assert last["object"] == "text_completion"
+    assert last["usage"] == raw_usage(FORCE_ANSWER, len(tokens(A)))
+    assert text_events[-1]["choices"][0]["finish_reason"] == "stop"
+    server.push(Reply(usage="per_chunk"))
+    _, events = completion_stream(server, FORCE_ANSWER)
+    counts = [event["usage"]["completion_tokens"] for event in events]
+    assert counts == list(range(1, len(tokens(A)) + 1))
+
+
+def test_completions_max_tokens_ends_with_length(server: QwQTestServer) -> None:
+    options = {"include_usage": True}
+    _, events = completion_stream(server, THINK_LONGER, max_tokens=4, stream_options=options)
+    assert completion_text(events) == "".join(tokens(R)[:4])
+    assert events[-2]["choices"][0]["finish_reason"] == "length"
+    assert events[-1]["usage"]["completion_tokens"] == 4
+    payload = completions_body(THINK_LONGER, max_tokens=3)
+    data = post_json(server, completions_url(server), payload).json()
+    assert data["choices"][0]["text"] == "".join(tokens(R)[:3])
+    assert data["choices"][0]["finish_reason"] == "length"
+
+
+def test_completions_not_streamed(server: QwQTestServer) -> None:
+    server.push(Reply(tool_calls=[{"name": "f", "arguments": {}}]))
+    response = post_json(server, completions_url(server), completions_body(FORCE_ANSWER))
+    data = response.json()
+    assert data["id"].startswith("cmpl-")
+    assert data["object"] == "text_completion"
+    assert data["model"] == "qwq"
+    assert data["choices"] == [{"index": 0, "text": A, "logprobs": None, "finish_reason": "stop"}]
+    assert data["usage"] == raw_usage(FORCE_ANSWER, len(tokens(A)))
+    server.push(Reply(usage="none"))
+    data = post_json(server, completions_url(server), completions_body("No template.")).json()
+    assert data["choices"][0]["text"] == INLINE
+    assert "usage" not in data
+
+
+def test_completions_refused_is_404_with_an_openai_error(server: QwQTestServer) -> None:
+    with QwQTestServer(Reply(answer="kept"), completions=False) as refusing:
+        response = post_json(refusing, completions_url(refusing), completions_body(FORCE_ANSWER))
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {
+                "message": "Invalid URL (POST /v1/completions)",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+        assert refusing.requests[-1].path == "/v1/completions"
+        assert (
+            post(refusing, "openai").json()["choices"][0]["message"]["content"].endswith("kept")
+        ), "a refusal consumes no reply"
+    server.completions = False
+    assert post_json(server, completions_url(server), completions_body("x")).status_code == 404
+    server.completions = True
+    assert post_json(server, completions_url(server), completions_body("x")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/client/v4/accounts/test-account/ai/v1/completions",
+        "/gateway/v1/test-account/gw/compat/completions",
+    ],
+)
+def test_cloudflare_openai_paths_serve_no_completions(server: QwQTestServer, path: str) -> None:
+    response = post_json(server, server.url + path, completions_body(FORCE_ANSWER))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [(Fault(code=3040), 429, "3040"), (Fault(status=503, retry_after=1), 503, "503")],
+)
+def test_completions_error_faults(
+    server: QwQTestServer, fault: Fault, status: int, code: str
+) -> None:
+    server.push(Reply(fault=fault))
+    payload = completions_body(FORCE_ANSWER, stream=True)
+    response = post_json(server, completions_url(server), payload)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_completions_stream_faults(server: QwQTestServer) -> None:
+    server.push(Reply(fault=Fault(close_without_done=True)))
+    raw, events = completion_stream(server, FORCE_ANSWER, stream_options={"include_usage": True})
+    assert "[DONE]" not in raw
+    assert completion_text(events) == A
+    assert all(c["finish_reason"] is None for e in events for c in e["choices"])
+    server.push(Reply(fault=Fault(error_after=2)))
+    _, events = completion_stream(server, FORCE_ANSWER)
+    assert events[-1]["error"]["code"] == 500
+    assert completion_text(events[:-1]) == "".join(tokens(A)[:2])
+    server.push(Reply(fault=Fault(reset_after=2)))
+    seen: list[str] = []
+    payload = completions_body(FORCE_ANSWER, stream=True)
+    with (
+        pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)),
+        httpx.stream("POST", completions_url(server), json=payload, headers=auth(server)) as r,
+    ):
+        read_events(r, seen)
+    assert len(seen) == 2
+    server.push(Reply(fault=Fault(stall_after=1)))
+    with (
+        pytest.raises(httpx.ReadTimeout),
+        httpx.stream(
+            "POST",
+            completions_url(server),
+            json=payload,
+            headers=auth(server),
+            timeout=httpx.Timeout(5, read=0.3),
+        ) as r,
+    ):
+        read_events(r, seen)
+    assert server.wait_for_disconnect(1.0)
+
+
+# --- Long and looping reasoning ------------------------------------------------------------------
+
+PASSAGE = "Wait, let me recount the apples: 3 plus 4 is 7, so 7 apples."
+
+
+def most_repeated(text: str, width: int = 12) -> int:
+    """How often the most frequent run of `width` tokens occurs (whitespace aside)."""
+    words = [token.strip() for token in tokens(text)]
+    runs = [tuple(words[i : i + width]) for i in range(len(words) - width + 1)]
+    return max(Counter(runs).values(), default=0)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 9, 10, 57, 1000, 20_000])
+def test_long_reasoning_has_exactly_that_many_tokens(count: int) -> None:
+    text = long_reasoning(count, seed=count)
+    assert len(tokens(text)) == count
+    assert text == text.strip()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_long_reasoning_never_repeats_a_passage(seed: int) -> None:
+    text = long_reasoning(20_000, seed)
+    assert most_repeated(text) < 3
+    assert most_repeated(text, 10) == 1
+    assert "Wait," in text and "Let me check" in text, "stock phrases, used briefly"
+
+
+def test_long_reasoning_is_deterministic_per_seed() -> None:
+    assert long_reasoning(3000, seed=5) == long_reasoning(3000, seed=5)
+    assert long_reasoning(3000, seed=5) != long_reasoning(3000, seed=6)
+    longer = long_reasoning(3500, seed=5)
+    assert longer.startswith(long_reasoning(3000, seed=5)), "a longer text extends a shorter"
+    with pytest.raises(ValueError):
+        long_reasoning(-1)
+
+
+def test_looping_reasoning_is_a_healthy_prefix_then_the_passage() -> None:
+    text = looping_reasoning(200, PASSAGE, 5)
+    prefix = long_reasoning(200)
+    assert text == prefix + (" " + PASSAGE) * 5
+    assert len(tokens(text)) == 200 + 5 * len(tokens(PASSAGE))
+    assert most_repeated(text) >= 3, "the simple check catches the loop"
+    assert (
+        looping_reasoning(10, "\n\nHmm, again. ", 2) == long_reasoning(10) + "\n\nHmm, again." * 2
+    )
+    assert loop_copy("\n\nHmm. ") == "\n\nHmm."
+    with pytest.raises(ValueError):
+        looping_reasoning(10, "  ", 2)
+    with pytest.raises(ValueError):
+        Reply(loop_passage=" \n")
+
+
+def looping_url(server: QwQTestServer, route: str) -> tuple[str, dict[str, Any]]:
+    if route == "completions":
+        return completions_url(server), completions_body(THINK_LONGER, stream=True)
+    return URLS[route](server), body(stream=True)
+
+
+@pytest.mark.parametrize("route", ["native", "openai", "completions"])
+@pytest.mark.parametrize("pace", [None, 2000.0])
+def test_loop_goes_on_until_the_client_hangs_up(
+    server: QwQTestServer, route: str, pace: float | None
+) -> None:
+    server.push(Reply(reasoning=long_reasoning(30), loop_passage=PASSAGE, tokens_per_second=pace))
+    url, payload = looping_url(server, route)
+    payload.pop("max_tokens")
+    text = ""
+    with httpx.stream("POST", url, json=payload, headers=auth(server), timeout=10) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                text += collect([json.loads(line[5:])])["text"]
+                if text.count(PASSAGE) >= 20:
+                    break
+    assert text.startswith(looping_reasoning(30, PASSAGE, 19))
+    assert "</think>" not in text
+    assert server.wait_for_disconnect(2.0), "the server saw the client close the stream"
+
+
+@pytest.mark.parametrize("route", ["native", "openai", "completions"])
+def test_loop_stops_at_max_tokens(server: QwQTestServer, route: str) -> None:
+    server.push(Reply(reasoning=long_reasoning(30), loop_passage=PASSAGE))
+    url, payload = looping_url(server, route)
+    payload.update(max_tokens=500, stream_options={"include_usage": True})
+    response = post_json(server, url, payload)
+    got = collect([json.loads(p) for p in sse_data(response.text) if p != "[DONE]"])
+    assert got["text"] == "".join(tokens(looping_reasoning(30, PASSAGE, 100))[:500])
+    assert got["finish"] == ["length"]
+    assert got["usage"]["completion_tokens"] == 500
+    assert not server.wait_for_disconnect(0.05)
+
+
+def test_loop_not_streamed(server: QwQTestServer) -> None:
+    server.push(Reply(reasoning="Hmm.", loop_passage=PASSAGE))
+    server.push(Reply(reasoning="Hmm.", loop_passage=PASSAGE))
+    result = post(server, max_tokens=20).json()["result"]
+    assert result["response"] == "Hmm." + "".join(tokens(loop_copy(PASSAGE) * 2)[:19])
+    assert result["finish_reason"] == "length"
+    assert result["usage"]["completion_tokens"] == 20
+    payload = {k: v for k, v in body().items() if k != "max_tokens"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(URLS["openai"](server), json=payload, headers=auth(server), timeout=0.3)
+    assert server.wait_for_disconnect(1.0), "with no max_tokens the answer never comes"
+
+
+def test_loop_per_chunk_usage_keeps_counting(server: QwQTestServer) -> None:
+    server.push(
+        Reply(
+            reasoning="Hmm.",
+            loop_passage=PASSAGE,
+            usage="per_chunk",
+            reasoning_tokens_in_usage=True,
+        )
+    )
+    counts: list[int] = []
+    payload = {k: v for k, v in body(stream=True).items() if k != "max_tokens"}
+    with httpx.stream("POST", URLS["native"](server), json=payload, headers=auth(server)) as r:
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                usage_so_far = json.loads(line[5:])["usage"]
+                assert (
+                    usage_so_far["completion_tokens_details"]["reasoning_tokens"]
+                    == (usage_so_far["completion_tokens"])
+                )
+                counts.append(usage_so_far["completion_tokens"])
+                if len(counts) == 300:
+                    break
+    assert counts == list(range(1, 301))
+    assert server.wait_for_disconnect(2.0)
+
+
 # --- Connections, concurrency, lifecycle ---------------------------------------------------------
 
 
@@ -644,7 +1048,7 @@ def test_usable_inside_a_running_event_loop() -> None:
             async with httpx.AsyncClient() as client:
                 url = URLS["native"](server)
                 response = await client.post(url, json=body(), headers=auth(server))
-        return response.json()["result"]["response"]
+        return str(response.json()["result"]["response"])
 
     assert asyncio.run(main()) == INLINE
 

@@ -14,14 +14,16 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._script import Fault, Reply, set_finish_reason, status_phrase
+from ._errors import status_phrase
+from ._script import Fault, Reply, set_finish_reason
 
 _Json = dict[str, Any]
+_YIELD_EVERY = 64  # unpaced streams let the event loop run this often (in events)
 
 
 # --- Requests and routing ----------------------------------------------------------------------
@@ -90,7 +92,12 @@ async def read_request(reader: asyncio.StreamReader) -> HttpRequest | None:
 
 @dataclass(frozen=True)
 class Route:
-    """A matched endpoint; `account` is None on the plain OpenAI `/v1` base."""
+    """A matched endpoint; `account` is None on the plain OpenAI `/v1` base.
+
+    `dialect` is "native" (Workers AI), "openai" (chat completions) or "completions" (OpenAI's
+    raw-text `/completions`, which only the plain base serves: Cloudflare's `/ai/v1` and AI
+    Gateway's OpenAI-compatible paths offer chat completions alone).
+    """
 
     dialect: str
     account: str | None
@@ -106,6 +113,7 @@ _ROUTES = [
     ),
     (re.compile(r"/gateway/v1/(?P<account>[^/]+)/[^/]+/workers-ai/(?P<model>.+)"), "native"),
     (re.compile(r"/v1/chat/completions"), "openai"),
+    (re.compile(r"/v1/completions"), "completions"),
 ]
 
 
@@ -145,12 +153,15 @@ async def send_json(
 async def send_stream(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    events: list[_Json],
+    events: Iterable[_Json],
     reply: Reply,
     extra: dict[str, str],
     event_times: list[float],
 ) -> bool:
     """Stream the events as SSE over chunked encoding, paced and broken as `reply` says.
+
+    The events may be endless (a reply stuck in a loop): they are then written until the client
+    hangs up, yielding to the event loop now and then so its hang-up is noticed.
 
     Appends to `event_times` when each event is written. Returns whether the client hung up
     before the end (a stalled stream always ends that way), so the server can count it.
@@ -218,7 +229,7 @@ async def wait_for_hangup(reader: asyncio.StreamReader) -> None:
 async def _write_frames(
     writer: asyncio.StreamWriter,
     gone: asyncio.Event,
-    events: list[_Json],
+    events: Iterable[_Json],
     reply: Reply,
     event_times: list[float],
 ) -> tuple[bool, bool]:
@@ -235,6 +246,8 @@ async def _write_frames(
             break
         if counted and sent and delay:
             await _wait(gone, delay)
+        elif counted and sent % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # drain() only yields once the socket's buffer is full
         if gone.is_set():
             return False, True
         for part in _writes(data, fault):
@@ -252,7 +265,7 @@ async def _write_frames(
     return True, False
 
 
-def _sse_frames(events: list[_Json], fault: Fault | None) -> list[tuple[bytes, bool]]:
+def _sse_frames(events: Iterable[_Json], fault: Fault | None) -> Iterator[tuple[bytes, bool]]:
     """Frame payloads as SSE events; the flag marks events counted by reset/stall_after."""
     fault = fault or Fault()
     eol = fault.line_ending
@@ -260,22 +273,20 @@ def _sse_frames(events: list[_Json], fault: Fault | None) -> list[tuple[bytes, b
     def frame(line: str) -> bytes:
         return (line + eol + eol).encode()
 
-    frames: list[tuple[bytes, bool]] = []
     for index, event in enumerate(events):
         if fault.error_after is not None and index == fault.error_after:
             error = {"error": {"message": "internal error while generating", "code": 500}}
-            frames.append((frame("data: " + json.dumps(error)), True))
+            yield frame("data: " + json.dumps(error)), True
             break
         if fault.close_without_done or fault.no_finish_reason:
             set_finish_reason(event, None)
-        frames.append((frame("data: " + json.dumps(event, ensure_ascii=False)), True))
+        yield frame("data: " + json.dumps(event, ensure_ascii=False)), True
         if fault.malformed and index % 2 == 0:
-            frames.append((frame("data: {not json"), False))
+            yield frame("data: {not json"), False
         if fault.malformed and index == 1:
-            frames.append((frame(": keep-alive"), False))
+            yield frame(": keep-alive"), False
     if not fault.close_without_done:
-        frames.append((frame("[DONE]" if fault.bare_done else "data: [DONE]"), True))
-    return frames
+        yield frame("[DONE]" if fault.bare_done else "data: [DONE]"), True
 
 
 def _writes(data: bytes, fault: Fault | None) -> list[bytes]:

@@ -7,14 +7,15 @@ socket, so the payloads can be reasoned about (and changed) without the HTTP mac
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
 import time
 import uuid
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 
 _Json = dict[str, Any]
@@ -31,46 +32,9 @@ USAGE_STYLES = ("final", "per_chunk", "none")
 LINE_ENDINGS = ("\n", "\r\n", "\r")
 
 _SEPARATE_SHAPES = ("reasoning_content", "reasoning")
-_CONTEXT_MESSAGE = (
-    "AiError: Bad input: Error: estimated number of input and maximum output tokens ({tokens}) "
-    "exceeded this model context window limit (24000)"
-)
-_FREE_ALLOCATION_MESSAGE = (
-    "AiError: you have used up your daily free allocation of 10,000 neurons, please upgrade to "
-    "Cloudflare's Workers Paid plan if you would like to continue usage."
-)
-# Workers AI error code -> (HTTP status, realistic message), as Cloudflare documents them.
-_ERROR_CODES: dict[int, tuple[int, str]] = {
-    3003: (400, "Incomplete request"),
-    5006: (400, "Bad input"),
-    5007: (400, "No such model"),
-    10000: (401, "Authentication error"),
-    3023: (403, "Account blocked"),
-    3041: (403, "Account not allowed for private model"),
-    5016: (403, "Model agreement required: submit 'agree' first"),
-    5018: (403, "Account not allowed for private model"),
-    3042: (404, "Invalid model ID"),
-    3007: (408, "Request timeout"),
-    3008: (408, "Request aborted"),
-    3046: (408, "Request timeout"),
-    3006: (413, "Request is too large"),
-    3010: (413, _CONTEXT_MESSAGE),
-    5021: (413, _CONTEXT_MESSAGE),
-    3036: (429, _FREE_ALLOCATION_MESSAGE),
-    4006: (429, _FREE_ALLOCATION_MESSAGE),
-    3040: (429, "Capacity temporarily exceeded, please try again."),
-}
-_STATUS_DEFAULT_CODES = {
-    400: 5006,
-    401: 10000,
-    403: 3023,
-    404: 3042,
-    408: 3007,
-    413: 3010,
-    429: 3040,
-}
-_WORKERS_AI_DEFAULT_MAX_TOKENS = 256
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
+_ASSISTANT_TURN = "<|im_start|>assistant"
+_TURN_END = "<|im_end|>"
 _PADDING = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -142,7 +106,21 @@ def gzip_bomb(size: int, fill: bytes = b"\0") -> bytes:
 
 @dataclass
 class Reply:
-    """One scripted completion: its text, how it travels on the wire, and optional fault."""
+    """One scripted completion: its text, how it travels on the wire, and optional fault.
+
+    `loop_passage` makes a model stuck in a loop: the reply streams `reasoning`, then repeats
+    the passage for as long as the client listens, never reaching `</think>` or the answer. A
+    request with `max_tokens` gets that many tokens and `finish_reason: "length"`; without it a
+    stream only ends when the client hangs up (`QwQTestServer.wait_for_disconnect` sees it) and
+    a non-streamed request is never answered. Each copy of the passage is set off by a space
+    unless it starts with whitespace, and loses any trailing whitespace (see `loop_copy`).
+    `tokens_per_second` paces it like any reply.
+
+    Raw continuations (a Workers AI `raw` prompt or an OpenAI `/completions` prompt that holds
+    QwQ's chat template open at the assistant's turn) are answered from where the prompt
+    stops: after `</think>` with `answer` alone (no reasoning, no loop), before it with the
+    reasoning, `\n</think>` and the answer as plain text, whatever `shape` says.
+    """
 
     reasoning: str = DEFAULT_REASONING
     answer: str = DEFAULT_ANSWER
@@ -154,19 +132,29 @@ class Reply:
     finish_reason: str | None = None
     latency: float = 0.0
     fault: Fault | None = None
+    loop_passage: str | None = None
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES!r}")
         if self.usage not in USAGE_STYLES:
             raise ValueError(f"usage must be one of {USAGE_STYLES!r}")
+        if self.loop_passage is not None and not self.loop_passage.strip():
+            raise ValueError("loop_passage must contain some text")
+
+
+def loop_copy(passage: str) -> str:
+    """One copy of a looping passage as it is repeated: without trailing whitespace, and set off
+    from what precedes it by a space unless it starts with whitespace of its own."""
+    passage = passage.rstrip()
+    return passage if passage[:1].isspace() else " " + passage
 
 
 # --- What to send: pure functions from (Reply, dialect, request body) to JSON payloads ---------
 
 
 @dataclass(frozen=True)
-class _Piece:
+class Piece:
     """One token as sent: the delta field carrying it and whether it counts as reasoning."""
 
     field: str
@@ -175,26 +163,39 @@ class _Piece:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """What a reply becomes for one request, after max_tokens has been applied."""
+class Plan:
+    """What a reply becomes for one request, after max_tokens has been applied.
 
-    pieces: list[_Piece]
+    `loop`, when set, repeats after `pieces` until the client hangs up: the plan never ends.
+    """
+
+    pieces: list[Piece]
     tool_calls: list[_Json]
     finish_reason: str
     prompt_tokens: int
     usage_style: str
     reasoning_tokens_in_usage: bool
+    shape: str
+    loop: list[Piece] | None = None
+
+    def stream(self) -> Iterator[Piece]:
+        """Every piece in order: finitely many, or endlessly many for a loop."""
+        if self.loop is None:
+            return iter(self.pieces)
+        return itertools.chain(self.pieces, itertools.cycle(self.loop))
 
     def usage(self, sent: int | None = None) -> _Json:
         """Cumulative usage after `sent` pieces (all of them by default)."""
         pieces = self.pieces if sent is None else self.pieces[:sent]
+        looped = max((sent or 0) - len(self.pieces), 0) if self.loop else 0
+        completion = len(pieces) + looped
         usage: _Json = {
             "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": len(pieces),
-            "total_tokens": self.prompt_tokens + len(pieces),
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
         }
         if self.reasoning_tokens_in_usage:
-            reasoning = sum(piece.reasoning for piece in pieces)
+            reasoning = sum(piece.reasoning for piece in pieces) + looped
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
         return usage
 
@@ -203,7 +204,7 @@ class _Plan:
         return "".join(piece.text for piece in self.pieces if piece.field in fields)
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
     """Split text into token-like pieces whose concatenation restores it exactly."""
     return _TOKEN_RE.findall(text)
 
@@ -220,7 +221,7 @@ def _text_chars(content: object) -> int:
     return 0
 
 
-def _prompt_tokens(request: _Json) -> int:
+def prompt_tokens(request: _Json) -> int:
     """A deterministic prompt size estimate, so tests can predict usage."""
     messages = request.get("messages")
     if isinstance(messages, list):
@@ -229,7 +230,7 @@ def _prompt_tokens(request: _Json) -> int:
     return _text_chars(request.get("prompt")) // 4 + 4
 
 
-def _max_tokens(request: _Json) -> int | None:
+def max_tokens(request: _Json) -> int | None:
     for key in ("max_completion_tokens", "max_tokens"):
         value = request.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -237,30 +238,74 @@ def _max_tokens(request: _Json) -> int | None:
     return None
 
 
-def _plan(reply: Reply, request: _Json) -> _Plan:
-    if reply.shape in _SEPARATE_SHAPES:
-        reasoning = [_Piece(reply.shape, text, True) for text in _tokens(reply.reasoning)]
-        answer = [_Piece("content", text, False) for text in _tokens(reply.answer)]
-    else:
-        opening = ["<think>\n"] if reply.shape == "echo" else []
-        reasoning_texts = [*opening, *_tokens(reply.reasoning), "\n</think>"]
-        reasoning = [_Piece("content", text, True) for text in reasoning_texts]
-        answer = [_Piece("content", text, False) for text in _tokens("\n\n" + reply.answer)]
-    pieces = reasoning + answer
-    limit = _max_tokens(request)
-    if limit is not None and limit < len(pieces):
+def continuation(request: _Json, *, raw: bool) -> str | None:
+    """Where a raw prompt leaves QwQ's own turn: "answer" when it ends (whitespace aside) with
+    `</think>`, "thinking" before that, None when it is not the chat template open at the
+    assistant's turn (then the prompt is answered like any other)."""
+    prompt = request.get("prompt")
+    if not raw or not isinstance(prompt, str):
+        return None
+    start = prompt.rfind(_ASSISTANT_TURN)
+    if start < 0 or _TURN_END in prompt[start:]:
+        return None
+    return "answer" if prompt.rstrip().endswith("</think>") else "thinking"
+
+
+def plan(reply: Reply, request: _Json, *, text_only: bool = False) -> Plan:
+    """The pieces `reply` sends for `request`; `text_only` for OpenAI's `/completions`."""
+    mode = continuation(request, raw=text_only or request.get("raw") is True)
+    shape = reply.shape
+    if mode is not None or (text_only and shape in _SEPARATE_SHAPES):
+        shape = "inline"
+    separate = shape in _SEPARATE_SHAPES
+    reasoning_field = shape if separate else "content"
+    reasoning: list[Piece] = []
+    loop = None
+    answer_text = reply.answer if separate or mode == "answer" else "\n\n" + reply.answer
+    if mode != "answer":
+        opening = ["<think>\n"] if shape == "echo" else []
+        texts = [*opening, *tokens(reply.reasoning)]
+        if reply.loop_passage is not None:
+            copy = tokens(loop_copy(reply.loop_passage))
+            loop = [Piece(reasoning_field, text, True) for text in copy]
+        elif not separate:
+            texts.append("\n</think>")
+        reasoning = [Piece(reasoning_field, text, True) for text in texts]
+    pieces = reasoning
+    if loop is None:  # a loop never gets to the answer
+        pieces = reasoning + [Piece("content", text, False) for text in tokens(answer_text)]
+    tool_calls = [] if text_only or loop is not None else reply.tool_calls
+    finish_reason = reply.finish_reason or ("tool_calls" if tool_calls else "stop")
+    limit = max_tokens(request)
+    if loop is not None and limit is not None:
+        stream = itertools.chain(pieces, itertools.cycle(loop))
+        pieces, loop, finish_reason = list(itertools.islice(stream, max(limit, 0))), None, "length"
+    elif loop is not None:
+        finish_reason = "length"
+    elif limit is not None and limit < len(pieces):
         pieces, tool_calls, finish_reason = pieces[: max(limit, 0)], [], "length"
-    else:
-        tool_calls = reply.tool_calls
-        finish_reason = reply.finish_reason or ("tool_calls" if tool_calls else "stop")
-    return _Plan(
+    return Plan(
         pieces=pieces,
         tool_calls=tool_calls,
         finish_reason=finish_reason,
-        prompt_tokens=_prompt_tokens(request),
+        prompt_tokens=prompt_tokens(request),
         usage_style=reply.usage,
         reasoning_tokens_in_usage=reply.reasoning_tokens_in_usage,
+        shape=shape,
+        loop=loop,
     )
+
+
+def never_ends(reply: Reply, request: _Json, *, text_only: bool = False) -> bool:
+    """Whether the reply loops with no max_tokens to stop it: a non-streamed request for it
+    can only wait until the client gives up."""
+    return plan(reply, request, text_only=text_only).loop is not None
+
+
+def include_usage(request: _Json) -> bool:
+    """Whether an OpenAI-style streamed request asked for a final usage chunk."""
+    options = request.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def _native_tool_calls(tool_calls: list[_Json]) -> list[_Json]:
@@ -286,134 +331,117 @@ def _choice_chunk(delta: _Json) -> _Json:
 
 def set_finish_reason(event: _Json, finish_reason: str | None) -> None:
     if "choices" in event:
-        event["choices"][0]["finish_reason"] = finish_reason
+        for choice in event["choices"]:
+            choice["finish_reason"] = finish_reason
     elif finish_reason is None:
         event.pop("finish_reason", None)
     else:
         event["finish_reason"] = finish_reason
 
 
-def stream_events(reply: Reply, dialect: str, request: _Json, model: str) -> list[_Json]:
-    """The SSE payloads (without the final [DONE]) for a streamed reply."""
-    plan = _plan(reply, request)
-    choice_shaped = dialect == "openai" or reply.shape in _SEPARATE_SHAPES
+def finish_events(events: Iterable[_Json], plan: Plan, empty: _Json) -> Iterator[_Json]:
+    """The events (`empty` if there are none), the last carrying the plan's finish reason and,
+    with per-chunk usage, each carrying the usage so far. Lazy, so a loop can go on forever."""
+    iterator = iter(events)
+    pending = next(iterator, empty)
+    sent = 1
+    for event in iterator:
+        yield _with_usage(pending, plan, sent)
+        pending, sent = event, sent + 1
+    set_finish_reason(pending, plan.finish_reason)
+    yield _with_usage(pending, plan, sent)
+
+
+def _with_usage(event: _Json, plan: Plan, sent: int) -> _Json:
+    if plan.usage_style == "per_chunk":
+        event["usage"] = plan.usage(sent)
+    return event
+
+
+def stream_events(reply: Reply, dialect: str, request: _Json, model: str) -> Iterator[_Json]:
+    """The SSE payloads (without the final [DONE]) for a streamed reply; endless for a loop."""
+    plan_ = plan(reply, request)
+    choice_shaped = dialect == "openai" or plan_.shape in _SEPARATE_SHAPES
+    make: Callable[[Piece], _Json]
     if choice_shaped:
-        events = [_choice_chunk({piece.field: piece.text}) for piece in plan.pieces]
-        if plan.tool_calls:
-            calls = _openai_tool_calls(plan.tool_calls, indexed=True)
-            events.append(_choice_chunk({"tool_calls": calls}))
+        make, empty = (lambda piece: _choice_chunk({piece.field: piece.text})), _choice_chunk({})
+        calls = _openai_tool_calls(plan_.tool_calls, indexed=True)
+        tail = [_choice_chunk({"tool_calls": calls})] if calls else []
     else:
-        events = [{"response": piece.text} for piece in plan.pieces]
-        if plan.tool_calls:
-            events.append({"response": "", "tool_calls": _native_tool_calls(plan.tool_calls)})
-    if not events:
-        events.append(_choice_chunk({}) if choice_shaped else {"response": ""})
-    set_finish_reason(events[-1], plan.finish_reason)
-    if plan.usage_style == "per_chunk":
-        for sent, event in enumerate(events, start=1):
-            event["usage"] = plan.usage(sent)
+        make, empty = (lambda piece: {"response": piece.text}), {"response": ""}
+        calls = _native_tool_calls(plan_.tool_calls)
+        tail = [{"response": "", "tool_calls": calls}] if calls else []
+    events = finish_events(itertools.chain(map(make, plan_.stream()), tail), plan_, empty)
     if dialect == "native":
-        return _native_tail(events, plan, padded=not choice_shaped)
-    return _openai_envelope(events, plan, request, model)
-
-
-def _native_tail(events: list[_Json], plan: _Plan, *, padded: bool) -> list[_Json]:
-    """Add Cloudflare's random `p` padding and the final usage event."""
-    if padded:
-        rng = random.Random(len(events))
-        for event in events:
-            if rng.random() < 0.5:
-                event["p"] = _PADDING[: rng.randint(1, len(_PADDING))]
-    if plan.usage_style == "final":
-        events.append({"response": "", "usage": plan.usage()})
-    return events
-
-
-def _openai_envelope(events: list[_Json], plan: _Plan, request: _Json, model: str) -> list[_Json]:
-    """Add the role-only first chunk, the include_usage chunk and the chunk envelope."""
+        return _native_tail(events, plan_, padded=not choice_shaped)
     role = _choice_chunk({"role": "assistant"})
-    if plan.usage_style == "per_chunk":
-        role["usage"] = plan.usage(0)
-    events.insert(0, role)
-    stream_options = request.get("stream_options")
-    if (
-        plan.usage_style == "final"
-        and isinstance(stream_options, dict)
-        and stream_options.get("include_usage") is True
-    ):
-        events.append({"choices": [], "usage": plan.usage()})
+    return openai_envelope(events, plan_, request, model, first=role)
+
+
+def _native_tail(events: Iterator[_Json], plan: Plan, *, padded: bool) -> Iterator[_Json]:
+    """Add Cloudflare's random `p` padding and the final usage event."""
+    rng = random.Random(0)
+    for event in events:
+        if padded and rng.random() < 0.5:
+            event["p"] = _PADDING[: rng.randint(1, len(_PADDING))]
+        yield event
+    if plan.usage_style == "final":
+        yield {"response": "", "usage": plan.usage()}
+
+
+def openai_envelope(
+    events: Iterator[_Json],
+    plan: Plan,
+    request: _Json,
+    model: str,
+    *,
+    first: _Json | None = None,
+    kind: str = "chat.completion.chunk",
+) -> Iterator[_Json]:
+    """Add the first chunk if any (chat's role-only chunk), the include_usage chunk and the
+    chunk envelope (`kind` is the `object` field; a text completion's id starts `cmpl-`)."""
+    prefix = "chatcmpl" if kind.startswith("chat") else "cmpl"
     envelope = {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-        "object": "chat.completion.chunk",
+        "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
+        "object": kind,
         "created": int(time.time()),
         "model": model,
     }
-    return [{**envelope, **event} for event in events]
+    if first is not None:
+        yield {**envelope, **_with_usage(first, plan, 0)}
+    for event in events:
+        yield {**envelope, **event}
+    if plan.usage_style == "final" and include_usage(request):
+        yield {**envelope, "choices": [], "usage": plan.usage()}
 
 
 def response_body(reply: Reply, dialect: str, request: _Json, model: str) -> _Json:
-    """The JSON body of a non-streamed reply."""
-    plan = _plan(reply, request)
-    content = plan.text("content")
-    reasoning = plan.text(*_SEPARATE_SHAPES)
+    """The JSON body of a non-streamed reply (see `never_ends` for one that has none)."""
+    plan_ = plan(reply, request)
+    content = plan_.text("content")
+    reasoning = plan_.text(*_SEPARATE_SHAPES)
+    separate = plan_.shape in _SEPARATE_SHAPES
     if dialect == "native":
         result: _Json = {"response": content}
-        if reply.shape in _SEPARATE_SHAPES:
-            result[reply.shape] = reasoning
-        result["tool_calls"] = _native_tool_calls(plan.tool_calls)
-        result["finish_reason"] = plan.finish_reason
-        if plan.usage_style != "none":
-            result["usage"] = plan.usage()
+        if separate:
+            result[plan_.shape] = reasoning
+        result["tool_calls"] = _native_tool_calls(plan_.tool_calls)
+        result["finish_reason"] = plan_.finish_reason
+        if plan_.usage_style != "none":
+            result["usage"] = plan_.usage()
         return {"result": result, "success": True, "errors": [], "messages": []}
     message: _Json = {"role": "assistant", "content": content or None}
-    if reply.shape in _SEPARATE_SHAPES:
-        message[reply.shape] = reasoning
-    if plan.tool_calls:
-        message["tool_calls"] = _openai_tool_calls(plan.tool_calls, indexed=False)
+    if separate:
+        message[plan_.shape] = reasoning
+    if plan_.tool_calls:
+        message["tool_calls"] = _openai_tool_calls(plan_.tool_calls, indexed=False)
     body: _Json = {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": plan.finish_reason}],
+        "choices": [{"index": 0, "message": message, "finish_reason": plan_.finish_reason}],
     }
-    if plan.usage_style != "none":
-        body["usage"] = plan.usage()
+    if plan_.usage_style != "none":
+        body["usage"] = plan_.usage()
     return body
-
-
-def error_body(openai_style: bool, code: int, message: str) -> _Json:
-    if openai_style:
-        return {"error": {"code": str(code), "message": message}}
-    return {
-        "success": False,
-        "errors": [{"code": code, "message": message}],
-        "result": None,
-        "messages": [],
-    }
-
-
-def status_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
-def fault_error(fault: Fault, request: _Json) -> tuple[int, int, str]:
-    """Status, code and message of an error fault, filling in whichever were left out.
-
-    A status without a known Workers AI code (e.g. 503) uses the status number as its code.
-    """
-    status = fault.status
-    code = fault.code if fault.code is not None else _STATUS_DEFAULT_CODES.get(status or 0)
-    if code is None:
-        code = status or 500
-    known_status, known_message = _ERROR_CODES.get(code, (400, ""))
-    status = status if status is not None else known_status
-    max_tokens = _max_tokens(request)
-    tokens = _prompt_tokens(request) + (
-        _WORKERS_AI_DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
-    )
-    message = fault.message or known_message.format(tokens=tokens) or status_phrase(status)
-    return status, code, message

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from ._completions import completion_body, completion_events
+from ._errors import error_body, fault_error, status_phrase, unknown_url_body
 from ._http import (
     HttpError,
     HttpRequest,
@@ -36,11 +38,9 @@ from ._script import (
     USAGE_STYLES,
     Fault,
     Reply,
-    error_body,
-    fault_error,
     gzip_bomb,
+    never_ends,
     response_body,
-    status_phrase,
     stream_events,
 )
 
@@ -86,7 +86,14 @@ class QwQTestServer:
 
     Replies are served in order (`push` appends more); once the script is used up, `responder`
     (a function from the request body to a Reply) or else `default` answers every request.
-    Every request is recorded in `requests`.
+    Every request is recorded in `requests`, with its path and JSON body (a raw continuation's
+    exact text is `requests[-1].body["prompt"]`).
+
+    Besides chat completions, the plain OpenAI base serves raw-text `/v1/completions` and the
+    Workers AI native routes take `{"prompt": ..., "raw": true}`; both continue QwQ's chat
+    template from where the prompt stops (see `Reply`). `completions=False` (or setting the
+    `completions` attribute) makes `/v1/completions` a 404 with an OpenAI-style error body, as
+    a server that cannot continue raw text answers.
     """
 
     def __init__(
@@ -97,11 +104,14 @@ class QwQTestServer:
         default: Reply | None = None,
         port: int = 0,
         responder: Callable[[_Json], Reply] | None = None,
+        completions: bool = True,
     ) -> None:
         self._token = token
         self._account_id = account_id
         self._default = default or Reply()
         self._responder = responder
+        #: Whether the plain OpenAI base serves `/v1/completions` (raw text continuations).
+        self.completions = completions
         self._requested_port = port
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -306,6 +316,8 @@ class QwQTestServer:
         route = match_route(request.method, request.path)
         if route is None:
             return await send_json(writer, 404, error_body(False, 7000, "No route for that URI"))
+        if route.dialect == "completions" and not self.completions:
+            return await send_json(writer, 404, unknown_url_body(request.method, request.path))
         openai_host = route.account is None
         if not self._authorized(request.headers):
             error = error_body(openai_host, 10000, "Authentication error")
@@ -341,11 +353,15 @@ class QwQTestServer:
             return False
         if fault is not None and fault.is_error:
             status, code, message = fault_error(fault, body)
-            error = error_body(route.dialect == "openai", code, message)
+            error = error_body(route.dialect != "native", code, message)
             return await send_json(writer, status, error, extra, fault=fault)
         model = route.model or str(body.get("model") or DEFAULT_MODEL)
+        text_only = route.dialect == "completions"
         if body.get("stream") is True:
-            events = stream_events(reply, route.dialect, body, model)
+            if text_only:
+                events = completion_events(reply, body, model)
+            else:
+                events = stream_events(reply, route.dialect, body, model)
             self.event_times = []
             if await send_stream(reader, writer, events, reply, extra, self.event_times):
                 self._note_disconnect()
@@ -353,9 +369,14 @@ class QwQTestServer:
         if fault is not None and fault.reset_after is not None:
             writer.transport.abort()
             return False
-        if fault is not None and fault.stall_after is not None:
+        stalled = fault is not None and fault.stall_after is not None
+        if stalled or never_ends(reply, body, text_only=text_only):
+            # A loop with no max_tokens would generate forever: the body never comes.
             await wait_for_hangup(reader)
             self._note_disconnect()
             return False
-        response = response_body(reply, route.dialect, body, model)
+        if text_only:
+            response = completion_body(reply, body, model)
+        else:
+            response = response_body(reply, route.dialect, body, model)
         return await send_json(writer, 200, response, extra, fault=fault)

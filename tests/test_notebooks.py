@@ -61,7 +61,12 @@ def check_outputs(notebook: nbformat.NotebookNode) -> None:
             continue
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if "raises-exception" in cell.metadata.get("tags", []):
-            assert errors, cell.source  # it fails on purpose, and the notebook goes on
+            # it fails on purpose, and the notebook goes on; a magic's refusal (UsageError)
+            # is one line on stderr, not a traceback
+            refusal = [o for o in cell.outputs if o.get("text", "").startswith("UsageError: ")]
+            assert errors or refusal, cell.source
+            if refusal:
+                continue
         else:
             assert not errors, cell.source
         first_line = cell.source.partition("\n")[0]
@@ -228,9 +233,50 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     changed = html_of(cell(notebook, "mind-change"))
     assert "Wait, that&#x27;s wrong" in changed or "Wait, that's wrong" in changed
     assert "5 cents" in changed
+    check_budgets(notebook)
+    check_loops(notebook)
+
+
+def check_budgets(notebook: nbformat.NotebookNode) -> None:
+    """Cutting the thinking short: what each budget gives, costs, and how the caps refuse."""
+    bat = html_of(cell(notebook, "budget-bat"))
+    assert "<th>thinking cut</th>" in bat and "<td>0 tokens (think_budget)</td>" in bat
+    assert "told: “Considering the limited time" in bat
+    table = stdout(cell(notebook, "budget-table"))
+    rows = re.findall(r"^(bat|Monty Hall) +(\d+) +(\d+) +(\d) +\$([\d.]+)  (.*)$", table, re.M)
+    assert len(rows) == 6, table
+    by_budget = {
+        (q, int(b)): (int(r), int(calls), float(cost), a) for q, b, r, calls, cost, a in rows
+    }
+    assert "$0.10" in by_budget["bat", 0][3] and "5 cents" in by_budget["bat", 1000][3]
+    assert by_budget["bat", 0][:2] == (0, 2)  # no thinking, and the one continuation call
+    assert by_budget["bat", 200][1] == 1  # it finished before the budget: nothing was cut
+    assert "doesn't matter" in by_budget["Monty Hall", 0][3]  # the 50/50 trap
+    assert "**Switch.**" in by_budget["Monty Hall", 1000][3]
+    assert by_budget["Monty Hall", 1000][0] == 1000 and by_budget["Monty Hall", 200][0] == 200
+    costs = [by_budget["Monty Hall", budget][2] for budget in (0, 200, 1000)]
+    assert costs == sorted(costs) and costs[0] < costs[2]  # more thought, more money
+
+    assert re.match(
+        r"spent \$0\.\d{4} of \$0\.0200, \$0\.\d{4} left", stdout(cell(notebook, "budget-set"))
+    )
+    # refused in one line (a UsageError, as every refusal); tagged, so Run All goes on
+    refused = stdout(cell(notebook, "budget-refused"))
+    assert refused.startswith("UsageError: refused: this call could cost up to $0.0")
+    assert "391" in html_of(cell(notebook, "budget-capped-ask"))
+    left = stdout(cell(notebook, "budget-left"))
+    assert "left" in left and "no budget set" in left
+
+
+def check_loops(notebook: nbformat.NotebookNode) -> None:
+    """The loop guard answers from before the loop; without it, max_tokens is the only net."""
+    assert "repeating since token" in html_of(cell(notebook, "loop"))
     looped = stdout(cell(notebook, "loop-stats"))
-    assert "finish reason: length" in looped and "answer: ''" in looped
-    assert int(re.search(r"came back: (\d+)", looped)[1]) >= 3
+    assert "what was done: answer" in looped and "calls: 2" in looped
+    assert "**3**" in looped
+    unguarded = stdout(cell(notebook, "loop-unguarded-stats"))
+    assert "finish reason: length" in unguarded and "answer: ''" in unguarded
+    assert int(re.search(r"came back: (\d+)", unguarded)[1]) >= 3
 
 
 def test_data_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

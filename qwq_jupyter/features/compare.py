@@ -23,12 +23,15 @@ from ..core.settings import NUMERIC_PARAMETERS, QwQSettings
 from ..render.html import block, document, escape, markdown, preformatted
 from ..render.render import (
     answer_html,
+    cut_summary,
     footer_html,
     footer_text,
     money,
     note_html,
     reasoning_html,
     reasoning_summary,
+    steering_html,
+    steering_lines,
 )
 from ..session.frontend import LiveDisplay, frontend
 from ..session.redaction import LiveRedaction
@@ -126,6 +129,7 @@ class Comparison:
                     "total s": round(r.total_time, 2),
                     "cost $": None if r.cost is None else round(r.cost, 6),
                     "finish": r.finish_reason,
+                    "thinking cut": _cut(r),
                     "agrees": agrees,
                 }
             )
@@ -152,6 +156,14 @@ def _grid(columns: list[str]) -> str:
     return block(cells, "qwq-grid", "display: flex; flex-wrap: wrap; gap: 1.5em")
 
 
+def _cut(response: Response) -> str:
+    """Where steering cut the thinking, for the table: "200 tokens (think_budget)", or "no"."""
+    cut = response.cut
+    if cut is None:
+        return "loop warned" if response.loop is not None else "no"
+    return cut_summary(cut)
+
+
 def _cell(name: str, value: Any) -> str:
     if name == "cost $" and value is not None:
         return money(value)
@@ -170,6 +182,7 @@ def render_comparison(comparison: Comparison) -> str:
         pieces = [f"<p><b>{escape(f'{number}. {run.label}')}</b></p>"]
         if r.reasoning:
             pieces.append(reasoning_html(reasoning_summary(r), r.reasoning))
+        pieces += [steering_html(line) for line in steering_lines(r)]
         if r.answer:
             pieces.append(answer_html(r.answer))
         else:
@@ -203,8 +216,9 @@ def comparison_plain(comparison: Comparison) -> str:
     lines = [f"note: {note}" for note in comparison.notes]
     for number, run in enumerate(comparison.runs, 1):
         r = run.response
-        lines += [f"{number}. {run.label}", r.answer or f"(no answer: {r.finish_reason})"]
-        lines.append(f"[{footer_text(r)}]")
+        lines.append(f"{number}. {run.label}")
+        lines += steering_lines(r)
+        lines += [r.answer or f"(no answer: {r.finish_reason})", f"[{footer_text(r)}]"]
     agree = sum(comparison.agreement())
     lines.append(f"{agree} of {len(comparison.runs)} answers agree; %qwq pick N keeps run N.")
     return printable("\n".join(lines))

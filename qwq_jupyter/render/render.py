@@ -21,6 +21,7 @@ __all__ = [
     "DisplayedResponse",
     "Rendered",
     "cut_line",
+    "cut_summary",
     "extension_line",
     "footer_text",
     "loop_line",
@@ -64,6 +65,13 @@ def cut_line(cut: ThinkingCut) -> str:
     if cut.action == "answer":
         return f"✂ thinking cut at {cut.at_tokens:,} tokens by {by}: QwQ answers from it"
     return f"■ stopped at {cut.at_tokens:,} reasoning tokens by {by}"
+
+
+def cut_summary(cut: ThinkingCut) -> str:
+    """A cut in a few words, for a table cell: "200 tokens (think_budget)"."""
+    by = _CUT_BY.get(cut.reason, cut.reason)
+    stopped = "stopped at " if cut.action == "stop" else ""
+    return f"{stopped}{cut.at_tokens:,} tokens ({by})"
 
 
 def loop_line(loop: Loop) -> str:

@@ -298,7 +298,7 @@ class NotebookPage:
         self.page.keyboard.press("Enter")  # edit the new, active cell
         self.page.keyboard.type(source)
         self.page.keyboard.press("Escape")
-        return self.code_cell(source)
+        return self.code_cell(source.splitlines()[-1])  # the editor shows lines, not "\n"
 
     def toolbar_button(self, command: str) -> Locator:
         return self.page.locator(f'.jp-NotebookPanel-toolbar [data-command="{command}"]')

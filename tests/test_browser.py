@@ -4,7 +4,8 @@ One JupyterLab server, one kernel and one page serve the whole module; its kerne
 local `QwQTestServer` that paces its replies like the real model (40 tokens/s). The module
 checks what a user sees: the panel's slider reaching the request, reasoning streaming in grey
 and then folding away, the footer, the ■ button stopping a call without losing what arrived,
-and what the saved .ipynb keeps (never the credentials).
+and what the saved .ipynb keeps (never the credentials). The ■ button while QwQ thinks forces
+the answer and a second ■ stops; a background call's Answer now button forces it too.
 
 Screenshots go to tests/artifacts/. The README's screenshots in docs/screenshots/ are written
 when missing, or refreshed with QWQ_UPDATE_SCREENSHOTS=1 (their numbers change every run, so
@@ -49,6 +50,7 @@ FIRST_CELL = "%load_ext qwq_jupyter"
 PANEL_CELL = "%qwq panel"
 STREAMED_CELL = "What is 17 × 23?"
 INTERRUPTED_CELL = "And what is 23 × 17? Is it the same?"
+BACKGROUND_CELL = "%%qwq --background --no-history\nThink about 23 × 17 once more."
 
 REASONING = (
     "Okay, the user asks for 17 × 23. Let me work it out carefully rather than guess. One way "
@@ -64,6 +66,10 @@ ANSWER = (
     "17 × 23 = **391**.\n\n"
     "Split 23 into 20 + 3: 17 × 20 = 340 and 17 × 3 = 51, so 340 + 51 = 391. As a check, "
     "(20 − 3)(20 + 3) = 20² − 3² = 400 − 9 = 391."
+)
+SLOW_ANSWER = (
+    "Yes: 23 × 17 = 17 × 23 = **391**, because multiplication is commutative. "
+    + " ".join(f"Example {n}: {n} × 3 = {3 * n} = 3 × {n}." for n in range(1, 200))
 )
 LONG_REASONING = "Multiplication is commutative, so 23 × 17 should equal 17 × 23. " + " ".join(
     f"Check {n}: 23 × 17 = {23 * 17}, and 17 × 23 = {17 * 23}." for n in range(1, 150)
@@ -243,19 +249,26 @@ def streamed(lab: Lab, panel: PanelChange) -> Streamed:
 @dataclass
 class Interrupted:
     before_stop: Snapshot
+    answering: Snapshot
     final: Snapshot
     disconnected: bool
+    stopped_again: bool
     stop_to_output: float
     details_text: str
     after: Snapshot
     request: dict
+    continuation: dict
 
 
 @pytest.fixture(scope="module")
 def interrupted(lab: Lab, streamed: Streamed) -> Interrupted:
-    """A long reply, stopped with the toolbar's ■ button; then `print(6*7)` below it."""
+    """A long reply: the toolbar's ■ while it thinks forces the answer, a second ■ stops it;
+    then `print(6*7)` below it."""
     notebook = lab.notebook
-    lab.server.push(Reply(reasoning=LONG_REASONING, answer="Yes.", tokens_per_second=40))
+    lab.server.push(
+        Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40),
+        Reply(answer=SLOW_ANSWER, tokens_per_second=20),
+    )
     with lab.page_on_failure("interrupted"):
         cell = notebook.code_cell(INTERRUPTED_CELL)
         lab.server.reset_stats()
@@ -268,12 +281,23 @@ def interrupted(lab: Lab, streamed: Streamed) -> Interrupted:
         )
         before_stop = notebook.snapshot(cell)
         lab.screenshot(cell, "04-before-interrupt")
-        stopped = time.monotonic()
-        notebook.interrupt()
+        notebook.interrupt()  # ■ while thinking: answer now
         disconnected = lab.server.wait_for_disconnect(15)
+        lab.server.reset_stats()
+        lab.page.wait_for_function(
+            "(cell) => /Example 3:/.test(cell.querySelector('.jp-OutputArea').innerText)",
+            arg=cell.element_handle(),
+            polling=50,
+            timeout=20_000,
+        )
+        answering = notebook.snapshot(cell)
+        lab.screenshot(cell, "05-answer-now", docs="answer-now.png")
+        stopped = time.monotonic()
+        notebook.interrupt()  # ■ again: stop
+        stopped_again = lab.server.wait_for_disconnect(15)
         final = notebook.wait_finished(cell, before, timeout=20)
         stop_to_output = time.monotonic() - stopped
-        request = lab.server.last_body or {}
+        first, second = lab.server.requests[-2:]
         lab.timings["interrupt_click_to_final_output_s"] = stop_to_output
         lab.screenshot(cell, "05-interrupted")
         details_text = cell.locator("details pre").text_content() or ""
@@ -282,8 +306,60 @@ def interrupted(lab: Lab, streamed: Streamed) -> Interrupted:
         after = notebook.run(probe, timeout=20)
         lab.screenshot(probe, "06-kernel-after-interrupt")
     return Interrupted(
-        before_stop, final, disconnected, stop_to_output, details_text, after, request
+        before_stop,
+        answering,
+        final,
+        disconnected,
+        stopped_again,
+        stop_to_output,
+        details_text,
+        after,
+        first.body or {},
+        second.body or {},
     )
+
+
+@dataclass
+class Background:
+    button_seen: bool
+    final: Snapshot
+    continuation: dict
+
+
+@pytest.fixture(scope="module")
+def answered_in_background(lab: Lab, interrupted: Interrupted) -> Background:
+    """A `--background` cell thinking at length; its Answer now button forces the answer."""
+    notebook = lab.notebook
+    lab.server.push(
+        Reply(reasoning=LONG_REASONING, answer="never", tokens_per_second=40),
+        Reply(answer="In the background: **391**, both ways."),
+    )
+    with lab.page_on_failure("answer-now-button"):
+        probe = notebook.code_cell("print(6*7)")
+        cell = notebook.insert_below(probe, BACKGROUND_CELL)
+        lab.server.reset_stats()
+        notebook.run(cell, timeout=20)  # a background cell returns at once
+        button = cell.locator("button", has_text="Answer now")
+        button.wait_for(timeout=10_000)
+        lab.page.wait_for_function(
+            "(cell) => (cell.querySelector('.jp-OutputArea').innerText.match(/Check/g) || [])"
+            ".length >= 3",
+            arg=cell.element_handle(),
+            polling=50,
+        )
+        lab.screenshot(cell, "07-background-buttons", docs="answer-now-button.png")
+        button.click()
+        assert lab.server.wait_for_disconnect(15)
+        lab.page.wait_for_function(
+            "(cell) => /In the background: 391/"
+            ".test(cell.querySelector('.jp-OutputArea').innerText) && cell.querySelector('sub')",
+            arg=cell.element_handle(),
+            polling=50,
+            timeout=20_000,
+        )
+        final = notebook.snapshot(cell)
+        lab.screenshot(cell, "08-background-answered")
+    return Background(True, final, lab.server.last_body or {})
 
 
 # --- The checks ----------------------------------------------------------------------------
@@ -343,24 +419,38 @@ def test_reasoning_streams_live_then_collapses(lab: Lab, streamed: Streamed) -> 
     assert body["temperature"] == pytest.approx(0.8)
 
 
-def test_interrupt_keeps_partial_output_and_kernel(interrupted: Interrupted) -> None:
-    assert interrupted.disconnected, "the server never saw the client hang up"
+def test_interrupt_while_thinking_answers_now_and_twice_stops(interrupted: Interrupted) -> None:
+    assert interrupted.disconnected, "the server never saw the client hang up at the first ■"
+    assert interrupted.stopped_again, "nor at the second"
     assert interrupted.stop_to_output < 10
+    # The first ■ cut the thinking and asked for the answer, which streamed into the cell.
+    assert "thinking cut at" in interrupted.answering.text
+    assert "by Answer now" in interrupted.answering.text
+    prompt = interrupted.continuation["prompt"]
+    assert prompt.endswith("</think>\n\n") and "Check 1: 23 × 17 = 391" in prompt
+    # The second ■ stopped it: the reasoning, the cut and the answer so far are kept.
     final = interrupted.final
     assert "■ Interrupted: what arrived is kept." in final.text
+    assert "thinking cut at" in final.text and "Example 1:" in final.text
     assert (final.summary or "").startswith("Reasoning")
-    assert "interrupted" in (final.footer or "")
-    # What had arrived before the click is kept; the rest never came.
+    assert "interrupted" in (final.footer or "") and "2 calls" in (final.footer or "")
     kept = _normal(interrupted.details_text)
     assert kept.startswith(_normal(LONG_REASONING[:60]))
     assert _normal(interrupted.before_stop.stdout or "") in _normal(LONG_REASONING)
-    assert len(kept) >= len(_normal(interrupted.before_stop.stdout or ""))
     assert len(kept) < len(_normal(LONG_REASONING)) / 2
     # The history sent along holds the first answer, never its reasoning.
     sent = json.dumps(interrupted.request, ensure_ascii=False)
     assert "391" in sent and REASONING[:40] not in sent
+    assert REASONING[:40] not in prompt
     # The kernel still answers.
     assert interrupted.after.text.strip() == "42"
+
+
+def test_answer_now_button_on_a_background_call(answered_in_background: Background) -> None:
+    final = answered_in_background.final
+    assert "by Answer now" in final.text and "In the background: 391" in final.text
+    assert "answer forced" in (final.footer or "")
+    assert answered_in_background.continuation["prompt"].endswith("</think>\n\n")
 
 
 def test_saved_notebook_keeps_final_outputs_without_credentials(
@@ -395,7 +485,7 @@ def test_saved_notebook_keeps_final_outputs_without_credentials(
 
 
 def test_browser_stayed_on_localhost_without_page_errors(
-    lab: Lab, interrupted: Interrupted
+    lab: Lab, interrupted: Interrupted, answered_in_background: Background
 ) -> None:
     assert lab.outside_requests == []
     assert lab.page_errors == []

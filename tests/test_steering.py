@@ -109,6 +109,7 @@ def test_budget_zero_answers_without_thinking_in_one_request(shell, qwq_env) -> 
     before = len(qwq_env.requests)
     value, out = ask(shell, QUESTION, "--think-budget 0")
     assert len(qwq_env.requests) == before + 1
+    assert "thinking cut at 0 tokens by think_budget" in out
     template = apply_chat_template([{"role": "user", "content": QUESTION}])
     assert qwq_env.last_body["prompt"] == f"{template}{CLOSING}\n</think>\n\n"
     assert value.answer == "25, I believe." and value.reasoning == ""

@@ -114,7 +114,7 @@ def test_budget_cuts_at_n_tokens_and_asks_for_the_answer() -> None:
     assert response.answer == "forced 42" and response.forced and response.calls == 2
     assert response.reasoning == "".join(f" step{i}." for i in range(10))
     # the first call's usage is estimated (cut before the server said), the second reported
-    assert response.usage == Usage(100 + 150, 10 + 3, None, estimated=True)
+    assert response.usage == Usage(100 + 150, 10 + 3, 10, estimated=True)  # reasoning counted
     assert response.finish_reason == "stop"
 
 

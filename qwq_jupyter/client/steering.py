@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..core.errors import ConfigurationError, QwQError
@@ -161,6 +161,7 @@ class _Progress:
     earlier: Usage = field(default_factory=Usage)  # the calls before this one, added up
     call_usage: Usage | None = None  # what this call's server reported so far
     call_tokens: int = 0  # tokens this call generated (kept or not)
+    call_reasoning: int = 0  # of which reasoning
     call_input: int = 0  # this call's estimated prompt size
     loop: Loop | None = None
 
@@ -172,9 +173,24 @@ class _Progress:
     def call_ended(self) -> None:
         """Fold this call's usage (reported, else estimated) into `earlier`."""
         if self.call_open:
-            usage = self.call_usage or Usage(self.call_input, self.call_tokens, estimated=True)
-            self.earlier = self.earlier + usage
-        self.call_usage, self.call_tokens, self.call_open = None, 0, False
+            self.earlier = self.earlier + (self.call_usage or self.estimate())
+        self.call_usage, self.call_tokens, self.call_reasoning = None, 0, 0
+        self.call_open = False
+
+    def estimate(self) -> Usage:
+        """This call's usage as counted here: the server has not reported it."""
+        return Usage(self.call_input, self.call_tokens, self.call_reasoning, estimated=True)
+
+    def total(self, usage: Usage) -> Usage:
+        """Every call's usage so far, this one's being `usage`.
+
+        Once steering made more than one call, the reasoning tokens are the ones counted
+        here: a continuation's server reports its output without splitting it.
+        """
+        total = self.earlier + usage
+        if self.earlier.known:
+            total = replace(total, reasoning_tokens=self.reasoning_tokens, estimated=True)
+        return total
 
 
 class SteeredSource:
@@ -204,6 +220,16 @@ class SteeredSource:
     def thinking(self) -> bool:
         """Whether QwQ is still in its reasoning, so an answer can be forced."""
         return self._progress.thinking and not self._progress.cut
+
+    def usage_so_far(self) -> Usage | None:
+        """All calls' usage, the one in flight estimated: for a steered call stopped mid-way.
+
+        None when nothing was steered: a single call keeps what its server reported.
+        """
+        progress = self._progress
+        if not progress.earlier.known:
+            return None
+        return progress.total(progress.call_usage or progress.estimate())
 
     def answer_now(self) -> bool:
         """Ask for the answer from the reasoning so far; False if it is no longer thinking."""
@@ -261,6 +287,7 @@ class SteeredSource:
                 progress.reasoning.append(event.text)
                 progress.reasoning_tokens += tokens
                 progress.call_tokens += tokens
+                progress.call_reasoning += tokens
                 out.append(event)
                 if budget is not None and progress.reasoning_tokens >= budget and not progress.cut:
                     more, following = self._cut("budget", "answer")
@@ -276,12 +303,11 @@ class SteeredSource:
                 out.append(event)
             elif isinstance(event, UsageEvent):
                 progress.call_usage = event.usage
-                out.append(UsageEvent(progress.earlier + event.usage))
+                out.append(UsageEvent(progress.total(event.usage)))
             elif isinstance(event, Finish):
                 if progress.call_usage is None and progress.earlier.known:
                     # A continuation whose server reported no usage: estimated, not left out.
-                    estimate = Usage(progress.call_input, progress.call_tokens, estimated=True)
-                    out.append(UsageEvent(progress.earlier + estimate))
+                    out.append(UsageEvent(progress.total(progress.estimate())))
                 out.append(self._finished(event))
             else:
                 out.append(event)

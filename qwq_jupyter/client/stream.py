@@ -19,7 +19,7 @@ from ..core.credentials import Credentials
 from ..core.errors import (
     QwQError,
 )
-from ..core.events import Event, Finish, Response
+from ..core.events import Event, Finish, Response, UsageEvent
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..wire.dialects import Message
@@ -152,6 +152,10 @@ class ResponseStream:
 
     def _interrupted(self) -> Finish:
         event = Finish("interrupted")
+        if isinstance(self._client, SteeredSource) and not self._builder.finished:
+            usage = self._client.usage_so_far()  # the calls steering made, the last estimated
+            if usage is not None:
+                self._builder.add(UsageEvent(usage))
         self._builder.add(event)
         return event
 

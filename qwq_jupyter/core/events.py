@@ -298,8 +298,8 @@ class Response:
 
     @property
     def tokens_estimated(self) -> bool:
-        """True when the reasoning/answer split is derived, not reported by the server."""
-        return self.usage.reasoning_tokens is None
+        """True when the reasoning/answer split is derived or counted, not reported."""
+        return self.usage.reasoning_tokens is None or self.usage.estimated
 
     @property
     def output_tokens_per_second(self) -> float | None:

@@ -306,7 +306,8 @@ class NotebookView(_LiveView):
             return
         now = self._clock()
         thinking = now - (now if self._reasoning_started is None else self._reasoning_started)
-        summary = f"Reasoning · ≈{len(self._reasoning):,} tokens · {thinking:.1f} s"
+        tokens = self._meter.reasoning_tokens if self._meter else len(self._reasoning)
+        summary = f"Reasoning · ≈{tokens:,} tokens · {thinking:.1f} s"
         text = "".join(self._reasoning)
         clear_output(wait=True)
         self._show_chrome()

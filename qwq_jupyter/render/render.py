@@ -134,7 +134,10 @@ def footer_text(response: Response) -> str:
     parts.append(money(response.cost, response.usage.estimated))
     if response.calls > 1:
         parts.append(f"{response.calls} calls")
-    parts.append("answer forced" if response.forced else response.finish_reason)
+    if response.forced:
+        parts.append("answer forced")
+    if not (response.forced and response.finish_reason == "stop"):
+        parts.append(response.finish_reason)
     return " · ".join(parts)
 
 

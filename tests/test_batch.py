@@ -9,7 +9,7 @@ import threading
 import pandas as pd
 import pytest
 
-from qwq_jupyter import Credentials, QwQSettings, batch
+from qwq_jupyter import ConfigurationError, Credentials, QwQSettings, batch
 from qwq_jupyter.features.batch import RateLimiter
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
@@ -137,3 +137,39 @@ def test_a_secret_echoed_in_a_tool_call_is_masked() -> None:
         (item,) = run(server, "q {@item}", [1])
     assert item.response.tool_calls, item.error
     assert token not in repr(item.response.tool_calls[0].to_dict())
+
+
+def test_a_budget_stops_scheduling_and_marks_the_rest(server) -> None:
+    # Each item's worst case is its prompt and max_tokens of output: about $0.000115 here;
+    # each really costs about $0.00001. Items start while what is left covers a worst case.
+    result = run(server, "item {@item}", list(range(30)), concurrency=1, max_tokens=100,
+                 budget=0.0002)  # fmt: skip
+    ran = [item for item in result if item.response is not None]
+    skipped = [item for item in result if item.error == "not run: budget"]
+    assert ran and skipped and len(ran) + len(skipped) == 30
+    assert result[: len(ran)] == ran  # in order: once one is refused, the rest are too
+    assert len(server.requests) == len(ran)
+    worst = ((len("item 10") // 4 + 16) * 0.66 + 100 * 1.00) / 1e6
+    assert result.cost <= 0.0002 < result.cost + worst  # it stopped when no worst case fitted
+
+
+def test_in_flight_items_reserve_their_worst_case(server) -> None:
+    # Eight at once, each reserving $0.000115 of a $0.0004 budget: only three may start.
+    result = run(server, "item {@item}", list(range(8)), concurrency=8, max_tokens=100,
+                 budget=0.0004)  # fmt: skip
+    assert sum(item.response is not None for item in result) == 3
+    assert sum(item.error == "not run: budget" for item in result) == 5
+
+
+def test_the_session_budget_is_the_default(server, shell, qwq_env) -> None:
+    from shells import command
+
+    command(shell, "budget 0.0002")
+    result = batch("item {@item}", list(range(5)), progress=False, max_tokens=100)
+    assert sum(item.error == "not run: budget" for item in result) >= 3
+    assert qwq_env.requests and len(qwq_env.requests) <= 2
+
+
+def test_budget_must_be_dollars(server) -> None:
+    with pytest.raises(ConfigurationError, match="budget must be a number of dollars"):
+        run(server, "item {@item}", [1], budget=-1)

@@ -131,9 +131,7 @@ def test_think_min_continues_a_short_thinking_with_wait(shell, qwq_env) -> None:
     assert 'continued with "Wait,"' in out
 
 
-def test_the_loop_guard_closes_the_stream_and_answers_from_before_the_loop(
-    shell, qwq_env
-) -> None:
+def test_the_loop_guard_closes_the_stream_and_answers_from_before_the_loop(shell, qwq_env) -> None:
     passage = (
         "Let me spell it: s, t, r, a, w, b, e, r, r, y. The r's are at 3, 8 and 9, so three. "
         "But people often say two. Did I double count? Let me count again, letter by letter."
@@ -224,3 +222,45 @@ def test_compare_budgets_side_by_side(shell, qwq_env) -> None:
     assert [run.response.cut.at_tokens for run in runs] == [0, 100, 1000]
     words = [int(run.response.answer.split()[2]) for run in runs]
     assert words[0] < words[1] < words[2]
+
+
+def _client(server: QwQTestServer):
+    from qwq_jupyter import Credentials, QwQClient, QwQSettings
+
+    settings = QwQSettings(api_base=server.api_base)
+    return QwQClient(settings, Credentials(server.account_id, server.token))
+
+
+def test_the_python_api_steers_a_stream_and_answers_now_from_another_thread(qwq_env) -> None:
+    import threading
+
+    qwq_env.push(Reply(reasoning=LONG, tokens_per_second=200), Reply(answer="forced from a script"))
+    client = _client(qwq_env)
+    stream = client.stream([{"role": "user", "content": QUESTION}])
+    seen = 0
+    for event in stream:
+        seen += 1
+        if seen == 20:
+            threading.Thread(target=stream.answer_now).start()
+    response = stream.response
+    assert response.forced and response.cut.reason == "answer_now"
+    assert response.answer == "forced from a script"
+    assert not stream.answer_now()  # nothing left to cut
+
+
+def test_the_python_api_complete_takes_a_budget(qwq_env) -> None:
+    qwq_env.push(Reply(reasoning=LONG, tokens_per_second=PACE), Reply(answer="25"))
+    response = _client(qwq_env).complete([{"role": "user", "content": QUESTION}], think_budget=40)
+    assert response.forced and response.cut.at_tokens == 40 and response.answer == "25"
+    assert qwq_env.last_body["prompt"].endswith(f"{CLOSING}\n</think>\n\n")
+
+
+def test_a_budget_without_streaming_is_refused_before_sending(qwq_env) -> None:
+    from qwq_jupyter import ConfigurationError
+
+    before = len(qwq_env.requests)
+    with pytest.raises(ConfigurationError, match="need stream=True"):
+        _client(qwq_env).complete(
+            [{"role": "user", "content": QUESTION}], think_budget=40, stream=False
+        )
+    assert len(qwq_env.requests) == before

@@ -10,9 +10,7 @@ no traceback or chained exception attached that could show the URL (account id) 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
@@ -33,6 +31,7 @@ from ..core.errors import (
 from ..core.events import Event, Finish, Response, ResponseBuilder, Retrying
 from ..core.public import publish
 from ..core.settings import QwQSettings
+from ..core.template import apply_chat_template
 from ..wire.decode import EventDecoder
 from ..wire.dialects import OFFLINE_DEMO, Dialect, Message, dialect_for
 from ..wire.inflate import Inflater
@@ -43,9 +42,12 @@ from ..wire.servers import ServerInfo
 from ..wire.sse import SSEDecoder
 from .bounded import Deadline, content_encoding, open_reply, read_body
 from .demo import DemoSource
+from .log_filter import mask_account_ids_in_http_logs
 from .loop import LoopThread
 from .probe import ServerDirectory
 from .retry import RetryPolicy
+from .source import EventSource
+from .steering import SteeredSource, Steering
 
 __all__ = ["AsyncQwQClient", "response_builder"]
 
@@ -56,23 +58,7 @@ T = TypeVar("T")
 BODY_BASE_BYTES = 1024 * 1024
 BODY_BYTES_PER_TOKEN = 256  # generous: JSON escapes a character in up to 12 bytes
 
-# httpx logs each request's URL at INFO level, and Cloudflare URLs hold the account id.
-_ACCOUNT_IN_URL = re.compile(r"(/accounts/|gateway\.ai\.cloudflare\.com/v1/)[^/\s]+")
-
-
-class _MaskAccountIds(logging.Filter):
-    """Masks account ids in httpx's log lines, whoever turns its logging on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = _ACCOUNT_IN_URL.sub(r"\1****", str(record.msg))
-        return True
-
-
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).addFilter(_MaskAccountIds())
+mask_account_ids_in_http_logs()
 
 
 class AsyncQwQClient:
@@ -166,6 +152,37 @@ class AsyncQwQClient:
             server=self._servers.known(settings),
             credentials_needed=credentials_needed,
         )
+
+    def steer(
+        self,
+        source: EventSource,
+        request: HTTPRequest,
+        settings: QwQSettings,
+        steering: Steering | None = None,
+        *,
+        credentials_needed: bool = True,
+    ) -> EventSource:
+        """`source` with its thinking steered (budgets, Answer now, the loop guard, caps).
+
+        `steering` defaults to what `settings` ask for, the prompt read from `request`. A call
+        that asks to cut or extend its thinking is refused here (ConfigurationError, one line)
+        if its server cannot continue raw text; a call that is not streamed is not steered.
+        """
+        if not settings.stream:
+            Steering.of(settings, "", 0)  # refuses budgets without streaming, in one line
+            return source
+        if steering is None:
+            template = _template(request)
+            steering = Steering.of(settings, template, len(template) // 3)
+        if settings.think_budget is not None or settings.think_min:
+            request.rules.continues_raw(settings, self.credentials)
+
+        def continuation(text: str, opens_in: OpensIn, max_tokens: int) -> HTTPRequest:
+            return self.prepare_continuation(
+                settings, text, opens_in, max_tokens, credentials_needed=credentials_needed
+            )
+
+        return SteeredSource(source, steering, continuation)
 
     async def aprepare(
         self,
@@ -261,8 +278,9 @@ class AsyncQwQClient:
         """Events for one call; `overrides` change settings for this call only."""
         settings = self.settings.override(**overrides) if overrides else self.settings
         request = await self.aprepare(messages, prompt=prompt, settings=settings)
-        async for event in self.events(request, settings):
-            yield event
+        async for batch in self.steer(self, request, settings).event_batches(request, settings):
+            for event in batch:
+                yield event
 
     async def complete(
         self,
@@ -276,8 +294,9 @@ class AsyncQwQClient:
         request = await self.aprepare(messages, prompt=prompt, settings=settings)
         builder = self.builder(_as_sent(settings, request))
         add = builder.add
+        source = self.steer(self, request, settings)
         try:
-            async for batch in self.event_batches(request, settings):
+            async for batch in source.event_batches(request, settings):
                 for event in batch:
                     add(event)
             last = batch[-1]
@@ -443,6 +462,15 @@ def _wait_for(coro: Coroutine[Any, Any, T]) -> T:
             "event loop; use `await client.aprepare(...)`"
         )
     return thread.run(coro)
+
+
+def _template(request: HTTPRequest) -> str:
+    """The prompt as QwQ reads it, from a prepared request: what a continuation extends."""
+    prompt = request.body.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
+    messages = request.body.get("messages")
+    return apply_chat_template(messages if isinstance(messages, list) else [])
 
 
 def _as_sent(settings: QwQSettings, request: HTTPRequest) -> QwQSettings:

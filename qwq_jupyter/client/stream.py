@@ -242,7 +242,10 @@ class QwQClient:
         settings = settings or self.settings
         if overrides:
             settings = settings.override(**overrides)
-        return self.send(self.prepare(messages, prompt=prompt, settings=settings), settings)
+        request = self.prepare(messages, prompt=prompt, settings=settings)
+        return self.send(
+            request, settings, source=self._async.steer(self._async, request, settings)
+        )
 
     def send(
         self,

@@ -198,7 +198,7 @@ class Session:
         if self.cassette is not None:
             source = self.cassette.wrap(source)
         if ask.steering is not None:
-            source = self.steered(ask, source)
+            source = self.steered(ask, source, request)
         return self.client.send(request, ask.settings, source=source)
 
     def cap_spending(self, dollars: float | None) -> None:
@@ -210,20 +210,11 @@ class Session:
         worst = sum(ask.steering.worst_case() for ask in asks if ask.steering is not None)
         self.budget.check(worst, self.totals.cost)
 
-    def steered(self, ask: Ask, source: EventSource) -> EventSource:
+    def steered(self, ask: Ask, source: EventSource, request: HTTPRequest) -> EventSource:
         """`source` with its thinking steered: budgets, Answer now, the loop guard, caps."""
-        from ..client.steering import SteeredSource
-        from ..wire.reasoning import OpensIn
-
-        assert ask.steering is not None
-        client, offline = self.client.async_client, self.offline
-
-        def continuation(text: str, opens_in: OpensIn, max_tokens: int) -> HTTPRequest:
-            return client.prepare_continuation(
-                ask.settings, text, opens_in, max_tokens, credentials_needed=not offline
-            )
-
-        return SteeredSource(source, ask.steering, continuation)
+        return self.client.async_client.steer(
+            source, request, ask.settings, ask.steering, credentials_needed=not self.offline
+        )
 
     @property
     def offline(self) -> bool:
@@ -231,18 +222,10 @@ class Session:
         return self.cassette is not None and self.cassette.mode == "replay"
 
     def prepare(self, ask: Ask) -> HTTPRequest:
-        """The request `ask` makes; a replay or the demo sends nothing, so needs no key.
-
-        A call that asks to cut or extend its thinking is refused here, before anything is
-        sent, if its server cannot continue raw text.
-        """
-        request = self.client.prepare(
+        """The request `ask` makes; a replay or the demo sends nothing, so needs no key."""
+        return self.client.prepare(
             settings=ask.settings, credentials_needed=not self.offline, **ask.request_input()
         )
-        settings = ask.settings
-        if ask.steering is not None and (settings.think_budget is not None or settings.think_min):
-            request.rules.continues_raw(settings, self.client.credentials)
-        return request
 
     def use_cassette(self, path: str | None, mode: str, speed: float = 1.0) -> str:
         """Record to or replay from `path`; `None` turns it off."""

@@ -34,6 +34,8 @@ SHOTS = {
         ("What is 36 × 25?", "demo-answer"),
         ("--compare", "demo-compare"),
         ("%qwq stats", "demo-stats"),
+        ("--compare think_budget", "demo-budgets"),
+        ("%%qwq --no-history --out looped", "demo-loop"),
     ],
 }
 
@@ -47,8 +49,10 @@ _LOOK_JS = """() => {
     return {left: box.left, top: box.top, width: box.width};
   });
   const tables = [...document.querySelectorAll('.qwq-table')];
+  const steering = [...document.querySelectorAll('.qwq-steering')].map((n) => n.innerText);
   return {
     answers,
+    steering,
     banners,
     runs,
     tableText: tables.map((t) => t.innerText).join('\\n'),
@@ -152,6 +156,13 @@ def test_the_comparison_runs_sit_side_by_side_and_wide(teaching: Seen) -> None:
     assert len(first_row) >= 2  # side by side at 1200 px
     assert len({round(r["left"]) for r in first_row}) == len(first_row)
     assert min(r["width"] for r in runs) >= 250  # a column fits whole words
+
+
+def test_steering_says_where_the_thinking_was_cut_and_why(teaching: Seen) -> None:
+    steering = teaching.look["steering"]
+    assert any(line.startswith("✂ thinking cut at 0 tokens by think_budget") for line in steering)
+    assert any(line.startswith("↻ repeating since token") for line in steering)
+    assert "thinking cut" in teaching.look["tableText"]  # the comparison's column
 
 
 def test_the_stats_dollars_stay_literal(teaching: Seen) -> None:

@@ -76,14 +76,18 @@ def cut_summary(cut: ThinkingCut) -> str:
 
 def loop_line(loop: Loop) -> str:
     follow = _AFTER_LOOP.get(loop.action, "")
-    seen = f"🔁 {loop.describe()}, seen {loop.repeats:g}×"
+    seen = f"↻ {loop.describe()}, seen {loop.repeats:g}×"
     return f"{seen}: {follow}" if follow else seen
 
 
 def extension_line(count: int, at_tokens: int | None = None) -> str:
     at = f" at {at_tokens:,} tokens" if at_tokens is not None else ""
     times = "" if at_tokens is not None else f" {count}×"
-    return f'⟳ QwQ ended its thinking early{at} (think_min): continued{times} with "Wait,"'
+    return f'↪ QwQ ended its thinking early{at} (think_min): continued{times} with "Wait,"'
+
+
+# The marks (✂ ↻ ↪ ■) are in DejaVu Sans and the other fonts JupyterLab falls back to; an
+# emoji would be a box where no emoji font is installed.
 
 
 def steering_lines(response: Response) -> list[str]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import ConfigurationError, QwQError
 from ..core.events import (
+    ONE_TOKEN_CHARS,
     AnswerDelta,
     CutReason,
     Event,
@@ -160,8 +161,20 @@ class _Progress:
     call_open: bool = False  # a call is under way whose usage is not yet in `earlier`
     earlier: Usage = field(default_factory=Usage)  # the calls before this one, added up
     call_usage: Usage | None = None  # what this call's server reported so far
-    call_tokens: int = 0  # tokens this call generated (kept or not)
-    call_reasoning: int = 0  # of which reasoning
+    dropped_tokens: int = 0  # answer tokens generated but never shown (an early answer)
+    call_start: tuple[int, int, int] = (0, 0, 0)  # the three counts when this call began
+
+    @property
+    def call_reasoning(self) -> int:
+        """Reasoning tokens this call generated."""
+        return self.reasoning_tokens - self.call_start[0]
+
+    @property
+    def call_tokens(self) -> int:
+        """Tokens this call generated, kept or not."""
+        answer = self.answer_tokens + self.dropped_tokens - self.call_start[1] - self.call_start[2]
+        return self.call_reasoning + answer
+
     call_input: int = 0  # this call's estimated prompt size
     loop: Loop | None = None
 
@@ -174,8 +187,8 @@ class _Progress:
         """Fold this call's usage (reported, else estimated) into `earlier`."""
         if self.call_open:
             self.earlier = self.earlier + (self.call_usage or self.estimate())
-        self.call_usage, self.call_tokens, self.call_reasoning = None, 0, 0
-        self.call_open = False
+        self.call_usage, self.call_open = None, False
+        self.call_start = (self.reasoning_tokens, self.answer_tokens, self.dropped_tokens)
 
     def estimate(self) -> Usage:
         """This call's usage as counted here: the server has not reported it."""
@@ -215,6 +228,7 @@ class SteeredSource:
         self._answer_now = threading.Event()
         self._progress = _Progress()
         self._guard = RepetitionGuard() if steering.on_loop != "off" else None
+        self._fresh: list[str] = []  # the reasoning texts of the batch just read
 
     @property
     def thinking(self) -> bool:
@@ -256,14 +270,17 @@ class SteeredSource:
                 async for batch in calls:
                     out, following = self._read(batch)
                     if following is None and not progress.ended and self.thinking:
-                        more, following = self._check(out)
-                        out += more
-                    if following is None and not progress.ended:
+                        more, following = self._check()
+                        if more:
+                            out = [*out, *more]
+                    if following is None and not progress.ended and steering.max_cost is not None:
                         more, following = self._check_cost()
-                        out += more
+                        if more:
+                            out = [*out, *more]
                     now = self._clock()
                     if now >= next_meter or following is not None or progress.ended:
                         next_meter = now + METER_EVERY
+                        out = [*out]  # a batch passed on as it came is the source's own list
                         out.insert(_before_finish(out), self._meter())
                     yield out
                     if following is not None or progress.ended:
@@ -277,25 +294,57 @@ class SteeredSource:
     # --- One batch ---------------------------------------------------------------------------
 
     def _read(self, batch: list[Event]) -> tuple[list[Event], HTTPRequest | None]:
-        """Pass the batch on, counting; cut at the budget or extend a too-short thinking."""
+        """Pass the batch on, counting; cut at the budget or extend a too-short thinking.
+
+        Most batches while QwQ thinks are reasoning and nothing else, far from any budget:
+        those are counted in bulk and passed on as they are (this runs for every token).
+        """
+        progress = self._progress
+        budget = self._steering.think_budget
+        if len(batch) == 1:  # one token per network read: a slow stream, the usual case
+            event = batch[0]
+            if (
+                type(event) is ReasoningDelta
+                and len(event.text) <= ONE_TOKEN_CHARS
+                and (budget is None or progress.reasoning_tokens + 1 < budget)
+            ):
+                progress.reasoning.append(event.text)
+                progress.reasoning_tokens += 1
+                self._fresh = [event.text]
+                return batch, None
+            return self._read_each(batch)
+        texts = [e.text for e in batch if type(e) is ReasoningDelta]
+        if (
+            len(texts) == len(batch)
+            and max(map(len, texts), default=0) <= ONE_TOKEN_CHARS
+            and (budget is None or progress.reasoning_tokens + len(texts) < budget)
+        ):
+            progress.reasoning += texts
+            progress.reasoning_tokens += len(texts)
+            self._fresh = texts
+            return batch, None
+        return self._read_each(batch)
+
+    def _read_each(self, batch: list[Event]) -> tuple[list[Event], HTTPRequest | None]:
+        """`_read`, one event at a time: a budget reached, an answer beginning, usage, the end."""
         steering, progress = self._steering, self._progress
         out: list[Event] = []
+        self._fresh = []
         budget = steering.think_budget
         for event in batch:
             if isinstance(event, ReasoningDelta):
+                self._fresh.append(event.text)
                 tokens = delta_tokens(event.text)
                 progress.reasoning.append(event.text)
                 progress.reasoning_tokens += tokens
-                progress.call_tokens += tokens
-                progress.call_reasoning += tokens
                 out.append(event)
                 if budget is not None and progress.reasoning_tokens >= budget and not progress.cut:
                     more, following = self._cut("budget", "answer")
                     return out + more, following
             elif isinstance(event, AnswerDelta):
                 tokens = delta_tokens(event.text)
-                progress.call_tokens += tokens
                 if progress.thinking and self._too_short():
+                    progress.dropped_tokens += tokens
                     more, following = self._extend()
                     return out + more, following
                 progress.thinking = False
@@ -313,15 +362,14 @@ class SteeredSource:
                 out.append(event)
         return out, None
 
-    def _check(self, out: list[Event]) -> tuple[list[Event], HTTPRequest | None]:
+    def _check(self) -> tuple[list[Event], HTTPRequest | None]:
         """Once per batch while it thinks: Answer now, and the loop guard."""
         progress = self._progress
         if self._answer_now.is_set():
             return self._cut("answer_now", "answer")
-        if self._guard is None or progress.loop is not None:
+        if self._guard is None or progress.loop is not None or not self._fresh:
             return [], None
-        fresh = "".join(e.text for e in out if isinstance(e, ReasoningDelta))
-        found = self._guard.feed(fresh, progress.reasoning_tokens) if fresh else None
+        found = self._guard.feed("".join(self._fresh), progress.reasoning_tokens)
         if found is None:
             return [], None
         action = self._steering.on_loop

@@ -39,7 +39,7 @@ FinishReason = Literal["stop", "length", "tool_calls", "interrupted", "incomplet
 CutReason = Literal["budget", "answer_now", "loop", "cost"]
 
 #: A streamed delta longer than this holds several tokens (a replay, a batching server).
-_ONE_TOKEN_CHARS = 16
+ONE_TOKEN_CHARS = 16
 
 
 def delta_tokens(text: str) -> int:
@@ -50,7 +50,7 @@ def delta_tokens(text: str) -> int:
     meters; the server's usage, when it reports one, is what the response keeps.
     """
     size = len(text)
-    return 1 if size <= _ONE_TOKEN_CHARS else -(-size // 4)
+    return 1 if size <= ONE_TOKEN_CHARS else -(-size // 4)
 
 
 @dataclass(frozen=True, slots=True)

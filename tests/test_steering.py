@@ -194,6 +194,8 @@ def test_session_budget_refuses_a_call_that_could_cross_it(shell, qwq_env) -> No
     assert "spent $0.0000 of $0.0010, $0.0010 left" in out
     with pytest.raises(Exception, match=r"refused: this call could cost up to \$0\.0\d+"):
         ask(shell, QUESTION)
+    with pytest.raises(Exception, match=r"refused: this call could cost up to \$0\.0\d+"):
+        ask(shell, QUESTION, "--no-stream")  # not streamed: its own worst case, still too much
     assert len(qwq_env.requests) == before  # nothing was sent
     qwq_env.push(Reply(reasoning="quick", answer="25"))
     value, _ = ask(shell, QUESTION, "--max-cost 0.0009")  # a capped call fits
@@ -237,9 +239,7 @@ def test_the_python_api_steers_a_stream_and_answers_now_from_another_thread(qwq_
     qwq_env.push(Reply(reasoning=LONG, tokens_per_second=200), Reply(answer="forced from a script"))
     client = _client(qwq_env)
     stream = client.stream([{"role": "user", "content": QUESTION}])
-    seen = 0
-    for event in stream:
-        seen += 1
+    for seen, _event in enumerate(stream, 1):
         if seen == 20:
             threading.Thread(target=stream.answer_now).start()
     response = stream.response
@@ -264,3 +264,19 @@ def test_a_budget_without_streaming_is_refused_before_sending(qwq_env) -> None:
             [{"role": "user", "content": QUESTION}], think_budget=40, stream=False
         )
     assert len(qwq_env.requests) == before
+
+
+def test_a_cut_thinking_is_recorded_and_replayed(shell, qwq_env, tmp_path) -> None:
+    cassette = tmp_path / "budget.json"
+    qwq_env.push(Reply(reasoning=LONG, tokens_per_second=PACE), Reply(answer="25, recorded"))
+    command(shell, f"record {cassette}")
+    recorded, _ = ask(shell, QUESTION, "--think-budget 60 --no-history")
+    command(shell, "record off")
+    sent = len(qwq_env.requests)
+    command(shell, f"replay {cassette} 0")
+    replayed, _ = ask(shell, QUESTION, "--think-budget 60 --no-history")
+    command(shell, "replay off")
+    assert len(qwq_env.requests) == sent  # nothing reached the server
+    assert replayed.answer == recorded.answer == "25, recorded"
+    assert replayed.forced and replayed.reasoning == recorded.reasoning
+    assert replayed.cut.at_tokens == recorded.cut.at_tokens == 60

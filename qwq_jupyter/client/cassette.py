@@ -261,21 +261,33 @@ class _CassetteSource:
 
 
 class _Recorder(_CassetteSource):
-    """Passes calls to the real client and keeps each finished call's events with their times."""
+    """Passes calls to the real client and keeps each finished call's events with their times,
+    and those of a call closed early by steering (a cut thinking)."""
 
     async def event_batches(
         self, request: HTTPRequest, settings: QwQSettings | None = None
     ) -> AsyncIterator[list[Event]]:
         start = time.monotonic()
         recorded: list[tuple[float, Event]] = []
-        async for batch in self._client.event_batches(request, settings):
-            now = time.monotonic() - start
-            recorded += [(now, event) for event in batch if not isinstance(event, Retrying)]
-            yield batch
+        try:
+            async for batch in self._client.event_batches(request, settings):
+                now = time.monotonic() - start
+                recorded += [(now, event) for event in batch if not isinstance(event, Retrying)]
+                yield batch
+        except GeneratorExit:
+            # Closed by whoever reads it: steering cut the thinking here. Kept, so a replay
+            # cuts at the same token and asks for the same (recorded) continuation.
+            if recorded:
+                recorded.append((time.monotonic() - start, Finish("interrupted")))
+                self._keep(request, recorded)
+            raise
         finish = recorded[-1][1] if recorded else None
         if isinstance(finish, Finish) and finish.reason != "error":
-            credentials = getattr(self._client, "credentials", None)  # the demo has none
-            self._cassette.add(request, recorded, known_secrets(credentials))
+            self._keep(request, recorded)
+
+    def _keep(self, request: HTTPRequest, recorded: list[tuple[float, Event]]) -> None:
+        credentials = getattr(self._client, "credentials", None)  # the demo has none
+        self._cassette.add(request, recorded, known_secrets(credentials))
 
 
 class _Player(_CassetteSource):

@@ -93,6 +93,8 @@ class Steering:
     on_loop: str = "answer"
     max_cost: float | None = None
     on_budget: str = "answer"
+    #: A reply that is not streamed cannot be steered: no continuation, only its own cost.
+    streamed: bool = True
 
     @classmethod
     def of(cls, settings: QwQSettings, template: str, input_tokens: int) -> Steering:
@@ -127,6 +129,7 @@ class Steering:
             on_loop=settings.on_loop,
             max_cost=settings.max_cost,
             on_budget=settings.on_budget,
+            streamed=bool(settings.stream),
         )
 
     def dollars(self, input_tokens: float, output_tokens: float) -> float:
@@ -134,6 +137,8 @@ class Steering:
 
     def continuations(self) -> int:
         """The most raw continuations one call can need: each extension, then one answer."""
+        if not self.streamed:
+            return 0
         return (MAX_EXTENSIONS if self.think_min else 0) + 1
 
     def worst_case(self) -> float:

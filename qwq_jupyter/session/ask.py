@@ -40,7 +40,8 @@ class Ask:
     system_prompt: str = ""
     fresh: bool = False  # the conversation starts with this turn (new, or --new)
     redacted: bool = False  # a known secret was masked in what is sent
-    #: How the thinking is steered while it streams (None: not streamed, nothing to steer).
+    #: How the thinking is steered while it streams, and the call's worst case (set by
+    #: `Session.ask`, once the rest is known).
     steering: Steering | None = None
 
     @property
@@ -60,12 +61,12 @@ class Ask:
         return self.request_input().get("prompt") or apply_chat_template(self.fit.messages)
 
 
-def steering_for(ask: Ask) -> Steering | None:
-    """The steering of a streamed call; ConfigurationError for settings that cannot work."""
+def steering_for(ask: Ask) -> Steering:
+    """How the call's thinking is steered, and its worst case; ConfigurationError for
+    settings that cannot work (a budget without streaming, a budget above max_tokens)."""
     from ..client.steering import Steering
 
-    steering = Steering.of(ask.settings, ask.template(), ask.fit.input_tokens)
-    return steering if ask.settings.stream else None
+    return Steering.of(ask.settings, ask.template(), ask.fit.input_tokens)
 
 
 @dataclass

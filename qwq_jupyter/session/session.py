@@ -197,8 +197,7 @@ class Session:
         source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
         if self.cassette is not None:
             source = self.cassette.wrap(source)
-        if ask.steering is not None:
-            source = self.steered(ask, source, request)
+        source = self.steered(ask, source, request)  # as is, if the reply is not streamed
         return self.client.send(request, ask.settings, source=source)
 
     def cap_spending(self, dollars: float | None) -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .client.client import AsyncQwQClient
     from .client.repetition import RepetitionGuard
     from .client.retry import RetryPolicy
-    from .client.steering import Steering
+    from .client.steering_rules import Steering
     from .client.stream import QwQClient, ResponseStream
     from .core.credentials import Credentials, Secret
     from .core.errors import (

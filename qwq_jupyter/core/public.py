@@ -35,7 +35,7 @@ PUBLIC: dict[str, str] = {
     "ResponseStream": "client.stream",
     "RetryPolicy": "client.retry",
     "RepetitionGuard": "client.repetition",
-    "Steering": "client.steering",
+    "Steering": "client.steering_rules",
     "Credentials": "core.credentials",
     "Secret": "core.credentials",
     "QwQSettings": "core.settings",

@@ -15,7 +15,7 @@ from ..core.template import apply_chat_template
 from .conversation import Conversation, WindowFit
 
 if TYPE_CHECKING:
-    from ..client.steering import Steering
+    from ..client.steering_rules import Steering
 
 __all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Totals", "steering_for"]
 
@@ -64,7 +64,7 @@ class Ask:
 def steering_for(ask: Ask) -> Steering:
     """How the call's thinking is steered, and its worst case; ConfigurationError for
     settings that cannot work (a budget without streaming, a budget above max_tokens)."""
-    from ..client.steering import Steering
+    from ..client.steering_rules import Steering
 
     return Steering.of(ask.settings, ask.template(), ask.fit.input_tokens)
 

@@ -280,3 +280,12 @@ def test_a_cut_thinking_is_recorded_and_replayed(shell, qwq_env, tmp_path) -> No
     assert replayed.answer == recorded.answer == "25, recorded"
     assert replayed.forced and replayed.reasoning == recorded.reasoning
     assert replayed.cut.at_tokens == recorded.cut.at_tokens == 60
+
+
+def test_a_dry_run_says_how_the_thinking_would_be_steered_and_the_worst_case(shell) -> None:
+    preview, _ = ask(shell, QUESTION, "--dry-run --think-budget 500 --max-cost 0.02")
+    text = shell.display_formatter.format(preview)[0]["text/plain"]
+    assert "the thinking is cut at 500 tokens" in text
+    assert "at most $0.02000 for this call, then answer" in text
+    assert "Worst case, with a cut thinking's continuation" in text
+    assert preview.worst_case == 0.02  # the cap is lower than the worst case at max_tokens

@@ -12,6 +12,7 @@ from ..render.html import document, escape, preformatted
 from ..render.render import money, note_html
 
 if TYPE_CHECKING:
+    from ..core.settings import QwQSettings
     from ..session.conversation import TokenEstimator
     from ..session.session import Ask, Session
     from ..wire.request import HTTPRequest
@@ -43,6 +44,9 @@ class RequestPreview:
         )
         # The window's notices, a redaction, and what the server kind does not accept.
         self.notes = [*ask.notes, *request.notes]
+        #: The most the call can cost, continuations of a cut thinking included.
+        self.worst_case = ask.steering.worst_case() if ask.steering else None
+        self.steering = _steering(settings) if settings.stream else []
 
     def __repr__(self) -> str:
         return (
@@ -52,11 +56,17 @@ class RequestPreview:
 
     def cost_line(self) -> str:
         quality = "calibrated" if self.calibrated else "uncalibrated"
-        return (
+        line = (
             f"Input ≈{self.input_tokens:,} tokens ({quality} estimate) → "
             f"{money(self.input_cost)}; output up to {self.max_tokens:,} tokens → "
             f"at most {money(self.max_output_cost)}."
         )
+        if self.worst_case is not None:
+            line += (
+                f" Worst case, with a cut thinking's continuation re-reading the prompt and "
+                f"reasoning: {money(self.worst_case)}."
+            )
+        return line
 
     def _repr_html_(self) -> str:
         """The request as sent: every piece escaped text, the dollar amounts never math."""
@@ -65,6 +75,7 @@ class RequestPreview:
             [
                 "<p><b>Dry run: nothing was sent.</b></p>",
                 *[note_html(note) for note in self.notes],
+                *[note_html(line) for line in self.steering],
                 f"<p><code>POST {escape(self.url)}</code></p>",
                 f"<p>Headers: {headers}</p>",
                 preformatted(json.dumps(self.body, indent=2, ensure_ascii=False)),
@@ -79,13 +90,34 @@ class RequestPreview:
         printer.text(
             printable(
                 "Dry run: nothing was sent.\n"
-                + "".join(f"note: {note}\n" for note in self.notes)
+                + "".join(f"note: {note}\n" for note in [*self.notes, *self.steering])
                 + f"POST {self.url}\n"
                 f"{json.dumps(self.body, indent=2, ensure_ascii=False)}\n"
                 f"{self.cost_line()}\n"
                 f"--- chat template text ---\n{self.template_text}"
             )
         )
+
+
+def _steering(settings: QwQSettings) -> list[str]:
+    """What would happen to the thinking while it streams, in sentences."""
+    lines = []
+    if settings.think_budget is not None:
+        lines.append(
+            f"the thinking is cut at {settings.think_budget:,} tokens, and QwQ is asked for the "
+            "answer in a second, raw call"
+        )
+    if settings.think_min:
+        lines.append(
+            f"an end of thinking before {settings.think_min:,} tokens is continued with "
+            '"Wait," (at most 3 times)'
+        )
+    if settings.max_cost is not None:
+        then = "answer" if settings.on_budget == "answer" else "stop"
+        lines.append(f"at most {money(settings.max_cost)} for this call, then {then}")
+    if settings.on_loop != "answer":
+        lines.append(f"a loop in the reasoning: {settings.on_loop}")
+    return lines
 
 
 def preview(session: Session, ask: Ask) -> RequestPreview:

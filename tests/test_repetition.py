@@ -5,21 +5,27 @@ over, exact or with an edit (a number changed, a word swapped) about every 20 to
 is one `\\s*\\S+` piece, so the tests can say exactly where the loop starts and how long a copy
 is, and hold the guard's `Loop` to it.
 
-The guard samples shingles by their `hash()`, which Python salts per process: which shingles
-are sampled changes from run to run. The rules must not depend on it, so these tests hold for
-any salt (the exact check that decides is deterministic; sampling only nominates).
+The guard samples shingles by a hash that is the same in every process (Python salts `hash()`
+of a str per process, not of ints): where a loop is found, and the `Loop`, depend on the text
+alone, whatever PYTHONHASHSEED says, so a recorded steering replays in another kernel. The last
+test runs the guard under several seeds and compares.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from reasoning_corpus import HEALTHY, LoopingTrace, batches, healthy_trace, looping_trace, tokens
 
-from qwq_jupyter.client.repetition import RepetitionGuard
+from qwq_jupyter.client.repetition import RepetitionGuard, _codes
 from qwq_jupyter.core.events import Loop
 
 PERIODS = [10, 15, 20, 30, 50, 100, 200, 300]
@@ -98,15 +104,15 @@ def _unsampled_passage(period: int) -> list[str]:
     vocabulary = ["the", "so", "we", "then", "check", "sum", "term", "value", "next", "again"]
     while True:
         words = [rng.choice(vocabulary) + str(rng.randrange(100)) for _ in range(period)]
-        looped = words * 3
-        shingles = zip(looped, looped[1:], looped[2:], strict=False)
+        codes = _codes(words * 3)
+        shingles = zip(codes, codes[1:], codes[2:], strict=False)
         if all(hash(shingle) & 7 for shingle in shingles):
             return [" " + word for word in words]
 
 
 @pytest.mark.parametrize("period", [10, 14, 20])
 def test_a_short_loop_none_of_whose_shingles_is_sampled_is_found(period: int) -> None:
-    """The dense blocks, not the sample, find it: built to dodge this process's hash salt."""
+    """The dense blocks, not the sample, find it: built to dodge the guard's sampling."""
     prefix = tokens(healthy_trace(3, 3000))[:400]
     pieces = prefix + _unsampled_passage(period) * (3 + (READ + 64) // period)
     loop, _ = feed(pieces, 1)
@@ -256,3 +262,79 @@ def test_memory_stays_bounded_over_200k_tokens() -> None:
     assert len(guard._cur) + len(guard._old) <= window + 64
     assert sum(len(record[5]) for record in guard._records) <= 2 * window + 64
     assert len(guard._runs) <= 64 + 64 and len(guard._pending) <= 8
+
+
+#: Run in a fresh process: feeds looping and healthy traces in several shapes, prints one JSON
+#: line per trace (the feed index at which the guard fired and its `Loop`), then `hash` of a str.
+#: The loops after the grid are ones where sampling by a salted `hash` found them a read apart
+#: (at another token, with other `repeats`) under PYTHONHASHSEED 0 and 1.
+_SCRIPT = """
+import hashlib, json, random, sys
+sys.path.insert(0, sys.argv[1])
+from reasoning_corpus import batches, healthy_trace, looping_trace, tokens
+from qwq_jupyter.client.repetition import RepetitionGuard
+
+def run(label, pieces, shape):
+    if shape == "ragged":  # feeds of 1 to 12 tokens, the same ones in every process
+        rng, ends = random.Random(len(pieces)), [0]
+        while ends[-1] < len(pieces):
+            ends.append(min(len(pieces), ends[-1] + rng.randint(1, 12)))
+        feeds = [("".join(pieces[a:b]), b) for a, b in zip(ends, ends[1:])]
+    else:
+        feeds = batches(pieces, shape)
+    guard, fired = RepetitionGuard(), None
+    for index, (text, count) in enumerate(feeds):
+        if guard.feed(text, count) is not None:
+            fired = index
+            break
+    found = guard.found
+    digest = hashlib.sha256("".join(pieces).encode()).hexdigest()[:12]
+    print(json.dumps([label, shape, digest, fired, found and found.to_dict()]))
+
+def loop(prefix, period, edit_every, seed):
+    return looping_trace(prefix, period, 3 + -(-112 // period), edit_every, seed).pieces
+
+for period in (10, 17, 30, 100, 300):
+    for edit_every in (0, 20, 12):
+        for shape in (1, 8, "ragged"):
+            run(f"loop {period}/{edit_every}", loop(700, period, edit_every, period), shape)
+for prefix, period, edit_every, seed, shape in (
+    (2000, 103, 12, 124, 3), (2000, 291, 20, 169, 1), (300, 284, 20, 233, 8),
+    (0, 289, 12, 257, 3), (0, 226, 10, 283, 8), (0, 275, 12, 362, 1), (300, 100, 12, 415, 8),
+    (0, 104, 0, 917, 8), (0, 156, 0, 1148, 8), (0, 154, 10, 1471, 1), (0, 202, 10, 1472, 1),
+):
+    run(f"loop {period}/{edit_every} (salt-borne)", loop(prefix, period, edit_every, seed), shape)
+run("chinese", looping_trace(300, 30, 7, 20, seed=3, chinese=True).pieces, 4)
+for seed, length in ((3, 3000), (5, 6000)):
+    for shape in (1, 8, "ragged"):
+        run(f"healthy {seed}", tokens(healthy_trace(seed, length)), shape)
+run("one huge feed", looping_trace(20_000, 100, 6, 20, seed=4).pieces, 10**9)
+print(json.dumps(hash("a str's hash is salted")))
+"""
+
+
+def test_the_same_text_gives_the_same_find_in_every_process() -> None:
+    """Record and replay run in different kernels: under any PYTHONHASHSEED the guard fires at
+    the same feed with the same `Loop`, or not at all, given the same feeds."""
+    here = Path(__file__).resolve().parent
+    seeds = ["0", "1", "12345", "random"]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SCRIPT, str(here)],
+            cwd=here.parent,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for seed in seeds
+    ]
+    outputs = [run.communicate(timeout=60)[0].splitlines() for run in runs]
+    assert [run.returncode for run in runs] == [0] * len(seeds)
+    assert len({output.pop() for output in outputs}) > 1  # the salts did differ
+    first = outputs[0]
+    assert len(first) == 5 * 3 * 3 + 11 + 1 + 2 * 3 + 1
+    for seed, output in zip(seeds[1:], outputs[1:], strict=True):
+        assert output == first, seed
+    results = [json.loads(line) for line in first]
+    assert all(result[3] is None for result in results if result[0].startswith("healthy"))
+    assert all(result[3] is not None for result in results if "healthy" not in result[0])

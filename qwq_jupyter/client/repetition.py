@@ -6,12 +6,14 @@ each CJK character a word, as Chinese has no spaces) and tells periods in the ca
 
 Cost shapes the design: 5% of the client's CPU is under 0.5 µs per token, so no Python code
 runs per word. `feed` only buffers; every `_CHUNK_TOKENS` (48) tokens the buffer is read at once,
-with C-level work per word (`str.split`, `map(hash, zip(...))` into 3-word shingles, a `set`,
-a comprehension). Python runs per *sample*:
+with C-level work per word (`str.split`, `crc32`, `map(hash, zip(...))` into 3-word shingles,
+a `set`, a comprehension). Python runs per *sample*:
 
 1. Sampling. Shingles whose hash is 0 mod 8 are looked up in a dict (shingle -> where it last
    began). That depends on their words only, so every copy of a passage has the same ones
-   sampled (as in winnowing): in a loop they all come back one period later.
+   sampled (as in winnowing): in a loop they all come back one period later. Nor does it
+   depend on the process: `hash` of a str is salted (PYTHONHASHSEED), of ints not, so it is that
+   of the words' CRC-32s: a steering replayed in another kernel cuts where it was recorded.
 2. Dense blocks. A 10-token period holds 10 shingles, none sampled a quarter of the time. But
    a block inside a short loop holds the same shingles over and over: when 6 or more repeat
    inside a block, all its shingles are looked up (and the block before kept). Loops of up
@@ -50,6 +52,7 @@ a loop that matches its end by chance ("primes up to") moves the start a few wor
 from __future__ import annotations
 
 import re
+import zlib
 from collections import deque
 from itertools import chain
 from operator import eq, gt
@@ -87,6 +90,14 @@ def _words(text: str) -> list[str]:
     return text.split() if text.isascii() or not _CJK.search(text) else _CJK_WORDS.findall(text)
 
 
+def _codes(words: list[str]) -> list[int]:
+    """Each word's CRC-32: the same in every process, unlike `hash` of a str."""
+    try:
+        return list(map(zlib.crc32, map(str.encode, words)))
+    except UnicodeEncodeError:  # a lone surrogate
+        return [zlib.crc32(word.encode(errors="surrogatepass")) for word in words]
+
+
 def _stretch(words: list[str], end: int, period: int) -> tuple[int, int] | None:
     """The repeating stretch ending by `end` (start, stop), found walking back word by word.
 
@@ -95,14 +106,11 @@ def _stretch(words: list[str], end: int, period: int) -> tuple[int, int] | None:
     while half of the last 8 words repeat (edits don't stop it, other text does); it begins
     at the earliest word repeating a period back, as do the next and one of the two after.
     """
-
     lo = max(period, end - _AHEAD - 3)  # the stop: where 3 words in a row repeat (in C)
-    tail = bytes(map(eq, words[lo:end], words[lo - period : end - period]))
+    same = map(eq, words[lo:end], words[lo - period : end - period])
     if lo >= 2 * period:
-        tail = bytes(
-            map(max, tail, map(eq, words[lo:end], words[lo - 2 * period : end - 2 * period]))
-        )
-    if (found := tail.rfind(b"\x01\x01\x01")) < 0:
+        same = map(max, same, map(eq, words[lo:end], words[lo - 2 * period : end - 2 * period]))
+    if (found := bytes(same).rfind(b"\x01\x01\x01")) < 0:
         return None
     stop = lo + found + 3
     flags: list[int] = []  # per word, from the stop back: 0 no, 1 a period back, 2 two
@@ -189,18 +197,17 @@ class RepetitionGuard:
         self._due = _CHUNK_TOKENS
         self._found: Loop | None = None
         self._carry = ""  # the last word read, held until the next look (it may go on)
-        self._tail: list[str] = []  # the words before the next, to make shingles across looks
+        self._tail: list[int] = []  # the last words' codes, to make shingles across looks
         # Words, characters and sampled shingles read so far; the next word's token position.
         self._words, self._chars, self._seen, self._tokens = 0, 0, 0, 0.0
         self._records: deque[_Record] = deque()
         self._cur: dict[int, int] = {}  # sampled shingle -> the word where it last began
         self._old: dict[int, int] = {}  # the same, for the generation before
-        self._generation = 0
-        self._generation_size = max(1024, 3 * self._max_period)
+        self._generation, self._generation_size = 0, max(1024, 3 * self._max_period)
         self._runs: dict[int, _Run] = {}  # lag -> the run it supports
         self._halves: dict[int, _Run] = {}  # twice a run's period -> the run
         self._before: list[int] = []  # the shingles of the block before
-        self._watch: set[_Run] = set()  # runs with support, checked after each read
+        self._watch: dict[int, _Run] = {}  # period -> run with support; reviewed in this order
 
     @property
     def found(self) -> Loop | None:
@@ -222,8 +229,7 @@ class RepetitionGuard:
         if len(text) > 2 * _PIECE:  # tokens per word: the same all through a huge feed
             rate = max(1e-6, (tokens - self._tokens) / (len(_words(text)) or 1))
             while len(text) - done > 2 * _PIECE and (cut := _BREAK.search(text, done + _PIECE)):
-                loop = self._take(text[done : cut.end()], rate, 0)
-                if loop is not None:
+                if (loop := self._take(text[done : cut.end()], rate, 0)) is not None:
                     return loop
                 done = cut.end()
         return self._take(text[done:] if done else text, 0.0, tokens)
@@ -237,8 +243,7 @@ class RepetitionGuard:
             carry = words.pop()
             text = text[: len(text) - len(carry)]
         self._carry = carry
-        first = self._words
-        count = len(words)
+        first, count = self._words, len(words)
         if not count:  # only spaces: nothing to look at
             self._chars += len(text)
             self._tokens = tokens or self._tokens
@@ -251,7 +256,7 @@ class RepetitionGuard:
         self._chars += len(text)
         self._words = first + count
         self._tokens += per_word * count
-        w = self._tail + words
+        w = self._tail + _codes(words)
         self._tail = w[1 - _K :]
         shingles = list(map(hash, zip(w, w[1:], w[2:], strict=False)))
         at = first + count - len(w)
@@ -264,19 +269,15 @@ class RepetitionGuard:
             self._block(block, at + offset, low, high)
         if len(self._runs) > 64:
             self._forget(self._words)
-        loop = self._review(tokens)
-        if loop is not None:
-            self._found = loop
-            self._due = 1 << 62  # what comes next is never read
+        if (loop := self._review(tokens)) is not None:
+            self._found, self._due = loop, 1 << 62  # what comes next is never read
         return loop
 
     def _block(self, shingles: list[int], at: int, low: int, high: int) -> None:
         """Look up the block's sampled shingles, or all if it repeats inside. `seen` counts
         sampled ones only: the others' earlier copies were kept in dense blocks only."""
-        size = len(shingles)
-        cur, old, seen, before = self._cur, self._old, self._seen, self._before
-        dense = size - len(set(shingles)) >= _DENSE
-        if dense:  # keep the block before whole too: the loop may have begun there
+        size, cur, old, seen, before = len(shingles), self._cur, self._old, self._seen, self._before
+        if size - len(set(shingles)) >= _DENSE:  # dense: the block before too (a loop's start?)
             cur.update(zip(before, range(at - len(before), at), strict=False))
             looked = list(zip(range(at, at + size), shingles, strict=False))
         else:
@@ -294,8 +295,7 @@ class RepetitionGuard:
             if low <= lag <= top:
                 self._hit(lag, position, seen, high)
         self._seen = seen
-        end = at + size
-        if end - self._generation >= self._generation_size:
+        if (end := at + size) - self._generation >= self._generation_size:
             self._old, self._cur, self._generation = cur, {}, end
 
     def _hit(self, lag: int, at: int, seen: int, high: int) -> None:
@@ -312,13 +312,13 @@ class RepetitionGuard:
             if lag == target.period:
                 target.support += 1
                 if target.support >= 2:
-                    self._watch.add(target)
+                    self._watch[target.period] = target
             else:
                 target.doubles += 1
 
     def _review(self, tokens: int) -> Loop | None:
         """After a read, the exact check for each watched run whose evidence looks like a loop."""
-        for run in list(self._watch):
+        for run in list(self._watch.values()):
             if (
                 self._words - run.twin + _AHEAD >= self._copies * run.period
                 and run.last - run.twin + _AHEAD >= 2 * run.period  # hits over two copies
@@ -329,7 +329,7 @@ class RepetitionGuard:
             ):
                 return loop
             if self._words - run.last > _QUIET + run.period // 2:  # checked a last time
-                self._watch.discard(run)
+                self._watch.pop(run.period, None)
         return None
 
     def _forget(self, now: int) -> None:
@@ -350,7 +350,7 @@ class RepetitionGuard:
             found = _stretch(words, last, period) if last < len(words) else None
             if found is None or found[1] - found[0] < self._copies * period:
                 if going is None:  # nothing repeats at the end: wait for a hit
-                    self._watch.discard(run)
+                    self._watch.pop(run.period, None)
                 else:  # repeating on, too short yet: look when it could be long enough
                     run.due = base + going[0] + int(self._copies * period)
                 return None

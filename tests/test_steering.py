@@ -289,3 +289,14 @@ def test_a_dry_run_says_how_the_thinking_would_be_steered_and_the_worst_case(she
     assert "at most $0.02000 for this call, then answer" in text
     assert "Worst case, with a cut thinking's continuation" in text
     assert preview.worst_case == 0.02  # the cap is lower than the worst case at max_tokens
+
+
+def test_an_endless_repeating_stream_is_caught_by_the_loop_guard(shell, qwq_env) -> None:
+    from qwq_jupyter.testing import Fault
+
+    qwq_env.push(Reply(fault=Fault(endless=True)), Reply(answer="stopped going round"))
+    qwq_env.reset_stats()
+    value, _ = ask(shell, QUESTION, "--max-tokens 4000 --no-history")
+    assert qwq_env.wait_for_disconnect(2.0)
+    assert value.loop.period == 256 and value.loop.start == 0  # "thinking0 … thinking255", again
+    assert value.answer == "stopped going round"

@@ -81,7 +81,8 @@ PATHS = [
     ("no-readable-event", Reply(fault=Fault(events=["nope"])), {}),
     ("redirect", Reply(fault=Fault(raw_body=b"", status=302, headers={"Location": "/x"})), {}),
     ("deadline", Reply(fault=Fault(raw_body=b"{}", drip=0.2, drip_head=True)), {"deadline": 1.0}),
-    ("runaway", Reply(fault=Fault(endless=True)), {"max_tokens": 50}),
+    # The loop guard off: it would catch the endless repetition first, as it should.
+    ("runaway", Reply(fault=Fault(endless=True)), {"max_tokens": 50, "on_loop": "off"}),
     ("unencodable-schema", None, {"guided_json": {"type": "object", "x": {1, 2}}}),
     ("unencodable-extra-body", None, {"extra_body": {"when": datetime.datetime(2026, 1, 1)}}),
     ("unencodable-message", None, {"extra_body": {"messages": [{"content": object()}]}}),

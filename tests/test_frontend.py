@@ -27,7 +27,13 @@ class Recording:
         self.shown: list[Any] = []
 
     def live_view(
-        self, *, show_reasoning: bool, on_stop: Any = None, on_answer: Any = None, hint: str = ""
+        self,
+        *,
+        show_reasoning: bool,
+        on_stop: Any = None,
+        on_answer: Any = None,
+        hint: str = "",
+        anatomy: bool = False,
     ) -> Any:
         self.views.append({"show_reasoning": show_reasoning, "stop": on_stop})
         return TerminalFrontend().live_view(show_reasoning=show_reasoning)

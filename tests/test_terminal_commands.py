@@ -30,6 +30,8 @@ LINES = {
     "replay": "replay {tmp}/lesson.json 0",
     "demo": "demo",
     "answer": "answer",
+    "anatomy": "anatomy",
+    "diff": "diff r1 r2",
     "budget": "budget 5",
     "stop": "stop",
 }

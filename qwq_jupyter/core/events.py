@@ -6,10 +6,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import QwQError
 from .public import publish
+
+if TYPE_CHECKING:
+    from .anatomy import Anatomy
 
 __all__ = [
     "AnswerDelta",
@@ -318,6 +321,17 @@ class Response:
             return (0, total) if not self.reasoning else (total, 0)
         reasoning = round(total * self.reasoning_chunks / chunks)
         return reasoning, total - reasoning
+
+    def anatomy(self) -> Anatomy:
+        """The reasoning's anatomy: its steps by kind, where the answer first appears, how much
+        thinking came after, backtracks, self-checks, script switches and the loop if any.
+
+        Computed from the text, so it works on live, replayed, loaded and saved responses
+        alike; the rules are in docs/ANATOMY.md.
+        """
+        from .anatomy import anatomy
+
+        return anatomy(self.reasoning, self.answer, tokens=self.reasoning_tokens, loop=self.loop)
 
     def json(self) -> Any:
         """The answer parsed as JSON (for `guided_json` calls)."""

@@ -272,6 +272,11 @@ class QwQSettings(Configurable):
     background = Bool(False, help="Return the cell at once and stream in the background").tag(
         config=True
     )
+    anatomy = Bool(
+        False,
+        help="Add the reasoning's anatomy to the footer: where the answer first appeared, "
+        "how much thinking came after, backtracks, self-checks",
+    ).tag(config=True)
 
     # Where requests go can also come from the environment, so `qwq-jupyter lab` and
     # deployments can point every kernel somewhere without editing notebooks.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Int
 
+from ..core.diverge import diverge
 from ..core.errors import ConfigurationError
 from ..core.events import AnswerDelta, Event, ReasoningDelta, Response
 from ..core.printable import printable
@@ -120,6 +121,8 @@ class Comparison:
         rows = []
         for run, agrees in zip(self.runs, self.agreement(), strict=True):
             r = run.response
+            anatomy = r.anatomy() if r.reasoning else None
+            share = anatomy.first_answer_share if anatomy else None
             rows.append(
                 {
                     "run": run.label,
@@ -130,10 +133,21 @@ class Comparison:
                     "cost $": None if r.cost is None else round(r.cost, 6),
                     "finish": r.finish_reason,
                     "thinking cut": _cut(r),
+                    "answer at": None if share is None else f"{share:.0%}",
+                    "backtracks": anatomy.backtracks if anatomy else None,
+                    "checks": anatomy.self_checks if anatomy else None,
                     "agrees": agrees,
                 }
             )
         return rows
+
+    def divergence(self) -> str:
+        """Where the reasonings of runs 1 and 2 part, in a sentence (`%qwq diff r1 r2` shows it)."""
+        first, second = (run.response for run in self.runs[:2])
+        if not (first.reasoning and second.reasoning):
+            return ""
+        parting = diverge(first.anatomy(), second.anatomy())
+        return f"Runs 1 and 2: {parting.summary()} (%qwq diff r1 r2 shows where)."
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/html": render_comparison(self), "text/plain": comparison_plain(self)}
@@ -202,11 +216,13 @@ def render_comparison(comparison: Comparison) -> str:
         f"{agree} of {len(rows)} answers agree. These runs are not in the conversation; "
         "`%qwq pick N` makes run N its next turn."
     )
+    parting = comparison.divergence()
     return document(
         [
             *[note_html(note) for note in comparison.notes],
             _grid(columns),
             f'<table class="qwq-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+            f"<p>{escape(parting)}</p>" if parting else "",
             block(markdown(summary, math=False), "qwq-note"),
         ]
     )
@@ -220,6 +236,8 @@ def comparison_plain(comparison: Comparison) -> str:
         lines += steering_lines(r)
         lines += [r.answer or f"(no answer: {r.finish_reason})", f"[{footer_text(r)}]"]
     agree = sum(comparison.agreement())
+    if comparison.divergence():
+        lines.append(comparison.divergence())
     lines.append(f"{agree} of {len(comparison.runs)} answers agree; %qwq pick N keeps run N.")
     return printable("\n".join(lines))
 

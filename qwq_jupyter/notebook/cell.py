@@ -111,6 +111,8 @@ def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
         changes["show_reasoning"] = args.show_reasoning
     if args.background:
         changes["background"] = True
+    if getattr(args, "anatomy", False):
+        changes["anatomy"] = True
     if args.system is not None:
         changes["system_prompt"] = args.system
     for flag in ("backend", "base_url", "model", "server"):

@@ -96,6 +96,8 @@ COMMANDS = {
         Command("settings"),
         Command("usage"),
         Command("stats", (_NAME,)),
+        Command("anatomy", takes="[N | rN] [--chat NAME]"),
+        Command("diff", takes="A B [--chat NAME]"),
         Command("explain", takes="[FLAGS]"),
         Command("request", takes="[FLAGS] TEXT"),
         Command("pick", (Argument("N", int),)),

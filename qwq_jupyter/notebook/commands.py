@@ -158,6 +158,32 @@ class Commands:
             unknown = plural(totals.unknown_usage_calls, "call")
             print(f"({unknown} reported no usage: not counted)")
 
+    def anatomy(self, rest: str = "") -> Any:
+        """The anatomy of a reasoning: %qwq anatomy [N | rN] [--chat NAME] (default: the last)."""
+        from ..core.errors import QwQError
+        from ..features.dissect import anatomy_of
+
+        words, chat = _with_chat("anatomy", rest)
+        if len(words) > 1:
+            raise UsageError(f"usage: %qwq {COMMANDS['anatomy'].usage}")
+        try:
+            return anatomy_of(self._session, words[0] if words else None, chat)
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+
+    def diff(self, rest: str = "") -> Any:
+        """Where two reasonings diverge: %qwq diff A B (turn numbers, or rN for run N)."""
+        from ..core.errors import QwQError
+        from ..features.dissect import diff_of
+
+        words, chat = _with_chat("diff", rest)
+        if len(words) != 2:
+            raise UsageError(f"usage: %qwq {COMMANDS['diff'].usage}")
+        try:
+            return diff_of(self._session, words[0], words[1], chat)
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+
     def explain(self, flags: str = "") -> Any:
         """Ask QwQ for the cause of the last error and a fix: %qwq explain [--code]."""
         from ..features.explain import explain_prompt
@@ -266,6 +292,22 @@ class Commands:
         """Stop calls running in the background."""
         stopped = self._session.stop_all()
         print(f"stopped {plural(stopped, 'background call')}" if stopped else "nothing was running")
+
+
+def _with_chat(command: str, rest: str) -> tuple[list[str], str | None]:
+    """The words of `rest`, and the NAME of a `--chat NAME` among them."""
+    import shlex
+
+    try:
+        words = shlex.split(rest)
+    except ValueError as err:
+        raise UsageError(f"%qwq {command}: {err}") from None
+    if "--chat" not in words:
+        return words, None
+    at = words.index("--chat")
+    if at + 1 >= len(words):
+        raise UsageError(f"%qwq {command}: --chat needs a conversation name")
+    return words[:at] + words[at + 2 :], words[at + 1]
 
 
 def _short(text: str, size: int = 40) -> str:

@@ -42,6 +42,7 @@ class NotebookFrontend:
         on_stop: Callable[[], None] | None = None,
         on_answer: Callable[[], object] | None = None,
         hint: str = "",
+        anatomy: bool = False,
     ) -> View:
         buttons = []
         if on_stop is not None or on_answer is not None:
@@ -65,7 +66,9 @@ class NotebookFrontend:
             import ipywidgets
 
             extra = (ipywidgets.HBox(buttons),)
-        return NotebookView(show_reasoning=show_reasoning, extra_outputs=extra, hint=hint)
+        return NotebookView(
+            show_reasoning=show_reasoning, extra_outputs=extra, hint=hint, anatomy=anatomy
+        )
 
     def progress(self, total: int, label: str) -> Progress:
         return _WidgetProgress(total, label)
@@ -91,8 +94,9 @@ class TerminalFrontend:
         on_stop: Callable[[], None] | None = None,
         on_answer: Callable[[], object] | None = None,
         hint: str = "",
+        anatomy: bool = False,
     ) -> View:
-        return TerminalView(show_reasoning=show_reasoning, hint=hint)
+        return TerminalView(show_reasoning=show_reasoning, hint=hint, anatomy=anatomy)
 
     def progress(self, total: int, label: str) -> Progress:
         return _TextProgress(total, label)

@@ -122,6 +122,11 @@ class QwQMagics(Magics):
         help="Run the prompt once per value side by side, e.g. temperature=0.2,0.6,1.0",
     )
     @argument("--background", action="store_true", help="Return at once; stream in background")
+    @argument(
+        "--anatomy",
+        action="store_true",
+        help="Add the reasoning's anatomy to the footer (where the answer first appeared, …)",
+    )
     @argument("--backend", choices=BACKENDS, help="Where to send the request")
     @argument("--base-url", metavar="URL", help="OpenAI-compatible base URL")
     @argument("--model", metavar="ID", help="Model id")
@@ -285,6 +290,7 @@ class QwQMagics(Magics):
             show_reasoning=settings.show_reasoning,
             on_stop=lambda: streams[0].cancel(wait=False) if streams else None,
             on_answer=lambda: streams[0].answer_now() if streams else None,
+            anatomy=settings.anatomy,
         )
         streams.append(self.session.run_in_background(ask, view))
         self._store(streams[0], out)
@@ -295,7 +301,9 @@ class QwQMagics(Magics):
         key = "■" if self.in_kernel else "Ctrl-C"
         answers = settings.interrupt == "answer" and settings.stream
         hint = f"{key} answers now, twice stops" if answers else f"{key} stops"
-        return frontend().live_view(show_reasoning=settings.show_reasoning, hint=hint)
+        return frontend().live_view(
+            show_reasoning=settings.show_reasoning, hint=hint, anatomy=settings.anatomy
+        )
 
     @property
     def in_kernel(self) -> bool:

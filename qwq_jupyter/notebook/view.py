@@ -35,6 +35,7 @@ from ..core.events import (
 from ..core.printable import printable
 from ..render.html import block, document, escape
 from ..render.render import (
+    anatomy_line,
     cut_line,
     extension_line,
     footer_text,
@@ -143,8 +144,10 @@ class _LiveView:
         clock: Callable[[], float],
         interval: float,
         hint: str = "",
+        anatomy: bool = False,
     ) -> None:
         self._show_reasoning = show_reasoning
+        self._anatomy = anatomy  # the reasoning's anatomy joins the footer
         self._clock = clock
         self._text = _Buffered(out or sys.stdout, clock, interval)
         self._reasoning: list[str] = []
@@ -236,9 +239,15 @@ class NotebookView(_LiveView):
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         hint: str = "",
+        anatomy: bool = False,
     ) -> None:
         super().__init__(
-            show_reasoning=show_reasoning, out=out, clock=clock, interval=FLUSH_INTERVAL, hint=hint
+            show_reasoning=show_reasoning,
+            out=out,
+            clock=clock,
+            interval=FLUSH_INTERVAL,
+            hint=hint,
+            anatomy=anatomy,
         )
         self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
         self._reasoning_started: float | None = None
@@ -294,7 +303,10 @@ class NotebookView(_LiveView):
         notes = notes + self._retries
         clear_output(wait=True)
         display(
-            response_bundle(response, show_reasoning=self._show_reasoning, notes=notes), raw=True
+            response_bundle(
+                response, show_reasoning=self._show_reasoning, notes=notes, anatomy=self._anatomy
+            ),
+            raw=True,
         )
 
     def _collapse(self) -> None:
@@ -339,9 +351,15 @@ class TerminalView(_LiveView):
         out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         hint: str = "",
+        anatomy: bool = False,
     ) -> None:
         super().__init__(
-            show_reasoning=show_reasoning, out=out, clock=clock, interval=0.05, hint=hint
+            show_reasoning=show_reasoning,
+            out=out,
+            clock=clock,
+            interval=0.05,
+            hint=hint,
+            anatomy=anatomy,
         )
 
     def start(self, notes: list[str]) -> None:
@@ -370,5 +388,7 @@ class TerminalView(_LiveView):
         tail = [notice] if notice else []
         if response.finish_reason != "error":
             tail.append(footer_text(response))
+            if self._anatomy and response.reasoning:
+                tail.append(anatomy_line(response))
         self._text.say("\n\n" + "\n".join(tail) + "\n", GREY)
         self._text.flush()

@@ -140,15 +140,17 @@ _TAGS = {
 _CLASSES = {
     "qwq-output", "qwq-note", "qwq-steering", "qwq-meter", "qwq-reasoning", "qwq-answer",
     "qwq-tool", "qwq-notice", "qwq-footer", "qwq-pre", "qwq-math", "qwq-turn", "qwq-grid",
-    "qwq-run", "qwq-table", "qwq-status", "qwq-preview", "qwq-live",
+    "qwq-run", "qwq-table", "qwq-status", "qwq-anatomy", "qwq-preview", "qwq-live",
     *IGNORE_MATH.split(), *_PROCESS_MATH.split(),
 }  # fmt: skip
-# Properties the chrome uses and Markdown tables align with; none of them can load a URL.
+# Properties the chrome uses and Markdown tables align with (and the anatomy strip's colours);
+# none of them can load a URL.
 _STYLES = {
     "text-align", "white-space", "opacity", "font-size", "font-weight", "font-style",
     "display", "flex", "flex-wrap", "gap", "min-width", "max-width", "overflow-wrap",
     "word-break", "margin", "margin-top", "margin-bottom", "padding", "vertical-align",
     "width", "max-height", "overflow", "border-left", "padding-left",
+    "background-color", "height", "color",
 }  # fmt: skip
 
 
@@ -167,7 +169,7 @@ def sanitize(fragment: str) -> str:
                 "td": {"style"},
                 "th": {"style"},
                 "div": {"style"},
-                "span": {"style"},
+                "span": {"style", "title"},
                 "pre": {"style"},
                 "sub": {"style"},
             },

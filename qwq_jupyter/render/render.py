@@ -20,6 +20,7 @@ from .html import block, document, escape, markdown, preformatted
 __all__ = [
     "DisplayedResponse",
     "Rendered",
+    "anatomy_line",
     "cut_line",
     "cut_summary",
     "extension_line",
@@ -210,12 +211,18 @@ def footer_html(text: str) -> str:
     return block(f'<sub style="opacity: 0.8">{escape(text)}</sub>', "qwq-footer")
 
 
+def anatomy_line(response: Response) -> str:
+    """The reasoning's anatomy in one line, for the footer (`--anatomy`)."""
+    return f"anatomy: {response.anatomy().summary()}" if response.reasoning else ""
+
+
 def render_html(
     response: Response,
     *,
     show_reasoning: bool = True,
     notes: list[str] | tuple[str, ...] = (),
     footer: bool = True,
+    anatomy: bool = False,
 ) -> str:
     """The final output of a call: notes, folded reasoning, answer, tool calls, notice, footer."""
     blocks = [note_html(note) for note in notes]
@@ -230,11 +237,17 @@ def render_html(
         blocks.append(block(f"<p><b>{escape(notice)}</b></p>", "qwq-notice"))
     if footer and response.finish_reason != "error":
         blocks.append(footer_html(footer_text(response)))
+        if anatomy and response.reasoning:
+            blocks.append(footer_html(anatomy_line(response)))
     return document(blocks)
 
 
 def render_plain(
-    response: Response, *, notes: list[str] | tuple[str, ...] = (), footer: bool = True
+    response: Response,
+    *,
+    notes: list[str] | tuple[str, ...] = (),
+    footer: bool = True,
+    anatomy: bool = False,
 ) -> str:
     """The same, as plain text for terminals and `text/plain`: control characters shown."""
     lines = [f"note: {note}" for note in notes]
@@ -250,6 +263,8 @@ def render_plain(
         lines.append(notice)
     if footer and response.finish_reason != "error":
         lines.append(f"[{footer_text(response)}]")
+        if anatomy and response.reasoning:
+            lines.append(f"[{anatomy_line(response)}]")
     return printable("\n\n".join(lines))
 
 
@@ -259,13 +274,14 @@ def response_bundle(
     show_reasoning: bool = True,
     notes: list[str] | tuple[str, ...] = (),
     footer: bool = True,
+    anatomy: bool = False,
 ) -> dict[str, str]:
     """The MIME bundle of a finished call (see `_html` for why HTML and not Markdown)."""
     return {
         "text/html": render_html(
-            response, show_reasoning=show_reasoning, notes=notes, footer=footer
+            response, show_reasoning=show_reasoning, notes=notes, footer=footer, anatomy=anatomy
         ),
-        "text/plain": render_plain(response, notes=notes, footer=footer),
+        "text/plain": render_plain(response, notes=notes, footer=footer, anatomy=anatomy),
     }
 
 

@@ -53,9 +53,11 @@ class Frontend(Protocol):
         on_stop: Callable[[], None] | None = None,
         on_answer: Callable[[], object] | None = None,
         hint: str = "",
+        anatomy: bool = False,
     ) -> View:
         """The view of one call. `on_stop` and `on_answer` add Stop and Answer now buttons (a
-        notebook's background calls); `hint` is what the status line says ■ does."""
+        notebook's background calls); `hint` is what the status line says ■ does; `anatomy`
+        adds the reasoning's anatomy to the footer."""
 
     def progress(self, total: int, label: str) -> Progress: ...
 

@@ -19,9 +19,10 @@ from ..core.settings import NUMERIC_PARAMETERS, QwQSettings
 __all__ = ["CellRequest", "Mode", "cell_request"]
 
 #: How a cell runs: stream one answer, compare settings, show the request, or in the background.
-Mode = Literal["answer", "compare", "dry_run", "background"]
+Mode = Literal["answer", "compare", "vote", "dry_run", "background"]
 _MODE_FLAGS: dict[Mode, str] = {
     "compare": "--compare",
+    "vote": "--vote",
     "dry_run": "--dry-run",
     "background": "--background",
 }
@@ -43,6 +44,7 @@ class CellRequest:
     history: bool = True
     append: bool = False
     compare: str = ""  # PARAM=V1,V2,… when mode == "compare"
+    vote: int = 0  # how many runs when mode == "vote"
     out: str | None = None
     code: bool = False
     interpolate: bool = True
@@ -60,7 +62,8 @@ def cell_request(
     `namespace` is where `--json VAR` and `--tools VAR` are looked up; `hidden` are the names
     IPython keeps for itself, which `--out` may not overwrite.
     """
-    modes = [mode for mode, flag in _MODE_FLAGS.items() if getattr(args, mode, None)]
+    # A mode flag is asked for when given at all: `--vote 0` is refused by the vote, not ignored.
+    modes = [mode for mode in _MODE_FLAGS if getattr(args, mode, None) not in (None, False)]
     _refuse_mode_conflicts(args, modes)
     _check_out_name(args.out, hidden)
     cell_settings = settings.override(**_overrides(args, namespace))
@@ -74,6 +77,7 @@ def cell_request(
         history=not args.no_history,
         append=args.append,
         compare=args.compare or "",
+        vote=getattr(args, "vote", None) or 0,
         out=args.out,
         code=args.code,
         interpolate=not args.no_interpolate,

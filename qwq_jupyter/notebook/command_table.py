@@ -100,7 +100,7 @@ COMMANDS = {
         Command("diff", takes="A B [--chat NAME]"),
         Command("explain", takes="[FLAGS]"),
         Command("request", takes="[FLAGS] TEXT"),
-        Command("pick", (Argument("N", int),)),
+        Command("pick", (Argument("N", int, optional=True),)),
         Command("record", (Argument("PATH"),)),
         Command("replay", (Argument("PATH"), Argument("SPEED", float, optional=True))),
         Command("login"),

@@ -225,16 +225,24 @@ class Commands:
         """Replay recorded replies, no network or key: %qwq replay PATH [SPEED] (0 = at once)."""
         print(self._session.use_cassette(None if path == "off" else path, "replay", speed))
 
-    def pick(self, number: int) -> None:
-        """Make run N of the last `--compare` the conversation's next turn."""
+    def pick(self, number: int | None = None) -> None:
+        """Make run N of the last `--compare` or `--vote` the conversation's next turn; after a
+        vote, no N picks the first run that gave the majority answer."""
         comparison = self._session.last_comparison
         if comparison is None:
-            raise UsageError("no comparison yet: run %%qwq --compare PARAM=V1,V2 first")
+            raise UsageError("nothing to pick from: run %%qwq --compare or --vote first")
+        if number is None:
+            majority = getattr(comparison, "majority_run", lambda: None)()
+            if majority is None:
+                raise UsageError(
+                    f"pick a run from 1 to {len(comparison.runs)} (only a vote has a majority)"
+                )
+            number = majority + 1
         if not 1 <= number <= len(comparison.runs):
             raise UsageError(f"pick a run from 1 to {len(comparison.runs)}")
         run = comparison.runs[number - 1]
         if not self._session.keep_turn(run.ask, run.response):
-            raise UsageError("the conversation was reset or loaded since the comparison ran")
+            raise UsageError("the conversation was reset or loaded since the runs")
         print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")
 
     def login(self) -> None:

@@ -121,6 +121,12 @@ class QwQMagics(Magics):
         metavar="PARAM=V1,V2,…",
         help="Run the prompt once per value side by side, e.g. temperature=0.2,0.6,1.0",
     )
+    @argument(
+        "--vote",
+        type=int,
+        metavar="N",
+        help="Run the prompt N times with different seeds; show the majority answer (2 to 16)",
+    )
     @argument("--background", action="store_true", help="Return at once; stream in background")
     @argument(
         "--anatomy",
@@ -216,6 +222,19 @@ class QwQMagics(Magics):
                 from ..session.context import interpolate as fill_in
 
                 prompt = fill_in(prompt, self.shell.user_ns, budget=settings.variable_budget)
+            if request.mode == "vote":
+                from ..features.vote import run_vote
+
+                vote = run_vote(
+                    self.session,
+                    prompt,
+                    settings,
+                    request.vote,
+                    chat=request.chat,
+                    new=request.new,
+                    history=request.history,
+                )
+                return self._store(vote, request.out)
             if request.mode == "compare":
                 from ..features.compare import run_comparison
 

@@ -448,3 +448,89 @@ def test_the_loop_repeats_one_passage() -> None:
     assert len(passages) >= 15 and len(set(passages)) == 1
     assert "Let me count again" in passages[0] and "three" in first
     assert len(TOKEN.findall(reasoning)) > 1000
+
+
+# A vote over seeds (`%%qwq --vote N`): a few questions have a tempting wrong turn that some
+# seeds take, with reasoning that leads to it.
+
+SLIPS = [
+    ("What is 17 × 23?", "391", {"381", "401"}),
+    (BAT, "5 cents", {"10 cents"}),
+    (MONTY, "Switch.", {"It doesn't matter."}),
+]
+
+
+def bold(prompt: str, seed: int | None, temperature: float = 0.6) -> str:
+    """The first bold text of the demo's answer: its conclusion."""
+    return demo_reply(body(prompt, seed=seed, temperature=temperature)).answer.split("**")[1]
+
+
+@pytest.mark.parametrize(("prompt", "right", "wrong"), SLIPS)
+def test_a_vote_over_eight_seeds_has_a_majority_not_unanimity(
+    prompt: str, right: str, wrong: set[str]
+) -> None:
+    answers = [bold(prompt, seed) for seed in range(1, 9)]
+    assert answers.count(right) >= 5 and set(answers) - {right} and set(answers) <= {right, *wrong}
+    assert bold(prompt, None) == right  # no seed: the scripted reply the notebooks show
+    assert [bold(prompt, seed) for seed in (1, 2)] == [right, right]  # as the tests above ask
+
+
+@pytest.mark.parametrize(("prompt", "right", "wrong"), SLIPS)
+def test_hotter_means_more_disagreement(prompt: str, right: str, wrong: set[str]) -> None:
+    slipped = {
+        t: {s for s in range(1, 101) if bold(prompt, s, t) != right} for t in (0.0, 0.2, 0.6, 1.0)
+    }
+    assert slipped[0.0] == set()
+    assert slipped[0.2] <= slipped[0.6] <= slipped[1.0]  # a seed that slips, slips hotter too
+    assert len(slipped[0.2]) < len(slipped[0.6]) < len(slipped[1.0])
+    assert 8 <= len(slipped[0.6]) <= 35  # about one seed in five
+    assert all(bold(prompt, s, 1.0) in wrong for s in slipped[1.0])
+
+
+def slipped_seeds(prompt: str, right: str) -> list[int]:
+    return [seed for seed in range(1, 41) if bold(prompt, seed) != right]
+
+
+def test_a_slipped_product_reasoned_its_way_there() -> None:
+    prompt = "What is 17 × 23?"
+    seeds = slipped_seeds(prompt, "391")
+    assert {bold(prompt, s) for s in seeds} == {"381", "401"}  # a carry dropped, or one extra
+    for seed in seeds:
+        reply = demo_reply(body(prompt, seed=seed))
+        wrong = bold(prompt, seed)
+        assert f"230 + 161 = {wrong}." in reply.reasoning and "391" not in reply.reasoning
+        assert reply.reasoning.rstrip().endswith(f"So 17 × 23 = {wrong}.")
+        # its checks cannot catch it: the last digit and the size both fit
+        assert f"so does {wrong}" in reply.reasoning or f"so {wrong} is in" in reply.reasoning
+        assert forced(prompt, None, seed=seed) == reply.answer
+        reasoning, answer = wait_events(prompt, reply.reasoning, seed=seed)
+        assert answer == reply.answer and "391" not in "".join(reasoning)
+    # the slip belongs to the problem and the seed, not to the wording
+    assert [bold("Compute 23 x 17, please.", s) for s in seeds] == [bold(prompt, s) for s in seeds]
+
+
+def test_a_trapped_bat_and_ball_never_rechecks() -> None:
+    for seed in slipped_seeds(BAT, "5 cents"):
+        reply = demo_reply(body(BAT, seed=seed))
+        assert "10 cents" in reply.reasoning and "0.05" not in reply.reasoning
+        assert "Wait, that's wrong" not in reply.reasoning
+        assert reply.answer == "The ball costs **10 cents** ($0.10), and the bat $1.00."
+        assert forced(BAT, None, seed=seed) == reply.answer
+
+
+def test_a_slipped_monty_hall_counts_the_host_opening_your_door() -> None:
+    seeds = slipped_seeds(MONTY, "Switch.")
+    assert seeds
+    for seed in seeds:
+        reply = demo_reply(body(MONTY, seed=seed))
+        assert "(car 2, opens 1)" in reply.reasoning  # the slip, there to be seen
+        assert "P(car 2 | opens 3) = (1/6) / (1/3) = 1/2" in reply.reasoning
+        assert "probability **1/2** each" in reply.answer
+        assert forced(MONTY, None, seed=seed) == reply.answer
+        assert "**50/50**" in forced(MONTY, 0, seed=seed)  # cut at once: the first instinct
+
+
+def test_products_a_head_does_easily_never_slip() -> None:
+    for prompt, result in (("What is 12 x 12?", "144"), ("What is 19 times 21?", "399"),
+                           ("compute 48 * 25", "1200"), ("What is 6 × 7?", "42")):  # fmt: skip
+        assert {bold(prompt, s, 1.0) for s in range(1, 41)} == {result}

@@ -33,20 +33,25 @@ def arithmetic(prompt: str, voice: Voice, history: str = "") -> Script | None:
     return _product(a, b, prompt, voice, history)
 
 
+def _method(voice: Voice) -> str:
+    return voice.pick(
+        "I could do the long multiplication, but splitting one number into tens and ones "
+        "is easier to follow, and easier to check.",
+        "Multiplying directly is error-prone in my head. Breaking it into friendlier pieces "
+        "should be safer, and then I can check the result a different way.",
+        "Let me think about which method is least likely to go wrong. Probably splitting "
+        "into tens and ones, then adding the partial products.",
+    )
+
+
 def _product(a: int, b: int, prompt: str, voice: Voice, history: str) -> Script:
     product = a * b
     lowered = prompt.lower()
-    steps = [
-        voice.opener(f"I need to work out {a} × {b}"),
-        voice.pick(
-            "I could do the long multiplication, but splitting one number into tens and ones "
-            "is easier to follow, and easier to check.",
-            "Multiplying directly is error-prone in my head. Breaking it into friendlier pieces "
-            "should be safer, and then I can check the result a different way.",
-            "Let me think about which method is least likely to go wrong. Probably splitting "
-            "into tens and ones, then adding the partial products.",
-        ),
-    ]
+    # asked again (the order swapped, say), the earlier answer is in sight even with no thought
+    known = re.search(rf"(?<![\d,]){product}(?!\d)", history)
+    if _slippery(a, b) and not known and voice.slips(f"{min(a, b)} × {max(a, b)}"):
+        return _slipped_product(a, b, voice)
+    steps = [voice.opener(f"I need to work out {a} × {b}"), _method(voice)]
     big, small = (a, b) if abs(a) >= abs(b) else (b, a)
     tens, ones = divmod(abs(small), 10)
     if 25 in (abs(a), abs(b)) and "shortcut" in lowered + history.lower():
@@ -126,18 +131,63 @@ def _product(a: int, b: int, prompt: str, voice: Voice, history: str) -> Script:
             f"\n\n(Split {small} into {tens * 10} + {ones}: "
             f"{big * tens * 10} + {big * ones} = {product}.)"
         )
-    # asked again (the order swapped, say), the earlier answer is in sight even with no thought
-    known = re.search(rf"(?<![\d,]){product}(?!\d)", history)
     stages = (((), answer),) if known else _cut_product(a, b, answer)
     return Script(reasoning, answer, stages, _rechecks(a, b))
+
+
+def _slippery(a: int, b: int) -> bool:
+    """A product mental arithmetic can slip on: two different two-digit factors, neither a
+    multiple of 5 nor within 2 of a round ten (17 × 23, not 12 × 12, 19 × 21 or 48 × 25)."""
+    return a != b and all(10 <= n <= 99 and 3 <= n % 10 <= 7 and n % 5 for n in (a, b))
+
+
+def _slipped_product(a: int, b: int, voice: Voice) -> Script:
+    """The sum of the partial products off by ten (a dropped or an extra carry), and checks
+    that cannot catch it: the last digit and the rough size both still fit."""
+    product = a * b
+    big, small = (a, b) if a >= b else (b, a)
+    tens, ones = divmod(small, 10)
+    left, right = big * tens * 10, big * ones
+    draw = voice.slip_draw(f"{min(a, b)} × {max(a, b)}") or 0.0
+    wrong = product + (10 if int(draw * 10) % 2 else -10)  # an extra carry, or one dropped
+    steps = [
+        voice.opener(f"I need to work out {a} × {b}"),
+        _method(voice),
+        f"Let me split {small} into {tens * 10} and {ones}. {big} × {tens * 10} = {left}, and "
+        f"{big} × {ones} = {right}.",
+        f"Adding them: {left} + {right} = {wrong}.",
+        f"Let me make sure the pieces are right, since that's where slips happen: {big} × "
+        f"{tens} = {big * tens}, with a zero on the end, {left}. Yes. And {big} × {ones} = "
+        f"{right}, yes.",
+    ]
+    ra, rb = round(big, -1), round(small, -1)
+    checks = {
+        "estimate": f"{voice.check()} Rough size: about {ra} × {rb} = {ra * rb}, so {wrong} "
+        "is in the right range.",
+        "digits": f"{voice.check()} Last digits: {big % 10} × {small % 10} = "
+        f"{big % 10 * (small % 10)}, which ends in {product % 10}, and so does {wrong}. "
+        "Consistent.",
+    }
+    first = voice.pick("estimate", "digits")
+    order = [checks[first], *(c for k, c in checks.items() if k != first)]
+    reasoning = voice.think(steps, order, voice.asides(2), f"So {a} × {b} = {wrong}.")
+    answer = f"{a} × {b} = **{wrong}**"
+    rechecks = (
+        f"let me look at the last digit once more: {big % 10} × {small % 10} ends in "
+        f"{product % 10}, and so does {wrong}. And {wrong} is close to {ra * rb}. Fine.",
+        f"are the partial products right? {big} × {tens * 10} = {left} and {big} × {ones} = "
+        f"{right}. Yes, both. So {wrong} stands.",
+    )
+    return Script(reasoning, answer, _cut_product(a, b, answer, wrong), rechecks)
 
 
 def _nearest_ten(n: int) -> int:
     return round(abs(n), -1) * (-1 if n < 0 else 1)
 
 
-def _cut_product(a: int, b: int, answer: str) -> tuple[Stage, ...]:
-    """The product once reached; a slip adding the partial products; else an estimate."""
+def _cut_product(a: int, b: int, answer: str, reached: int | None = None) -> tuple[Stage, ...]:
+    """The product once reached (`reached`, when the reasoning slipped to another); a slip
+    adding the partial products; else an estimate."""
     product = a * b
     big, small = (a, b) if abs(a) >= abs(b) else (b, a)
     tens, ones = divmod(abs(small), 10)
@@ -154,7 +204,8 @@ def _cut_product(a: int, b: int, answer: str) -> tuple[Stage, ...]:
             f"About **{ra * rb}**, I think: {a} × {b} is close to {ra} × {rb} = {ra * rb}. "
             "(That's a rough estimate; I didn't work it out exactly.)"
         )
-    return (((str(product),), answer), ((f"{big} × {ones} = {right}",), slip), ((), guess))
+    done = str(product if reached is None else reached)
+    return (((done,), answer), ((f"{big} × {ones} = {right}",), slip), ((), guess))
 
 
 def _rechecks(a: int, b: int) -> tuple[str, ...]:

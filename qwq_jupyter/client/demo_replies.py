@@ -14,13 +14,21 @@ from .demo_voice import Script, Voice
 __all__ = ["bat_and_ball", "loop", "monty_hall", "river_crossing"]
 
 
+_BAT_QUESTION = (
+    "a bat and a ball cost $1.10 together, and the bat costs $1.00 more than the ball; how "
+    "much is the ball"
+)
+
+
 def bat_and_ball(voice: Voice) -> Script:
-    """The classic trap: a first answer of 10 cents, then "Wait, that's wrong", then 5 cents."""
+    """The classic trap: a first answer of 10 cents, then "Wait, that's wrong", then 5 cents.
+
+    With some seeds (`Voice.slips`) the first answer is never re-checked against "more than".
+    """
+    if voice.slips("bat and ball"):
+        return _bat_and_ball_trapped(voice)
     steps = [
-        voice.opener(
-            "a bat and a ball cost $1.10 together, and the bat costs $1.00 more "
-            "than the ball; how much is the ball"
-        ),
+        voice.opener(_BAT_QUESTION),
         "The obvious split is $1.00 and $0.10, so the ball costs 10 cents.",
         "Let me check it. If the ball is $0.10, the bat is $1.00 more, so $1.10. Together "
         "that's $1.10 + $0.10 = $1.20.",
@@ -46,6 +54,30 @@ def bat_and_ball(voice: Voice) -> Script:
         "each loses 5 cents. The ball is 5 cents. Same answer.",
     )
     return Script(voice.think(steps), answer, ((("0.05",), answer), ((), hasty)), rechecks)
+
+
+def _bat_and_ball_trapped(voice: Voice) -> Script:
+    """The tempting 10 cents, "checked" against the total only: the bat read as $1.00."""
+    steps = [
+        voice.opener(_BAT_QUESTION),
+        "The obvious split is $1.00 and $0.10, so the ball costs 10 cents.",
+        f"{voice.check()} Ball $0.10, bat $1.00. Together that's $1.00 + $0.10 = $1.10, "
+        "which is exactly the total given. Yes.",
+        "And the second condition: the bat is the dollar, and the ball is what's left over "
+        "after the dollar, ten cents. So the bat is the $1.00 part. That fits too.",
+        "Is there a catch? It's a short question with round numbers, and $1.10 splits "
+        "naturally into a dollar and ten cents. I don't see anything hidden.",
+        *voice.asides(2),
+        "So the ball costs 10 cents, and the bat a dollar.",
+    ]
+    answer = "The ball costs **10 cents** ($0.10), and the bat $1.00."
+    rechecks = (
+        "does $0.10 fit the total? $1.00 + $0.10 = $1.10. Yes, that's the total given, so "
+        "10 cents it is.",
+        "is it really the bat that costs the dollar? The bat is the expensive one, and $1.10 "
+        "less the ball's 10 cents leaves $1.00 for it. Same answer.",
+    )
+    return Script(voice.think(steps), answer, (((), answer),), rechecks)
 
 
 def river_crossing(voice: Voice) -> Script:
@@ -164,19 +196,39 @@ def river_crossing(voice: Voice) -> Script:
     return Script(voice.think(steps), answer, stages, rechecks)
 
 
+_MONTY_QUESTION = (
+    "there are three doors, a car behind one and goats behind the other two; I pick a door, "
+    "the host opens another to show a goat, and offers me a switch"
+)
+_MONTY_SETUP = (
+    "Let me fix the details. I pick door 1. The host, who knows where the car is, opens one of "
+    "the other two doors, and it's always a goat: say he opens door 3. Now he offers me door 2 "
+    "instead. The question is whether switching improves my chances."
+)
+_MONTY_INSTINCT = (
+    "My first instinct: two doors are left, the car is behind one of them, so it's 50/50. "
+    "Nothing seems to have changed about my door, so switching or staying makes no "
+    "difference. That's what most people answer."
+)
+#: What a cut thinking answers before it has counted anything: the 50/50 of first sight.
+_MONTY_HASTY = (
+    "It doesn't matter: two doors are left and the car is behind one of them, so it's "
+    "**50/50**. Stay or switch, your chances are the same."
+)
+
+
 def monty_hall(voice: Voice) -> Script:
-    """Three doors, a car and two goats: 50/50 at first sight, then 2/3, checked four ways."""
+    """Three doors, a car and two goats: 50/50 at first sight, then 2/3, checked four ways.
+
+    With some seeds (`Voice.slips`) the count of cases forgets that the host never opens the
+    player's door, and every check after it repeats the slip: 1/2, "it doesn't matter".
+    """
+    if voice.slips("monty hall"):
+        return _monty_hall_slipped(voice)
     steps = [
-        voice.opener(
-            "there are three doors, a car behind one and goats behind the other two; I pick a "
-            "door, the host opens another to show a goat, and offers me a switch"
-        ),
-        "Let me fix the details. I pick door 1. The host, who knows where the car is, opens "
-        "one of the other two doors, and it's always a goat: say he opens door 3. Now he "
-        "offers me door 2 instead. The question is whether switching improves my chances.",
-        "My first instinct: two doors are left, the car is behind one of them, so it's 50/50. "
-        "Nothing seems to have changed about my door, so switching or staying makes no "
-        "difference. That's what most people answer.",
+        voice.opener(_MONTY_QUESTION),
+        _MONTY_SETUP,
+        _MONTY_INSTINCT,
         "Hmm, but I should be careful. The host didn't open a door at random. He knows where "
         "the car is, he never opens my door, and he never reveals the car. So his choice "
         "carries information, and it's not obvious that it treats my door and the other "
@@ -257,10 +309,7 @@ def monty_hall(voice: Voice) -> Script:
         "Probably **switch**, though I'm not sure it matters much: the host knows where the "
         "car is, which might tilt it a little, but with two doors left it looks close to 50/50."
     )
-    hasty = (
-        "It doesn't matter: two doors are left and the car is behind one of them, so it's "
-        "**50/50**. Stay or switch, your chances are the same."
-    )
+    hasty = _MONTY_HASTY
     rechecks = (
         "is it really 2/3 and not 1/2? Count the games once more: my first pick is a goat two "
         "times in three, and each time the host's door leaves the car as the only other "
@@ -270,6 +319,96 @@ def monty_hall(voice: Voice) -> Script:
         "mine. It stays at 1/3, and switching gets the rest.",
     )
     stages = ((("2/3",), answer), (("information",), unsure), ((), hasty))
+    return Script(voice.think(steps), answer, stages, rechecks)
+
+
+def _monty_hall_slipped(voice: Voice) -> Script:
+    """The careful count, with one slip: when the car is behind door 2, the host is taken to
+    choose between doors 1 and 3, as if he could open the player's door. Every later check
+    (the frequencies, symmetry, the host's knowledge) reuses that count, so none catches it."""
+    steps = [
+        voice.opener(_MONTY_QUESTION),
+        _MONTY_SETUP,
+        _MONTY_INSTINCT,
+        "Hmm, but I should be careful. The host didn't open a door at random: he knows where "
+        "the car is, and he never reveals it. Does that change anything about the two doors "
+        "left? The famous answer is that it does. Let me not trust my instinct or the famous "
+        "answer; let me count the cases.",
+        "The car is in one of three places, each with probability 1/3, and I picked door 1. "
+        "What does the host do in each case?\n- Car behind door 1: the goats are behind doors "
+        "2 and 3, and he shows one of them, door 3 half the time.\n- Car behind door 2: the "
+        "goats are behind doors 1 and 3, and he shows one of them, door 3 half the time.\n- "
+        "Car behind door 3: the goats are behind doors 1 and 2; he never opens door 3, since "
+        "that would show the car.",
+        "He opened door 3. So:\n- P(opens 3 | car 1) = 1/2\n- P(opens 3 | car 2) = 1/2\n"
+        "- P(opens 3 | car 3) = 0.",
+        "Multiply by the prior 1/3: the joint probabilities are 1/6, 1/6 and 0. They add up to "
+        "P(opens 3) = 1/6 + 1/6 = 1/3. Now divide: P(car 1 | opens 3) = (1/6) / (1/3) = 1/2, "
+        "and P(car 2 | opens 3) = (1/6) / (1/3) = 1/2.",
+        f"{voice.check()} The posteriors add up to 1/2 + 1/2 = 1, and door 3 has 0, as it "
+        "must: he showed a goat there. So the instinct was right after all. The host's door "
+        "rules out door 3, and nothing more.",
+        "Another way to see it: list every (car, door opened) outcome with its probability. "
+        "(car 1, opens 2): 1/6. (car 1, opens 3): 1/6. (car 2, opens 1): 1/6. (car 2, opens 3): "
+        "1/6. (car 3, opens 1): 1/6. (car 3, opens 2): 1/6. They add up to 1. With door 3 "
+        "open, only (car 1, opens 3) and (car 2, opens 3) are left, and they are equally "
+        "likely: 1/2 each again.",
+        "What if the host has a habit when he has a choice, like preferring door 3? Call the "
+        "chance he opens door 3 when he can choose it p. In my count he has that choice both "
+        "when the car is behind door 1 and when it's behind door 2, so P(car 2 | opens 3) = "
+        "(p/3) / (p/3 + p/3) = 1/2, whatever p is. Even a host with a habit leaves it at 1/2.",
+        "A frequency check, to be safe: play 300 games, always picking door 1. The car is "
+        "behind door 1 in about 100 of them, and the host opens door 3 in about 50 of those. "
+        "The car is behind door 2 in about 100, and he shows one of its two goat doors, door 3 "
+        "in about 50. When the car is behind door 3, he never opens door 3. So of the roughly "
+        "100 games where door 3 is opened, the car is behind door 1 in 50 and behind door 2 in "
+        "50. Even. Staying wins 50, switching wins 50.",
+        "So where does the famous 2/3 come from? The usual argument: my first pick had 1/3, "
+        "and 'the other doors' together had 2/3, which the host squeezes into the one he "
+        "leaves shut. But once door 3 is open, 'the other doors' are just door 2, and door 2 "
+        "was never any likelier than door 1 to hide the car. The 2/3 seems to count door 3's "
+        "third twice: once when it's opened, and again when it's handed to door 2.",
+        "Does the host's knowledge tilt it? He knows where the car is, and I used that: it's "
+        "why he never opens the car's door, and why the car-behind-door-3 games drop out. But "
+        "that knowledge rules out door 3 for both of the doors left alike. It doesn't favour "
+        "door 1 over door 2 or the other way round.",
+        "Another angle, symmetry. Everything in my count treats doors 1 and 2 alike: each "
+        "hides the car 1/3 of the time beforehand, and in each case the host opens door 3 half "
+        "the time. Nothing singles either of them out, so after door 3 is opened they must "
+        "still be equally likely. Two equally likely doors: 1/2 each.",
+        "And a coin toss between them would win with probability 1/2 × 1/2 + 1/2 × 1/2 = 1/2, "
+        "the same as staying, and the same as switching. Everything agrees, which is what I'd "
+        "expect if the doors really are equal.",
+        "Does the offer itself tell me anything? Hmm. In the usual telling the host offers the "
+        "switch in every game, whatever is behind my door. An offer he always makes carries no "
+        "information, so it can't move the probabilities either.",
+        "What about a host who opened a door at random and just happened to show a goat? Then "
+        "it's 50/50 too: doors 1 and 2 would each be opened by chance alike. So with a knowing "
+        "host or an ignorant one, the two closed doors come out the same. That's reassuring: "
+        "the answer doesn't hang on a detail of the rules.",
+        "Let me make sure I'm answering what was asked: should I switch? It makes no "
+        "difference. The car is behind door 1 or door 2, equally likely, so switching neither "
+        "helps nor hurts. I'll say so, with the count that shows it, since the famous 2/3 "
+        "answer will be on the asker's mind. Staying has the small comfort of not "
+        "second-guessing my first pick, but that's a feeling, not a better chance: the odds "
+        "are the same either way.",
+        *voice.asides(2),
+        voice.closer(),
+    ]
+    answer = (
+        "**It doesn't matter.** Once the host has opened door 3, the car is behind door 1 or "
+        "door 2 with probability **1/2** each, so staying and switching win equally often.\n\n"
+        "The host never shows the car, so his door rules out door 3, but it doesn't favour "
+        "either of the two doors left."
+    )
+    rechecks = (
+        "is it really 1/2 each? Doors 1 and 2 each hide the car a third of the time, and "
+        "either way the host opens door 3 half the time. Equal weights, equal chances. Yes.",
+        "could the host's knowledge tilt it after all? He knows where the car is, so he never "
+        "opens its door: that is what rules out door 3. Between doors 1 and 2 it changes "
+        "nothing. Still 1/2.",
+    )
+    stages = ((("1/2",), answer), ((), _MONTY_HASTY))
     return Script(voice.think(steps), answer, stages, rechecks)
 
 

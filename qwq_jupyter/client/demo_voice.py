@@ -4,6 +4,14 @@ A `Voice` is seeded by a stable hash (sha256) of the prompt, the seed and the te
 request always gets the same reply, and another seed or temperature gets other wording. The
 temperature also sets how many phrasings are in play and how many extra checks the reasoning
 makes: higher temperature, more variation.
+
+A few questions have a tempting wrong turn (a slip in the adding, the bat-and-ball trap, the
+50/50 of the Monty Hall problem) that a request with a seed sometimes takes: `Voice.slips`.
+Whether it does is drawn from the problem and the seed alone, by another hash, so the wording's
+generator is untouched, and a request with no seed never slips (the reply a notebook shows).
+About one seed in five slips at the default temperature 0.6, none at 0, one in three at 1.0:
+a seed that slips at one temperature slips at every higher one, so a vote (`%%qwq --vote N`,
+seeds 1 to N) agrees less as the temperature rises.
 """
 
 from __future__ import annotations
@@ -14,6 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Script", "Stage", "Voice"]
+
+#: The share of seeds whose reply takes a tempting wrong turn, at the default temperature.
+SLIP_RATE = 0.2
+_DEFAULT_TEMPERATURE = 0.6
+#: Part of what the slip's hash reads: fixed, so a seed slips or not in every kernel. With it,
+#: the seeds 1 to 8 of each slip-prone question include a wrong answer or two, and the seeds
+#: the demo's tests and notebooks ask single answers with (none, or 1 to 3) do not slip.
+_SLIP_SALT = "slip-281"
 
 #: An answer for thinking cut short, and the clues (all of them, any case) the partial reasoning
 #: must hold for it: how far the thinking got decides what the model can answer.
@@ -75,8 +91,24 @@ class Voice:
         if not isinstance(temperature, int | float) or isinstance(temperature, bool):
             temperature = 0.6
         self.temperature = min(max(float(temperature), 0.0), 2.0)
-        key = f"{prompt}\x00{body.get('seed')!r}\x00{self.temperature:.3f}".encode()
+        self.seed = body.get("seed")
+        key = f"{prompt}\x00{self.seed!r}\x00{self.temperature:.3f}".encode()
         self.random = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+    def slip_draw(self, problem: str) -> float | None:
+        """Where this seed falls for `problem`, in [0, 1); None without a seed. Independent of
+        the prompt's wording and of the temperature."""
+        if self.seed is None:
+            return None
+        key = f"{_SLIP_SALT}\x00{problem}\x00{self.seed!r}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+
+    def slips(self, problem: str) -> bool:
+        """Whether this reply takes `problem`'s tempting wrong turn: never without a seed;
+        with one, for `SLIP_RATE` of seeds at temperature 0.6, in proportion to temperature."""
+        draw = self.slip_draw(problem)
+        threshold = SLIP_RATE * self.temperature / _DEFAULT_TEMPERATURE
+        return draw is not None and draw < threshold
 
     def pick(self, *options: str) -> str:
         """One of `options`: the first few at low temperature, any of them at high."""

@@ -50,7 +50,7 @@ def test_anatomy_in_a_kernel_html_and_text(kernel, server) -> None:
     assert "▲ answer first reached" in html and "<details><summary>The " in html
     assert "<script" not in html and 'class="qwq-table"' in html
     # the terminal's outline says the same
-    assert text.startswith("Anatomy of the reasoning of turn 1 of 'default'")
+    assert text.startswith("Anatomy of the reasoning of the last reply")
     assert "final answer: 391" in text and "backtracks: 1" in text
     first = int(re.search(r"answer first reached: token (\d+)", text)[1])
     assert 0 < first < len(TRACE.split())  # stated in the split step, before the checks
@@ -59,7 +59,7 @@ def test_anatomy_in_a_kernel_html_and_text(kernel, server) -> None:
 
 
 def test_anatomy_of_a_turn_that_does_not_exist_is_one_line(kernel, server) -> None:
-    run = kernel.execute("%qwq anatomy 7")
+    run = kernel.execute("%qwq anatomy 7 --chat nobody")
     assert run.reply["content"]["status"] == "error"
     assert "has no turns yet" in run.stdout or "UsageError" in str(run.messages)
 

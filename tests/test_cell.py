@@ -71,7 +71,8 @@ def test_commands_come_from_one_table_and_the_help_lists_them_all(shell) -> None
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ("pick", "usage: %qwq pick N"),
+        ("pick 1 2", "usage: %qwq pick [N]"),
+        ("pick", "nothing to pick from: run %%qwq --compare or --vote first"),
         ("pick two", "%qwq pick: N must be a whole number, not 'two'"),
         ("replay a.json fast", "%qwq replay: SPEED must be a number, not 'fast'"),
         ("replay a.json 1 2", "usage: %qwq replay PATH [SPEED]"),

@@ -71,9 +71,9 @@ def check_outputs(notebook: nbformat.NotebookNode) -> None:
             assert not errors, cell.source
         first_line = cell.source.partition("\n")[0]
         if first_line.startswith("%%qwq") and (
-            "--dry-run" in first_line or "--compare" in first_line
+            "--dry-run" in first_line or "--compare" in first_line or "--vote" in first_line
         ):
-            # not a reply: the value of the cell (a request preview, or the comparison table)
+            # not a reply: the value of the cell (a request preview, a comparison, a vote)
             assert [o.output_type for o in cell.outputs] == ["execute_result"], cell.outputs
             continue
         if not (first_line.startswith("%%qwq") or first_line.startswith("%qwq explain")):
@@ -235,6 +235,7 @@ def test_reasoning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "5 cents" in changed
     check_budgets(notebook)
     check_loops(notebook)
+    check_anatomy_divergence_and_vote(notebook)
 
 
 def check_budgets(notebook: nbformat.NotebookNode) -> None:
@@ -266,6 +267,36 @@ def check_budgets(notebook: nbformat.NotebookNode) -> None:
     assert "391" in html_of(cell(notebook, "budget-capped-ask"))
     left = stdout(cell(notebook, "budget-left"))
     assert "left" in left and "no budget set" in left
+
+
+def check_anatomy_divergence_and_vote(notebook: nbformat.NotebookNode) -> None:
+    """Where the answer was found, where two samples part, and a majority vote, on the demo."""
+    footer = html_of(cell(notebook, "anatomy-ask"))
+    assert "anatomy: answer first reached at" in footer
+    strip = results(cell(notebook, "anatomy-show"))[0].data
+    assert strip["text/plain"].startswith("Anatomy of the reasoning of the last reply")
+    assert (
+        'class="qwq-anatomy"' in strip["text/html"]
+        and "▲ answer first reached" in strip["text/html"]
+    )
+    numbers = stdout(cell(notebook, "anatomy-numbers"))
+    assert "final answer: 391" in numbers
+    first, total = (int(n) for n in re.search(r"token (\d+) of (\d+)", numbers).groups())
+    assert 0 < first < total / 2  # found early, then checked: "overthinking"
+
+    compare = html_of(cell(notebook, "diverge-compare"))
+    assert "Runs 1 and 2: same for " in compare and "<th>answer at</th>" in compare
+    diff = results(cell(notebook, "diverge-diff"))[0].data["text/plain"]
+    assert re.search(r"same for \d steps .* A answers 391, B answers 381", diff), diff
+
+    numbers = stdout(cell(notebook, "vote-numbers"))
+    assert "majority: 391" in numbers
+    agreement = int(re.search(r"agreement: (\d+)%", numbers)[1])
+    assert 50 < agreement < 100  # a majority, not unanimity
+    assert "worst case before sending" in html_of(cell(notebook, "vote"))
+    assert re.match(
+        r"run \d \(seed=\d\) is now the last turn of 'default'", stdout(cell(notebook, "vote-pick"))
+    )
 
 
 def check_loops(notebook: nbformat.NotebookNode) -> None:

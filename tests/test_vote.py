@@ -316,7 +316,8 @@ def test_dollars_are_never_math(shell: Any) -> None:
     html = result._repr_mimebundle_()["text/html"]
     assert html.startswith('<div class="qwq-output tex2jax_ignore mathjax_ignore">')
     assert "<td>0.05</td><td>2</td>" in html and "$1 and $2 $$3$$" in html
-    assert re.search(r"<li>seed=1: 0\.05 · reasoning 20 tok · \$0\.\d{5} · stop</li>", html)
+    # each run's line, its reasoning's anatomy at the end
+    assert re.search(r"<li>seed=1: 0\.05 · reasoning 20 tok · \$0\.\d{5} · stop · [^<]*</li>", html)
     ours = re.sub(r'<div class="qwq-answer">.*?</div>', "", html, flags=re.S)
     assert "qwq-math" not in ours and "mathjax_process" not in ours
     assert re.search(r"worst case before sending: \$0\.\d{5} · cost: \$0\.\d{5}", ours)

@@ -2,7 +2,8 @@
 
 A reply is named the way a teacher points at it: `3` is turn 3 of the conversation (as
 `%qwq history` numbers them), `r2` is run 2 of the last `--compare` or `--vote`, nothing is the
-last turn (or the last reply, if it was a one-off question). The analysis is the core's
+last reply (the one just above, a one-off question too), and `--chat NAME` alone the last turn
+of that conversation. The analysis is the core's
 (`core/anatomy.py`, `core/diverge.py`); what is shown is `render/anatomy.py`'s.
 """
 
@@ -28,14 +29,14 @@ def pick_response(session: Session, ref: str | None, chat: str | None) -> tuple[
     """The reply `ref` names, and how to call it; ConfigurationError saying what there is."""
     if ref and ref.lower().startswith("r"):
         return _run(session, ref)
+    if ref is None and chat is None and session.last is not None:
+        return session.last, "the last reply"  # the one just above, one-off questions too
     conversation = session.conversation(chat)
     turns = conversation.turns
     if ref is None:
         if turns:
             return turns[-1].response, f"turn {len(turns)} of {conversation.name!r}"
-        if session.last is not None:
-            return session.last, "the last reply"
-        raise ConfigurationError("no reply yet: ask something with %%qwq first")
+        raise ConfigurationError(f"no reply yet in {conversation.name!r}: ask with %%qwq first")
     try:
         number = int(ref)
     except ValueError:

@@ -172,7 +172,8 @@ class Vote:
 
 
 def run_line(run: Run) -> str:
-    """A run's line in the output: its seed, answer, reasoning tokens, cost, finish reason.
+    """A run's line in the output: its seed, answer, reasoning tokens, cost, finish reason, and
+    its reasoning's anatomy in one line.
 
     Plain text, escaped where it is shown as HTML; the one place to add to what each run says.
     """
@@ -192,6 +193,8 @@ def run_line(run: Run) -> str:
         money(r.cost, r.usage.estimated),
         r.finish_reason + (" (answer forced)" if r.forced else ""),
     ]
+    if r.reasoning:  # where this run reached its answer, and how it got there
+        parts.append(r.anatomy().summary())
     return printable(" · ".join(parts))
 
 

@@ -241,6 +241,8 @@ class Commands:
         if not 1 <= number <= len(comparison.runs):
             raise UsageError(f"pick a run from 1 to {len(comparison.runs)}")
         run = comparison.runs[number - 1]
+        if not (run.response.answer or run.response.reasoning):
+            raise UsageError(f"run {number} ({run.label}) has no reply to keep")
         if not self._session.keep_turn(run.ask, run.response):
             raise UsageError("the conversation was reset or loaded since the runs")
         print(f"run {number} ({run.label}) is now the last turn of {run.ask.conversation.name!r}")

@@ -36,6 +36,9 @@ SHOTS = {
         ("%qwq stats", "demo-stats"),
         ("--compare think_budget", "demo-budgets"),
         ("%%qwq --no-history --out looped", "demo-loop"),
+        ("%qwq anatomy", "demo-anatomy"),
+        ("%qwq diff r1 r2", "demo-diff"),
+        ("--vote 8", "demo-vote"),
     ],
 }
 
@@ -50,9 +53,12 @@ _LOOK_JS = """() => {
   });
   const tables = [...document.querySelectorAll('.qwq-table')];
   const steering = [...document.querySelectorAll('.qwq-steering')].map((n) => n.innerText);
+  const strips = [...document.querySelectorAll('.qwq-anatomy > div:first-child')];
   return {
     answers,
     steering,
+    strips: strips.map((s) => s.querySelectorAll('span[title]').length),
+    stripWidth: strips.length ? strips[0].getBoundingClientRect().width : 0,
     banners,
     runs,
     tableText: tables.map((t) => t.innerText).join('\\n'),
@@ -163,6 +169,12 @@ def test_steering_says_where_the_thinking_was_cut_and_why(teaching: Seen) -> Non
     assert any(line.startswith("✂ thinking cut at 0 tokens by think_budget") for line in steering)
     assert any(line.startswith("↻ repeating since token") for line in steering)
     assert "thinking cut" in teaching.look["tableText"]  # the comparison's column
+
+
+def test_the_anatomy_strip_is_drawn_with_a_segment_per_step(teaching: Seen) -> None:
+    strips = teaching.look["strips"]
+    assert strips and min(strips) >= 4  # segments in each strip, one per step
+    assert teaching.look["stripWidth"] > 600  # the strip spans the output at 1200 px
 
 
 def test_the_stats_dollars_stay_literal(teaching: Seen) -> None:

@@ -101,3 +101,20 @@ def test_a_vote_takes_the_majority_and_pick_keeps_it(shell, qwq_env) -> None:
     assert vote.distribution == [("391", 3), ("381", 1)]
     _, out = command(shell, "pick")
     assert out.startswith("run 1 (seed=1) is now the last turn")
+
+
+def test_anatomy_of_saved_loaded_and_replayed_replies(shell, qwq_env, tmp_path) -> None:
+    qwq_env.push(Reply(reasoning=TRACE, answer="**391**"))
+    command(shell, f"record {tmp_path / 'lesson.json'}")
+    ask(shell, "What is 17 × 23?")
+    command(shell, "record off")
+    live = command(shell, "anatomy 1")[0].plain
+    command(shell, f"save {tmp_path / 'chat.json'}")
+    command(shell, "reset")
+    command(shell, f"load {tmp_path / 'chat.json'}")
+    assert command(shell, "anatomy 1")[0].plain == live  # a loaded turn: the same anatomy
+    command(shell, f"replay {tmp_path / 'lesson.json'} 0")
+    ask(shell, "What is 17 × 23?", "--new")
+    command(shell, "replay off")
+    replayed = command(shell, "anatomy 1")[0].plain
+    assert replayed.splitlines()[1:] == live.splitlines()[1:]  # replayed: the same, too

@@ -49,6 +49,7 @@ class ParameterPanel:
                         self._toggle("stream", "Stream tokens"),
                         self._toggle("raw", "Raw chat-template prompt"),
                         self._toggle("background", "Run in background"),
+                        self._toggle("anatomy", "Anatomy in the footer"),
                     ]
                 ),
                 widgets.HTML("<b>Steering the thinking</b> (budget forcing, loops, cost)"),

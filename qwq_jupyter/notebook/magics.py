@@ -222,32 +222,8 @@ class QwQMagics(Magics):
                 from ..session.context import interpolate as fill_in
 
                 prompt = fill_in(prompt, self.shell.user_ns, budget=settings.variable_budget)
-            if request.mode == "vote":
-                from ..features.vote import run_vote
-
-                vote = run_vote(
-                    self.session,
-                    prompt,
-                    settings,
-                    request.vote,
-                    chat=request.chat,
-                    new=request.new,
-                    history=request.history,
-                )
-                return self._store(vote, request.out)
-            if request.mode == "compare":
-                from ..features.compare import run_comparison
-
-                comparison = run_comparison(
-                    self.session,
-                    prompt,
-                    settings,
-                    request.compare,
-                    chat=request.chat,
-                    new=request.new,
-                    history=request.history,
-                )
-                return self._store(comparison, request.out)
+            if request.mode in ("compare", "vote"):
+                return self._store(self._runs(request, prompt), request.out)
             ask = self.session.ask(
                 prompt,
                 settings,
@@ -269,6 +245,23 @@ class QwQMagics(Magics):
         if request.code:
             self._code_into_cell(response.answer)
         return self._finish(response, request.out)
+
+    def _runs(self, request: CellRequest, prompt: str) -> Any:
+        """Several runs of one prompt at once: a comparison of values, or a vote over seeds."""
+        chat, new, history = request.chat, request.new, request.history
+        if request.mode == "vote":
+            from ..features.vote import run_vote
+
+            return run_vote(
+                self.session, prompt, request.settings, request.vote,
+                chat=chat, new=new, history=history,
+            )  # fmt: skip
+        from ..features.compare import run_comparison
+
+        return run_comparison(
+            self.session, prompt, request.settings, request.compare,
+            chat=chat, new=new, history=history,
+        )  # fmt: skip
 
     def _code_into_cell(self, answer: str) -> None:
         """Put the answer's code blocks into a new cell below; never run them."""

@@ -113,3 +113,62 @@ def test_save_load_round_trip(tmp_path) -> None:
     assert loaded.load(path) == ["lab"]
     assert loaded.current == "lab"
     assert loaded.get("lab").to_dict() == conversation.to_dict()
+
+
+BAD_LOOP = {"start": 0, "period": 1, "repeats": 3, "found_at": 1, "start_char": 0, "action": ""}
+
+
+def _steered_response() -> Response:
+    from qwq_jupyter.core.events import Loop, ThinkingCut
+
+    return Response(
+        answer="25",
+        reasoning="Counting primes by decade.",
+        usage=Usage(300, 220, 200, estimated=True),
+        finish_reason="stop",
+        cut=ThinkingCut("loop", 200, "answer", "I keep going round in circles."),
+        extensions=1,
+        loop=Loop(40, 61, 3.2, 200, 180, "answer"),
+        calls=3,
+    )
+
+
+def test_a_steered_turn_saves_and_loads_whole(tmp_path) -> None:
+    from qwq_jupyter.session.conversation import ConversationStore, Turn
+
+    store = ConversationStore()
+    store.get("primes").turns.append(Turn("How many primes below 100?", _steered_response()))
+    store.save(tmp_path / "chat.json")
+    loaded = ConversationStore()
+    loaded.load(tmp_path / "chat.json")
+    response = loaded.get("primes").turns[0].response
+    assert response.to_dict() == _steered_response().to_dict()
+    assert response.usage.estimated and response.forced and response.loop.period == 61
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"cut": {"reason": "budget"}}, "cut must have the fields"),
+        ({"cut": {"reason": "whim", "at_tokens": 1, "action": "answer", "closing": ""}}, "unknown"),
+        ({"loop": {**BAD_LOOP, "start": "0"}}, "loop.start must be an integer"),
+        ({"calls": "two"}, "calls must be an integer"),
+        ({"usage": {"estimated": "yes"}}, "usage.estimated must be"),
+    ],
+)
+def test_a_hostile_saved_steering_record_is_refused_in_one_line(tmp_path, change, says) -> None:
+    import json
+
+    from qwq_jupyter import ConfigurationError
+    from qwq_jupyter.session.conversation import ConversationStore, Turn
+
+    store = ConversationStore()
+    store.get("x").turns.append(Turn("q", _steered_response()))
+    path = tmp_path / "chat.json"
+    store.save(path)
+    data = json.loads(path.read_text())
+    data["conversations"][0]["turns"][0]["response"].update(change)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigurationError, match=says) as refused:
+        ConversationStore().load(path)
+    assert "\n" not in str(refused.value)

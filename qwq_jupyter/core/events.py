@@ -346,6 +346,7 @@ class Response:
                 "input_tokens": self.usage.input_tokens,
                 "output_tokens": self.usage.output_tokens,
                 "reasoning_tokens": self.usage.reasoning_tokens,
+                "estimated": self.usage.estimated,
             },
             "finish_reason": self.finish_reason,
             "error": self.error,

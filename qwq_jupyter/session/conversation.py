@@ -229,8 +229,27 @@ _RESPONSE_FIELDS: dict[str, tuple[type, ...]] = {
     "input_price": _NUMBER,
     "output_price": _NUMBER,
     "settings": (dict,),
+    "cut": (dict, type(None)),
+    "extensions": (int,),
+    "loop": (dict, type(None)),
+    "calls": (int,),
 }
-_USAGE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens")
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "estimated")
+#: Where steering cut the thinking (`ThinkingCut`) and the loop it found (`Loop`), as saved.
+_CUT_FIELDS: dict[str, tuple[type, ...]] = {
+    "reason": (str,),
+    "at_tokens": (int,),
+    "action": (str,),
+    "closing": (str,),
+}
+_LOOP_FIELDS: dict[str, tuple[type, ...]] = {
+    "start": (int,),
+    "period": (int,),
+    "repeats": _NUMBER,
+    "found_at": (int,),
+    "start_char": (int,),
+    "action": (str,),
+}
 _KIND_NAMES = {
     str: "text",
     int: "an integer",
@@ -299,13 +318,30 @@ def _check_response(data: dict[str, Any], turn: str) -> None:
     for name in usage:
         if name not in _USAGE_FIELDS:
             raise _Malformed(f"{where}.usage has an unknown field {name!r}")
-        _expect(usage[name], (int, type(None)), f"{where}.usage.{name}")
+        kinds = (bool,) if name == "estimated" else (int, type(None))
+        _expect(usage[name], kinds, f"{where}.usage.{name}")
+    for name, fields in (("cut", _CUT_FIELDS), ("loop", _LOOP_FIELDS)):
+        if data.get(name) is not None:
+            _check_record(data[name], fields, f"{where}.{name}")
+    cut = data.get("cut") or {}
+    if cut and (cut["reason"] not in ("budget", "answer_now", "loop", "cost")
+                or cut["action"] not in ("answer", "stop")):  # fmt: skip
+        raise _Malformed(f"{where}.cut has an unknown reason or action")
     for number, call in enumerate(data.get("tool_calls", [])):
         _expect(call, (dict,), f"{where}.tool_calls[{number}]")
         unknown = set(call) - {"name", "arguments", "id"}
         if "name" not in call or unknown:
             raise _Malformed(f"{where}.tool_calls[{number}] must have a name, arguments and id")
         _expect(call["name"], (str,), f"{where}.tool_calls[{number}].name")
+
+
+def _check_record(data: Any, fields: dict[str, tuple[type, ...]], where: str) -> None:
+    """A small saved record: exactly these fields, each of its kind."""
+    _expect(data, (dict,), where)
+    if set(data) != set(fields):
+        raise _Malformed(f"{where} must have the fields {', '.join(fields)}")
+    for name, kinds in fields.items():
+        _expect(data[name], kinds, f"{where}.{name}")
 
 
 class TokenEstimator:

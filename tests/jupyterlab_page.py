@@ -310,6 +310,13 @@ class NotebookPage:
     def save(self) -> None:
         self.toolbar_button("docmanager:save").click()
 
+    def restart_kernel(self, timeout: float = 60.0) -> None:
+        """↻ in the toolbar, then Restart in the dialog; back when the new kernel is idle."""
+        self.toolbar_button("notebook:restart-kernel").click()
+        self.page.locator(".jp-Dialog button", has_text="Restart").click()
+        self.page.wait_for_timeout(500)
+        self.wait_for_kernel_idle(timeout)
+
     def run_all(self, cells: int, timeout: float = 240) -> None:
         """Run ▸ Run All Cells, then wait until all `cells` code cells show a count."""
         self.page.locator(".jp-NotebookPanel .jp-Notebook").click(position={"x": 5, "y": 5})

@@ -37,6 +37,7 @@ from jupyterlab_page import (
 )
 from playwright.sync_api import Locator, Page
 
+from qwq_jupyter.session.saved import TURN_MIME
 from qwq_jupyter.testing import QwQTestServer, Reply
 
 REPO = Path(__file__).resolve().parent.parent
@@ -489,3 +490,23 @@ def test_browser_stayed_on_localhost_without_page_errors(
 ) -> None:
     assert lab.outside_requests == []
     assert lab.page_errors == []
+
+
+def test_restore_after_a_kernel_restart(
+    lab: Lab, interrupted: Interrupted, answered_in_background: Background
+) -> None:
+    """The saved notebook keeps its turns; a restarted kernel gets its conversation back."""
+    with lab.page_on_failure("restore"):
+        lab.notebook.save()
+        deadline = time.monotonic() + 20
+        while TURN_MIME not in lab.path.read_text() or "Think about" not in lab.path.read_text():
+            assert time.monotonic() < deadline, "the notebook was not saved with its turns"
+            lab.notebook.save()
+            time.sleep(0.5)
+        lab.notebook.restart_kernel()
+        below = lab.notebook.code_cell("Think about 23 × 17 once more.")
+        cell = lab.notebook.insert_below(below, "%load_ext qwq_jupyter\n%qwq restore")
+        shown = lab.notebook.run(cell, timeout=30)
+        lab.screenshot(cell, "09-restored")
+    assert "restored 2 turn(s) from" in shown.text and "(default: 2)" in shown.text
+    assert "quickstart.ipynb" in shown.text  # the kernel knew its notebook's path

@@ -79,7 +79,7 @@ class RecordingView:
     def on_event(self, event) -> None:
         pass
 
-    def finish(self, response: Response, notes: list[str]) -> None:
+    def finish(self, response: Response, notes: list[str], record=None) -> None:
         self.final = response
         self.notes = notes
         self.shown += [*notes, json.dumps(response.to_dict())]

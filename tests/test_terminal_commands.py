@@ -30,6 +30,7 @@ LINES = {
     "replay": "replay {tmp}/lesson.json 0",
     "demo": "demo",
     "answer": "answer",
+    "restore": "restore {tmp}/lesson.ipynb",
     "anatomy": "anatomy",
     "diff": "diff r1 r2",
     "budget": "budget 5",
@@ -60,6 +61,8 @@ def test_the_command_prints_text(ready, name: str) -> None:
         command(shell, f"save {tmp}/chat.json")
     if name == "explain":
         shell.run_cell("1 / 0")
+    if name == "restore":
+        (tmp / "lesson.ipynb").write_text('{"cells": [], "nbformat": 4, "nbformat_minor": 5}')
     value, out = command(shell, LINES[name].format(tmp=tmp))
     shown = out
     if value is not None:

@@ -93,6 +93,7 @@ COMMANDS = {
         Command("retry", takes="[FLAGS]"),
         Command("save", (Argument("PATH"),)),
         Command("load", (Argument("PATH"),)),
+        Command("restore", (Argument("NOTEBOOK", optional=True),)),
         Command("settings"),
         Command("usage"),
         Command("stats", (_NAME,)),

@@ -135,6 +135,15 @@ class Commands:
         names = self._session.store.load(path)
         print(printable(f"loaded {', '.join(names) or 'no conversations'} from {path}"))
 
+    def restore(self, path: str | None = None) -> None:
+        """Rebuild the conversations from a saved notebook's outputs (this notebook by default)."""
+        from ..core.errors import QwQError
+
+        try:
+            print(printable(self._session.restore(path)))
+        except QwQError as err:
+            raise UsageError(str(err)) from None
+
     def settings(self) -> None:
         """Every setting, and which credentials are set (the token masked)."""
         settings = self._session.settings

@@ -233,6 +233,7 @@ class QwQMagics(Magics):
                 append=request.append,
                 cell_id=cell_id or self._cell_id(),
             )
+            ask.cell_source = self._cell_source()
             if request.mode == "dry_run":
                 from ..features.preview import preview
 
@@ -323,6 +324,15 @@ class QwQMagics(Magics):
         from ..session.frontend import frontend
 
         return frontend().notebook
+
+    def _cell_source(self) -> str:
+        """The cell as the frontend sent it (what the .ipynb keeps), or "" outside a kernel."""
+        kernel = getattr(self.shell, "kernel", None)
+        try:
+            code = kernel.get_parent().get("content", {}).get("code") if kernel else None
+        except Exception:  # an unusual kernel: no source, so restore cannot spot an edit
+            return ""
+        return code if isinstance(code, str) else ""
 
     def _cell_id(self) -> str | None:
         """JupyterLab, Notebook 7 and VS Code send the cell's id; nbclient and terminals don't."""

@@ -44,6 +44,7 @@ from ..render.render import (
     reasoning_html,
     response_bundle,
 )
+from ..session.saved import TURN_MIME
 
 __all__ = ["NotebookView", "TerminalView"]
 
@@ -296,18 +297,22 @@ class NotebookView(_LiveView):
         self._text.say(f"note: {note}\n")
         self._text.flush()
 
-    def finish(self, response: Response, notes: list[str]) -> None:
+    def finish(
+        self, response: Response, notes: list[str], record: dict[str, Any] | None = None
+    ) -> None:
+        """The output a saved notebook keeps: the HTML, the text, and the turn's record (which
+        frontends do not render; `%qwq restore` reads it back)."""
         from IPython.display import clear_output, display
 
         self._text.flush()
         notes = notes + self._retries
         clear_output(wait=True)
-        display(
-            response_bundle(
-                response, show_reasoning=self._show_reasoning, notes=notes, anatomy=self._anatomy
-            ),
-            raw=True,
+        bundle: dict[str, Any] = response_bundle(
+            response, show_reasoning=self._show_reasoning, notes=notes, anatomy=self._anatomy
         )
+        if record is not None:
+            bundle[TURN_MIME] = record
+        display(bundle, raw=True)
 
     def _collapse(self) -> None:
         """The answer starts: fold the reasoning away, keeping it one click from view."""
@@ -382,7 +387,9 @@ class TerminalView(_LiveView):
     def _on_retry(self, event: Retrying) -> None:
         self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
 
-    def finish(self, response: Response, notes: list[str]) -> None:
+    def finish(
+        self, response: Response, notes: list[str], record: dict[str, Any] | None = None
+    ) -> None:
         self._answer_known_at_the_end(response)
         notice = notice_text(response)
         tail = [notice] if notice else []

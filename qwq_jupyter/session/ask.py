@@ -43,6 +43,10 @@ class Ask:
     #: How the thinking is steered while it streams, and the call's worst case (set by
     #: `Session.ask`, once the rest is known).
     steering: Steering | None = None
+    #: The cell's whole source (its flags and prompt as typed), for the saved turn's record.
+    cell_source: str = ""
+    #: A hash of the request that was sent (set when it is sent).
+    request_hash: str = ""
 
     @property
     def notes(self) -> list[str]:

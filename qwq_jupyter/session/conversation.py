@@ -20,7 +20,14 @@ from ..core.credentials import known_secrets, redact_data
 from ..core.errors import ConfigurationError, ContextWindowError
 from ..core.events import Response
 
-__all__ = ["Conversation", "ConversationStore", "TokenEstimator", "Turn", "WindowFit"]
+__all__ = [
+    "Conversation",
+    "ConversationStore",
+    "TokenEstimator",
+    "Turn",
+    "WindowFit",
+    "read_turn",
+]
 
 Message = dict[str, Any]
 
@@ -293,6 +300,15 @@ def _read_conversation(data: Any, where: str) -> Conversation:
     for number, turn in enumerate(turns):
         _check_turn(turn, f"{where}.turns[{number}]")
     return Conversation.from_dict(data)
+
+
+def read_turn(data: Any) -> Turn:
+    """A turn from untrusted JSON (a saved notebook's record), or ValueError saying what."""
+    try:
+        _check_turn(data, "the turn")
+    except _Malformed as err:
+        raise ValueError(str(err)) from None
+    return Turn.from_dict(data)
 
 
 def _check_turn(data: Any, where: str) -> None:

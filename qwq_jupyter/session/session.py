@@ -27,6 +27,7 @@ from .conversation import (
     fit_to_window,
 )
 from .redaction import LiveRedaction, redact_response
+from .saved import restore, turn_record
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
@@ -52,7 +53,10 @@ class View(Protocol):
     def on_event(self, event: Event | None) -> None:
         """An event, or None when the stream pauses (a chance to flush)."""
 
-    def finish(self, response: Response, notes: list[str]) -> None: ...
+    def finish(
+        self, response: Response, notes: list[str], record: dict[str, Any] | None = None
+    ) -> None:
+        """The call ended. `record` is the turn as a saved notebook keeps it (`saved.py`)."""
 
 
 @dataclass
@@ -194,6 +198,9 @@ class Session:
         """
         self.check_budget([ask])
         request = self.prepare(ask)
+        from ..client.cassette import request_key
+
+        ask.request_hash = request_key(request)
         source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
         if self.cassette is not None:
             source = self.cassette.wrap(source)
@@ -268,8 +275,31 @@ class Session:
         if redact_response(response, secrets):
             notes = [*notes, REPLY_REDACTED]
         self.record(ask, response)
-        view.finish(response, notes)
+        view.finish(response, notes, self.turn_record(ask, response, secrets))
         return response
+
+    def turn_record(
+        self, ask: Ask, response: Response, secrets: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The turn as the output keeps it, for `%qwq restore` (masked; never a key)."""
+        return turn_record(
+            ask.conversation.name,
+            ask.prompt,
+            response,
+            system_prompt=ask.system_prompt,
+            cell_id=ask.cell_id,
+            request_hash=ask.request_hash,
+            cell_source=ask.cell_source,
+            kept=ask.slot is not None and response.finish_reason != "error",
+            secrets=secrets or self.secrets(ask.settings),
+        )
+
+    def restore(self, path: str | None = None) -> str:
+        """`%qwq restore`: conversations back from a saved notebook; what was done, in lines."""
+        restored = restore(self.store, path)
+        for listener in self.listeners:
+            listener()
+        return restored.report()
 
     def banner(self) -> list[str]:
         """What every output says first: replies of the offline demo are scripted."""

@@ -266,6 +266,8 @@ class Response:
     loop: Loop | None = None
     #: HTTP calls that made this response: 1, or more when the thinking was cut or extended.
     calls: int = 1
+    #: Shown again from a saved notebook's output (`reuse = 'saved'`): nothing was sent.
+    reused: bool = False
 
     @property
     def forced(self) -> bool:
@@ -278,7 +280,9 @@ class Response:
 
     @property
     def cost(self) -> float | None:
-        """Dollars for this call, or None when the server reported no usage."""
+        """Dollars for this call, or None when the server reported no usage; 0 if reused."""
+        if self.reused:
+            return 0.0
         if not self.usage.known:
             return None
         return (
@@ -363,6 +367,7 @@ class Response:
             "extensions": self.extensions,
             "loop": self.loop.to_dict() if self.loop else None,
             "calls": self.calls,
+            "reused": self.reused,
         }
 
     @classmethod

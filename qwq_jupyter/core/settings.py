@@ -278,6 +278,19 @@ class QwQSettings(Configurable):
         "how much thinking came after, backtracks, self-checks",
     ).tag(config=True)
 
+    # --- The notebook as the lesson's record -------------------------------------------------
+    reuse = Enum(
+        ("off", "saved"),
+        "off",
+        help="saved: a cell whose request equals the one its saved output was made by shows "
+        "that saved turn again and sends nothing ($0)",
+    ).tag(config=True)
+    notebook = Unicode(
+        "",
+        help="The saved notebook reuse reads (default: the one Jupyter Server started this "
+        "kernel for; nbclient and papermill need it set)",
+    ).tag(config=True)
+
     # Where requests go can also come from the environment, so `qwq-jupyter lab` and
     # deployments can point every kernel somewhere without editing notebooks.
     @default("backend")

@@ -117,6 +117,8 @@ def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
         changes["background"] = True
     if getattr(args, "anatomy", False):
         changes["anatomy"] = True
+    if getattr(args, "reuse", False):
+        changes["reuse"] = "saved"
     if args.system is not None:
         changes["system_prompt"] = args.system
     for flag in ("backend", "base_url", "model", "server"):

@@ -129,6 +129,11 @@ class QwQMagics(Magics):
     )
     @argument("--background", action="store_true", help="Return at once; stream in background")
     @argument(
+        "--reuse",
+        action="store_true",
+        help="If this cell's request is the one its saved output was made by, show that again",
+    )
+    @argument(
         "--anatomy",
         action="store_true",
         help="Add the reasoning's anatomy to the footer (where the answer first appeared, …)",

@@ -137,6 +137,8 @@ def footer_text(response: Response) -> str:
     speed = response.output_tokens_per_second
     parts.append("? tok/s" if speed is None else f"{speed:.1f} tok/s")
     parts.append(money(response.cost, response.usage.estimated))
+    if response.reused:
+        parts.append("reused from the notebook")
     if response.calls > 1:
         parts.append(f"{response.calls} calls")
     if response.forced:

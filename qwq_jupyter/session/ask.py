@@ -17,11 +17,16 @@ from .conversation import Conversation, WindowFit
 if TYPE_CHECKING:
     from ..client.steering_rules import Steering
 
-__all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Totals", "steering_for"]
+__all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "REUSED", "Ask", "Totals", "steering_for"]
 
 PROMPT_REDACTED = (
     "a known secret (API token, key or account id) in the prompt was replaced by **** "
     "before sending"
+)
+#: What a reused turn's output says first.
+REUSED = (
+    "reused from the notebook · $0: this cell's request is the one its saved output was "
+    "made by, so nothing was sent"
 )
 REPLY_REDACTED = "a known secret (API token, key or account id) in the reply is shown as ****"
 
@@ -47,6 +52,8 @@ class Ask:
     cell_source: str = ""
     #: A hash of the request that was sent (set when it is sent).
     request_hash: str = ""
+    #: Shown again from the saved notebook (`reuse = 'saved'`): nothing was sent.
+    reused: bool = False
 
     @property
     def notes(self) -> list[str]:

@@ -240,6 +240,7 @@ _RESPONSE_FIELDS: dict[str, tuple[type, ...]] = {
     "extensions": (int,),
     "loop": (dict, type(None)),
     "calls": (int,),
+    "reused": (bool,),
 }
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "estimated")
 #: Where steering cut the thinking (`ThinkingCut`) and the loop it found (`Loop`), as saved.

@@ -18,17 +18,39 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.credentials import redact_data
 from ..core.errors import ConfigurationError
-from ..core.events import Response
+from ..core.events import (
+    AnswerDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    Response,
+    ToolCallEvent,
+    UsageEvent,
+)
 from ..core.public import publish
 from .conversation import Conversation, ConversationStore, Turn, read_turn
 
-__all__ = ["TURN_MIME", "Restored", "restore", "source_hash", "turn_record"]
+if TYPE_CHECKING:
+    from ..core.settings import QwQSettings
+    from ..wire.request import HTTPRequest
+
+__all__ = [
+    "TURN_MIME",
+    "Restored",
+    "SavedReply",
+    "notebook_path",
+    "restore",
+    "saved_turns",
+    "source_hash",
+    "turn_record",
+]
 
 #: The MIME type of a turn's record in an output; versioned by its `version` field.
 TURN_MIME = "application/vnd.qwq-jupyter.turn+json"
@@ -139,6 +161,44 @@ def restore(store: ConversationStore, path: str | None = None) -> Restored:
         store.conversations[name] = conversation
         restored.turns[name] = len(conversation.turns)
     return restored
+
+
+def saved_turns(path: str) -> dict[str, Response]:
+    """Every well-formed turn a saved notebook holds, by the hash of the request that made it.
+
+    What `reuse = 'saved'` looks a cell's request up in; a later output of the same request
+    wins. Records of the wrong shape are left out (`%qwq restore` says which).
+    """
+    found: dict[str, Response] = {}
+    for cell in _code_cells(path):
+        for record in _records(cell):
+            try:
+                turn, *_ = _read(record)
+            except ValueError:
+                continue
+            key = record.get("request_hash")
+            if key and turn.response.finish_reason in ("stop", "tool_calls"):
+                found[key] = turn.response
+    return found
+
+
+class SavedReply:
+    """An event source that answers with a saved turn, at once, sending nothing."""
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    async def event_batches(
+        self, request: HTTPRequest, settings: QwQSettings | None = None
+    ) -> AsyncIterator[list[Event]]:
+        saved = self._response
+        if saved.reasoning:
+            yield [ReasoningDelta(saved.reasoning)]
+        if saved.answer:
+            yield [AnswerDelta(saved.answer)]
+        if saved.tool_calls:
+            yield [ToolCallEvent(call) for call in saved.tool_calls]
+        yield [UsageEvent(saved.usage), Finish(saved.finish_reason)]
 
 
 def _code_cells(path: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from ..core.credentials import Credentials, known_secrets, redact, redact_data
 from ..core.errors import ConfigurationError
 from ..core.events import Event, Response
 from ..core.settings import QwQSettings
-from .ask import PROMPT_REDACTED, REPLY_REDACTED, Ask, Totals, steering_for
+from .ask import PROMPT_REDACTED, REPLY_REDACTED, REUSED, Ask, Totals, steering_for
 from .budget import Budget
 from .conversation import (
     Conversation,
@@ -27,7 +27,7 @@ from .conversation import (
     fit_to_window,
 )
 from .redaction import LiveRedaction, redact_response
-from .saved import restore, turn_record
+from .saved import SavedReply, notebook_path, restore, saved_turns, turn_record
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
@@ -76,6 +76,8 @@ class Session:
     #: The backend to go back to when the demo is left (`%qwq demo` then `%qwq login`).
     _before_demo: str | None = None
     _client: QwQClient | None = None
+    #: The saved notebook's turns by request hash, and which file (and version) they are from.
+    _saved: tuple[tuple[str, float], dict[str, Response]] | None = None
     _running: dict[str, ResponseStream] = field(default_factory=dict)
     _idle: dict[str, threading.Event] = field(default_factory=dict)
 
@@ -196,16 +198,29 @@ class Session:
         no network; and the demo, which answers in-process. Only the HTTP client needs a key,
         so a replay or the demo prepares its request without one.
         """
-        self.check_budget([ask])
-        request = self.prepare(ask)
         from ..client.cassette import request_key
 
+        request = self.prepare(ask)
         ask.request_hash = request_key(request)
+        saved = self.saved_turn(ask) if ask.settings.reuse == "saved" else None
+        if saved is not None:  # the notebook already holds this very turn: send nothing
+            ask.reused = True
+            return self.client.send(request, ask.settings, source=SavedReply(saved))
+        self.check_budget([ask])
         source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
         if self.cassette is not None:
             source = self.cassette.wrap(source)
         source = self.steered(ask, source, request)  # as is, if the reply is not streamed
         return self.client.send(request, ask.settings, source=source)
+
+    def saved_turn(self, ask: Ask) -> Response | None:
+        """The saved notebook's turn for this very request, if it has one (`reuse='saved'`)."""
+        path = notebook_path(ask.settings.notebook or None)
+        stamp = (path, os.path.getmtime(path))
+        if self._saved is None or self._saved[0] != stamp:
+            self._saved = (stamp, saved_turns(path))
+        found = self._saved[1].get(ask.request_hash)
+        return Response.from_dict(found.to_dict()) if found is not None else None
 
     def cap_spending(self, dollars: float | None) -> None:
         """`%qwq budget D`: what this session may spend from now on in all (None: no cap)."""
@@ -259,6 +274,8 @@ class Session:
         try:
             if stream is None:
                 stream = self.start(ask)
+            if ask.reused:
+                notes = [*notes, REUSED]
             view.start(notes)
             started = True
             _stream_into(view, stream, live, answer_first=ask.settings.interrupt == "answer")
@@ -272,6 +289,7 @@ class Session:
             for shown in live.end():
                 view.on_event(shown)
         response = stream.response
+        response.reused = ask.reused
         if redact_response(response, secrets):
             notes = [*notes, REPLY_REDACTED]
         self.record(ask, response)
@@ -391,7 +409,8 @@ class Session:
         `response` was masked by `run`; `keep_turn` masks once more what enters a conversation.
         """
         self.last = response
-        self.totals.add(response)
+        if not ask.reused:  # shown again from the notebook: nothing was spent
+            self.totals.add(response)
         # Tools and schemas add prompt tokens the messages do not show: learning from such a
         # call would skew the estimate for every later one.
         plain = not (ask.settings.raw or ask.settings.tools or ask.settings.guided_json)

@@ -291,12 +291,14 @@ class NotebookPage:
         return self.wait_finished(cell, self.start(cell), timeout)
 
     def insert_below(self, cell: Locator, source: str) -> Locator:
-        """A new code cell right below `cell`, holding `source` (typed as a user would)."""
+        """A new code cell right below `cell`, holding `source` (as a user would paste it)."""
         cell.locator(".jp-InputArea-editor").click()
         self.page.keyboard.press("Escape")  # command mode
         self.page.keyboard.press("b")
         self.page.keyboard.press("Enter")  # edit the new, active cell
-        self.page.keyboard.type(source)
+        # Inserted, not typed: typing would trigger the editor's auto-closing quotes and
+        # brackets and its auto-indent.
+        self.page.keyboard.insert_text(source)
         self.page.keyboard.press("Escape")
         return self.code_cell(source.splitlines()[-1])  # the editor shows lines, not "\n"
 

@@ -492,7 +492,7 @@ def test_browser_stayed_on_localhost_without_page_errors(
     assert lab.page_errors == []
 
 
-def test_restore_after_a_kernel_restart(
+def test_restore_and_reuse_after_a_kernel_restart(
     lab: Lab, interrupted: Interrupted, answered_in_background: Background
 ) -> None:
     """The saved notebook keeps its turns; a restarted kernel gets its conversation back."""
@@ -505,8 +505,18 @@ def test_restore_after_a_kernel_restart(
             time.sleep(0.5)
         lab.notebook.restart_kernel()
         below = lab.notebook.code_cell("Think about 23 × 17 once more.")
-        cell = lab.notebook.insert_below(below, "%load_ext qwq_jupyter\n%qwq restore")
+        setup = (
+            "%load_ext qwq_jupyter\n%qwq restore\n%config QwQSettings.reuse = 'saved'\n"
+            "%config QwQSettings.temperature = 0.8"  # as the panel had it when the cell ran
+        )
+        cell = lab.notebook.insert_below(below, setup)
         shown = lab.notebook.run(cell, timeout=30)
         lab.screenshot(cell, "09-restored")
+        sent = len(lab.server.requests)
+        again = lab.notebook.run(lab.notebook.code_cell(STREAMED_CELL), timeout=30)
+        lab.screenshot(lab.notebook.code_cell(STREAMED_CELL), "10-reused")
     assert "restored 2 turn(s) from" in shown.text and "(default: 2)" in shown.text
     assert "quickstart.ipynb" in shown.text  # the kernel knew its notebook's path
+    # Run again after the restart, the first question is shown from the notebook: $0
+    assert len(lab.server.requests) == sent
+    assert "reused from the notebook · $0" in again.text and "391" in again.text

@@ -52,8 +52,8 @@ class Ask:
     cell_source: str = ""
     #: A hash of the request that was sent (set when it is sent).
     request_hash: str = ""
-    #: Shown again from the saved notebook (`reuse = 'saved'`): nothing was sent.
-    reused: bool = False
+    #: The saved turn shown again from the notebook (`reuse = 'saved'`): nothing was sent.
+    reused: Response | None = None
 
     @property
     def notes(self) -> list[str]:

@@ -204,7 +204,7 @@ class Session:
         ask.request_hash = request_key(request)
         saved = self.saved_turn(ask) if ask.settings.reuse == "saved" else None
         if saved is not None:  # the notebook already holds this very turn: send nothing
-            ask.reused = True
+            ask.reused = saved
             return self.client.send(request, ask.settings, source=SavedReply(saved))
         self.check_budget([ask])
         source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
@@ -274,7 +274,7 @@ class Session:
         try:
             if stream is None:
                 stream = self.start(ask)
-            if ask.reused:
+            if ask.reused is not None:
                 notes = [*notes, REUSED]
             view.start(notes)
             started = True
@@ -289,7 +289,9 @@ class Session:
             for shown in live.end():
                 view.on_event(shown)
         response = stream.response
-        response.reused = ask.reused
+        if ask.reused is not None and response.finish_reason != "interrupted":
+            # Shown again whole: the saved counts and times, not those of the instant replay.
+            response = Response.from_dict({**ask.reused.to_dict(), "reused": True})
         if redact_response(response, secrets):
             notes = [*notes, REPLY_REDACTED]
         self.record(ask, response)
@@ -409,7 +411,7 @@ class Session:
         `response` was masked by `run`; `keep_turn` masks once more what enters a conversation.
         """
         self.last = response
-        if not ask.reused:  # shown again from the notebook: nothing was spent
+        if ask.reused is None:  # shown again from the notebook: nothing was spent
             self.totals.add(response)
         # Tools and schemas add prompt tokens the messages do not show: learning from such a
         # call would skew the estimate for every later one.

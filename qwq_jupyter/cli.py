@@ -72,13 +72,60 @@ def main(argv: list[str] | None = None) -> int:
         "examples", help="copy the example notebooks into a folder (never overwriting)"
     )
     examples.add_argument("dir", nargs="?", type=Path, default=Path(EXAMPLES_DIR))
+    policy = commands.add_parser(
+        "policy",
+        help="write a class policy into a notebook (a classroom aid, not a security boundary)",
+        epilog="e.g. qwq-jupyter policy set lesson.ipynb lock.temperature=0.6 "
+        "lock.max_tokens=[1000,8000] code=false fold_answers=true budget=0.5 "
+        "system_prompt='\"Give hints, not solutions.\"'",
+    )
+    policy.add_argument("action", choices=("set", "show"))
+    policy.add_argument("notebook")
+    policy.add_argument("fields", nargs="*", metavar="KEY=JSON")
     args, jupyter_args = parser.parse_known_args(argv)
+    if args.command == "policy":
+        return _policy(args)
     if args.command == "examples":
         copied, kept = copy_examples(args.dir)
         print(f"qwq-jupyter: copied {len(copied)} notebook(s) into {args.dir}", end="")
         print(f"; kept your {', '.join(kept)}" if kept else "")
         return 0
     return _lab(args, jupyter_args)
+
+
+def _policy(args: argparse.Namespace) -> int:
+    """`qwq-jupyter policy set|show NOTEBOOK [KEY=JSON …]`: one line per outcome."""
+    import json
+
+    from .core.errors import ConfigurationError
+    from .session.policy import find_policy, write_policy
+
+    try:
+        if args.action == "show":
+            found = find_policy(args.notebook)
+            print(found.summary() if found else f"qwq-jupyter: {args.notebook} has no policy")
+            return 0
+        policy: dict[str, object] = {}
+        for pair in args.fields:
+            key, equals, text = pair.partition("=")
+            if not equals:
+                raise ConfigurationError(f"{pair!r} is not KEY=JSON")
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text  # a bare word is text
+            if key.startswith("lock."):
+                lock = policy.setdefault("lock", {})
+                assert isinstance(lock, dict)
+                lock[key.removeprefix("lock.")] = value
+            else:
+                policy[key] = value
+        written = write_policy(args.notebook, policy)
+    except ConfigurationError as err:
+        print(f"qwq-jupyter: {err}", file=sys.stderr)
+        return 2
+    print(f"qwq-jupyter: wrote the {written.summary()}")
+    return 0
 
 
 def kernel_environment(environ: dict[str, str], demo: bool = False) -> tuple[dict[str, str], str]:

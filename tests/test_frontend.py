@@ -34,6 +34,7 @@ class Recording:
         on_answer: Any = None,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> Any:
         self.views.append({"show_reasoning": show_reasoning, "stop": on_stop})
         return TerminalFrontend().live_view(show_reasoning=show_reasoning)

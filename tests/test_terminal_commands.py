@@ -30,6 +30,8 @@ LINES = {
     "replay": "replay {tmp}/lesson.json 0",
     "demo": "demo",
     "answer": "answer",
+    "policy": "policy",
+    "reveal": "reveal",
     "restore": "restore {tmp}/lesson.ipynb",
     "anatomy": "anatomy",
     "diff": "diff r1 r2",

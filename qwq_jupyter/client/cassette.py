@@ -13,6 +13,8 @@ import bisect
 import hashlib
 import itertools
 import json
+import os
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from ..wire.request import HTTPRequest
     from .source import EventSource
 
-__all__ = ["Cassette"]
+__all__ = ["Cassette", "cassette_from_environment"]
 
 FORMAT = "qwq-jupyter/cassette"
 RECORD_ENV = "QWQ_JUPYTER_RECORD"
@@ -310,3 +312,16 @@ class _Player(_CassetteSource):
             if speed > 0:
                 await asyncio.sleep(max(0.0, start + at / speed - time.monotonic()))
             yield [event]
+
+
+def cassette_from_environment() -> Cassette | None:
+    """QWQ_JUPYTER_REPLAY=path or QWQ_JUPYTER_RECORD=path switches a whole run (CI, a class)."""
+    for variable, mode, speed in ((REPLAY_ENV, "replay", 0.0), (RECORD_ENV, "record", 1.0)):
+        if os.environ.get(variable):
+            try:
+                return Cassette(os.environ[variable], mode, speed=speed)
+            except ConfigurationError as err:
+                # Said once, in one line; raising here would break every later cell instead.
+                print(f"note: {variable} is ignored: {err}", file=sys.stderr)
+                return None
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from typing import Any
 
 from traitlets import (
@@ -333,6 +334,22 @@ class QwQSettings(Configurable):
                 )
         return tools
 
+    def lock(self, refusal: Callable[[str, Any], str | None] | None) -> None:
+        """Have every later change asked first: `refusal(name, value)` returns why not, or None.
+
+        How an instructor's policy holds its values against `%config`, the flags (through
+        `override`, whose copies inherit it) and the panel (`traitlets.link` sets attributes).
+        """
+        object.__setattr__(self, "_refusal", refusal)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        refusal = self.__dict__.get("_refusal")
+        if refusal is not None and name in self.traits():
+            why = refusal(name, value)
+            if why:
+                raise TraitError(why)
+        super().__setattr__(name, value)
+
     def model_parameters(self) -> dict[str, Any]:
         """The model parameters that are set (None means: leave to the server)."""
         values = {name: getattr(self, name) for name in MODEL_PARAMETERS}
@@ -344,6 +361,7 @@ class QwQSettings(Configurable):
         clone = QwQSettings()
         for name in self.trait_names(config=True):
             clone.set_trait(name, copy.deepcopy(getattr(self, name)))
+        clone.lock(self.__dict__.get("_refusal"))  # a cell's flags meet the same policy
         for name, value in changes.items():
             set_validated(clone, name, value)
         return clone

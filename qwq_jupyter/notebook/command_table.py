@@ -107,6 +107,8 @@ COMMANDS = {
         Command("login"),
         Command("demo"),
         Command("answer"),
+        Command("policy", (Argument("load", optional=True), Argument("NOTEBOOK", optional=True))),
+        Command("reveal"),
         Command("budget", (Argument("DOLLARS|off", optional=True),)),
         Command("stop"),
     )

@@ -37,6 +37,8 @@ class CellMagic(Protocol):
 
     def run_cell(self, request: CellRequest, *, cell_id: str | None = None) -> Any: ...
 
+    def apply_policy(self, notebook: str | None, *, quiet_if_none: bool = False) -> None: ...
+
 
 def run_command(magic: CellMagic, line: str) -> Any:
     """`%qwq NAME ARGS…`: look NAME up in the table, type its words, run it."""
@@ -306,6 +308,34 @@ class Commands:
                 session.cap_spending(cap)
         totals = session.totals
         print(session.budget.describe(totals.cost, totals.unknown_usage_calls))
+
+    def policy(self, action: str | None = None, notebook: str | None = None) -> None:
+        """%qwq policy [load [NOTEBOOK]]: the class's policy, shown or applied."""
+        if action is not None:
+            if action != "load":
+                raise UsageError(f"usage: %qwq {COMMANDS['policy'].usage}")
+            self._magics.apply_policy(notebook)
+            return
+        policy = self._session.policy
+        if policy is None:
+            print("no class policy is applied (%qwq policy load NOTEBOOK applies one)")
+            return
+        print(printable(f"class policy from {policy.source}:"))
+        for line in policy.lines() or ["nothing locked"]:
+            print(printable(f"  {line}"))
+        print("  (a classroom aid, not a security boundary)")
+
+    def reveal(self) -> Any:
+        """Show answers from now on (the class's policy folded them); the last one, now."""
+        from ..render.render import response_bundle
+
+        last = self._session.reveal()
+        print("answers are shown from now on")
+        if last is not None and last.answer:
+            from IPython.display import display
+
+            display(response_bundle(last, footer=False), raw=True)
+        return None
 
     def stop(self) -> None:
         """Stop calls running in the background."""

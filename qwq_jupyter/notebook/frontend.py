@@ -43,6 +43,7 @@ class NotebookFrontend:
         on_answer: Callable[[], object] | None = None,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> View:
         buttons = []
         if on_stop is not None or on_answer is not None:
@@ -67,7 +68,11 @@ class NotebookFrontend:
 
             extra = (ipywidgets.HBox(buttons),)
         return NotebookView(
-            show_reasoning=show_reasoning, extra_outputs=extra, hint=hint, anatomy=anatomy
+            show_reasoning=show_reasoning,
+            extra_outputs=extra,
+            hint=hint,
+            anatomy=anatomy,
+            fold=fold,
         )
 
     def progress(self, total: int, label: str) -> Progress:
@@ -95,8 +100,9 @@ class TerminalFrontend:
         on_answer: Callable[[], object] | None = None,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> View:
-        return TerminalView(show_reasoning=show_reasoning, hint=hint, anatomy=anatomy)
+        return TerminalView(show_reasoning=show_reasoning, hint=hint, anatomy=anatomy, fold=fold)
 
     def progress(self, total: int, label: str) -> Progress:
         return _TextProgress(total, label)

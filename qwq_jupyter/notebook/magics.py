@@ -22,6 +22,7 @@ from ..core.settings import BACKENDS, NUMERIC_PARAMETERS, SERVERS, QwQSettings, 
 if TYPE_CHECKING:
     from ..core.events import Response
     from ..render.render import DisplayedResponse
+    from ..session.policy import Policy
     from ..session.session import Session
     from .cell import CellRequest
 
@@ -89,6 +90,7 @@ class QwQMagics(Magics):
         super().__init__(shell)
         self.settings = settings
         self._session: Session | None = None
+        self.policy: Policy | None = None  # the class's, if the notebook carries one
 
     @property
     def session(self) -> Session:
@@ -98,7 +100,36 @@ class QwQMagics(Magics):
 
             self._session = Session(self.settings)
             activate(self._session)
+            if self.policy is not None:
+                self._session.follow(self.policy)
         return self._session
+
+    def apply_policy(self, notebook: str | None, *, quiet_if_none: bool = False) -> None:
+        """The class's policy from `notebook` (default: this kernel's notebook), in one line.
+
+        Outside Jupyter Server the notebook is not known: `%qwq policy load NOTEBOOK` then.
+        """
+        from ..core.errors import ConfigurationError
+        from ..session.policy import find_policy
+        from ..session.saved import notebook_path
+
+        try:
+            policy = find_policy(notebook_path(notebook))
+        except ConfigurationError as err:
+            if quiet_if_none:
+                if "does not know its notebook" not in str(err):
+                    print(f"note: the class policy is not applied: {err}")
+                return
+            raise UsageError(str(err)) from None
+        if policy is None:
+            if not quiet_if_none:
+                print("this notebook has no class policy")
+            return
+        policy.apply(self.settings)
+        self.policy = policy
+        if self._session is not None:
+            self._session.follow(policy)
+        print(policy.summary())
 
     @magic_arguments()
     @argument("--chat", metavar="NAME", help="Use the named conversation (default: 'default')")
@@ -220,6 +251,8 @@ class QwQMagics(Magics):
 
         if not request.prompt:
             raise UsageError("the cell is empty: write the question below %%qwq")
+        if request.code and self.policy is not None and not self.policy.code:
+            raise UsageError(f"--code is off under the class's policy ({self.policy.source})")
         settings = request.settings
         try:
             prompt = request.prompt
@@ -309,6 +342,7 @@ class QwQMagics(Magics):
             on_stop=lambda: streams[0].cancel(wait=False) if streams else None,
             on_answer=lambda: streams[0].answer_now() if streams else None,
             anatomy=settings.anatomy,
+            fold=self.session.folded,
         )
         streams.append(self.session.run_in_background(ask, view))
         self._store(streams[0], out)
@@ -320,7 +354,10 @@ class QwQMagics(Magics):
         answers = settings.interrupt == "answer" and settings.stream
         hint = f"{key} answers now, twice stops" if answers else f"{key} stops"
         return frontend().live_view(
-            show_reasoning=settings.show_reasoning, hint=hint, anatomy=settings.anatomy
+            show_reasoning=settings.show_reasoning,
+            hint=hint,
+            anatomy=settings.anatomy,
+            fold=self.session.folded,
         )
 
     @property
@@ -360,6 +397,7 @@ def load(shell: Any) -> None:
     magics = QwQMagics(shell, settings)
     shell.register_magics(magics)
     _loaded[id(shell)] = magics
+    magics.apply_policy(None, quiet_if_none=True)
 
 
 def unload(shell: Any) -> None:

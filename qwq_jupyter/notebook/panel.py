@@ -38,7 +38,8 @@ class ParameterPanel:
         reset = widgets.Button(
             description="Reset to QwQ defaults", icon="undo", layout={"width": "auto"}
         )
-        reset.on_click(lambda _button: self.settings.reset_to_defaults())
+        reset.on_click(lambda _button: self._reset())
+        self._hold_to_policy(session)
         self.widget = widgets.VBox(
             [
                 widgets.HTML("<b>QwQ parameters</b> (the same settings as %config and flags)"),
@@ -65,6 +66,28 @@ class ParameterPanel:
                 self.size,
             ]
         )
+
+    def _reset(self) -> None:
+        """QwQ's defaults, except where the class's policy holds a value."""
+        policy = self._session.policy
+        self.settings.lock(None)
+        self.settings.reset_to_defaults()
+        if policy is not None:
+            policy.apply(self.settings)
+
+    def _hold_to_policy(self, session: Session) -> None:
+        """Locked settings are shown disabled; a held range becomes the slider's range."""
+        policy = session.policy
+        if policy is None:
+            return
+        for name in policy.locked:
+            for key in (name, f"{name}:set"):
+                if key in self.controls:
+                    self.controls[key].disabled = True
+        for name, (low, high) in policy.ranges.items():
+            control = self.controls.get(name)
+            if control is not None and hasattr(control, "min"):
+                control.min, control.max = low, high
 
     def _parameter(self, name: str) -> widgets.Widget:
         trait = self.settings.traits()[name]

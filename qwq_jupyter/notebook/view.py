@@ -35,6 +35,7 @@ from ..core.events import (
 from ..core.printable import printable
 from ..render.html import block, document, escape
 from ..render.render import (
+    FOLDED,
     anatomy_line,
     cut_line,
     extension_line,
@@ -146,9 +147,11 @@ class _LiveView:
         interval: float,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> None:
         self._show_reasoning = show_reasoning
         self._anatomy = anatomy  # the reasoning's anatomy joins the footer
+        self._fold = fold  # the class's policy folds answers until %qwq reveal
         self._clock = clock
         self._text = _Buffered(out or sys.stdout, clock, interval)
         self._reasoning: list[str] = []
@@ -169,7 +172,10 @@ class _LiveView:
             if not self._answer_started:
                 self._answer_started = True
                 self._on_answer_start()
-            self._text.write(event.text)
+                if self._fold:
+                    self._text.say(f"[{FOLDED}]\n")
+            if not self._fold:
+                self._text.write(event.text)
         elif isinstance(event, ToolCallEvent):
             self._on_tool_call(event)
         elif isinstance(event, Retrying):
@@ -241,6 +247,7 @@ class NotebookView(_LiveView):
         clock: Callable[[], float] = time.monotonic,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> None:
         super().__init__(
             show_reasoning=show_reasoning,
@@ -249,6 +256,7 @@ class NotebookView(_LiveView):
             interval=FLUSH_INTERVAL,
             hint=hint,
             anatomy=anatomy,
+            fold=fold,
         )
         self._extra_outputs = extra_outputs  # e.g. the Stop button, kept through each redraw
         self._reasoning_started: float | None = None
@@ -308,7 +316,11 @@ class NotebookView(_LiveView):
         notes = notes + self._retries
         clear_output(wait=True)
         bundle: dict[str, Any] = response_bundle(
-            response, show_reasoning=self._show_reasoning, notes=notes, anatomy=self._anatomy
+            response,
+            show_reasoning=self._show_reasoning,
+            notes=notes,
+            anatomy=self._anatomy,
+            fold=self._fold,
         )
         if record is not None:
             bundle[TURN_MIME] = record
@@ -357,6 +369,7 @@ class TerminalView(_LiveView):
         clock: Callable[[], float] = time.monotonic,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> None:
         super().__init__(
             show_reasoning=show_reasoning,
@@ -365,6 +378,7 @@ class TerminalView(_LiveView):
             interval=0.05,
             hint=hint,
             anatomy=anatomy,
+            fold=fold,
         )
 
     def start(self, notes: list[str]) -> None:

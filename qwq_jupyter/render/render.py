@@ -18,6 +18,7 @@ from ..session.frontend import frontend
 from .html import block, document, escape, markdown, preformatted
 
 __all__ = [
+    "FOLDED",
     "DisplayedResponse",
     "Rendered",
     "anatomy_line",
@@ -37,6 +38,10 @@ __all__ = [
     "response_bundle",
     "steering_lines",
 ]
+
+
+#: What a folded answer says (the class's policy folds answers until `%qwq reveal`).
+FOLDED = "Answer folded by the class's policy: try first, then %qwq reveal shows it"
 
 
 def money(value: float | None, estimated: bool = False) -> str:
@@ -225,6 +230,7 @@ def render_html(
     notes: list[str] | tuple[str, ...] = (),
     footer: bool = True,
     anatomy: bool = False,
+    fold: bool = False,
 ) -> str:
     """The final output of a call: notes, folded reasoning, answer, tool calls, notice, footer."""
     blocks = [note_html(note) for note in notes]
@@ -232,7 +238,10 @@ def render_html(
         blocks.append(reasoning_html(reasoning_summary(response), response.reasoning))
     blocks += [steering_html(line) for line in steering_lines(response)]
     if response.answer:
-        blocks.append(answer_html(response.answer))
+        answer = answer_html(response.answer)
+        blocks.append(
+            f"<details><summary>{escape(FOLDED)}</summary>{answer}</details>" if fold else answer
+        )
     blocks += [tool_call_html(call.name, call.arguments) for call in response.tool_calls]
     notice = notice_text(response)
     if notice:
@@ -250,6 +259,7 @@ def render_plain(
     notes: list[str] | tuple[str, ...] = (),
     footer: bool = True,
     anatomy: bool = False,
+    fold: bool = False,
 ) -> str:
     """The same, as plain text for terminals and `text/plain`: control characters shown."""
     lines = [f"note: {note}" for note in notes]
@@ -257,7 +267,7 @@ def render_plain(
         lines.append(f"[{reasoning_summary(response)}]")
     lines += steering_lines(response)
     if response.answer:
-        lines.append(response.answer)
+        lines.append(f"[{FOLDED}]" if fold else response.answer)
     for call in response.tool_calls:
         lines.append(f"tool call {call.name}({call.arguments})")
     notice = notice_text(response)
@@ -277,13 +287,21 @@ def response_bundle(
     notes: list[str] | tuple[str, ...] = (),
     footer: bool = True,
     anatomy: bool = False,
+    fold: bool = False,
 ) -> dict[str, str]:
     """The MIME bundle of a finished call (see `_html` for why HTML and not Markdown)."""
     return {
         "text/html": render_html(
-            response, show_reasoning=show_reasoning, notes=notes, footer=footer, anatomy=anatomy
+            response,
+            show_reasoning=show_reasoning,
+            notes=notes,
+            footer=footer,
+            anatomy=anatomy,
+            fold=fold,
         ),
-        "text/plain": render_plain(response, notes=notes, footer=footer, anatomy=anatomy),
+        "text/plain": render_plain(
+            response, notes=notes, footer=footer, anatomy=anatomy, fold=fold
+        ),
     }
 
 

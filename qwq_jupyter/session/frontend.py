@@ -54,6 +54,7 @@ class Frontend(Protocol):
         on_answer: Callable[[], object] | None = None,
         hint: str = "",
         anatomy: bool = False,
+        fold: bool = False,
     ) -> View:
         """The view of one call. `on_stop` and `on_answer` add Stop and Answer now buttons (a
         notebook's background calls); `hint` is what the status line says ■ does; `anatomy`

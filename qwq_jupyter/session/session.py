@@ -7,7 +7,6 @@ runs it through a view, and records the turn. It knows nothing of argument parsi
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from ..client.source import EventSource
     from ..client.stream import QwQClient, ResponseStream
     from ..wire.request import HTTPRequest
+    from .policy import Policy
 
 __all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Session", "Totals"]
 
@@ -76,6 +76,9 @@ class Session:
     #: The backend to go back to when the demo is left (`%qwq demo` then `%qwq login`).
     _before_demo: str | None = None
     _client: QwQClient | None = None
+    #: The class's policy (`%load_ext` applies the notebook's), and whether answers are shown.
+    policy: Policy | None = None
+    revealed: bool = False
     #: The saved notebook's turns by request hash, and which file (and version) they are from.
     _saved: tuple[tuple[str, float], dict[str, Response]] | None = None
     _running: dict[str, ResponseStream] = field(default_factory=dict)
@@ -206,6 +209,11 @@ class Session:
         if saved is not None:  # the notebook already holds this very turn: send nothing
             ask.reused = saved
             return self.client.send(request, ask.settings, source=SavedReply(saved))
+        if self.policy is not None and self.policy.replay_only and not self.offline:
+            raise ConfigurationError(
+                f"this class replays recorded answers only ({self.policy.source}): "
+                "%qwq replay PATH, or the notebook's saved turns with reuse = 'saved'"
+            )
         self.check_budget([ask])
         source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
         if self.cassette is not None:
@@ -221,6 +229,22 @@ class Session:
             self._saved = (stamp, saved_turns(path))
         found = self._saved[1].get(ask.request_hash)
         return Response.from_dict(found.to_dict()) if found is not None else None
+
+    def follow(self, policy: Policy) -> None:
+        """The class's policy: its budget caps spending, its answers arrive folded."""
+        self.policy = policy
+        if policy.budget is not None:
+            self.cap_spending(policy.budget)
+
+    @property
+    def folded(self) -> bool:
+        """Answers arrive folded (the class's policy) until `%qwq reveal`."""
+        return self.policy is not None and self.policy.fold_answers and not self.revealed
+
+    def reveal(self) -> Response | None:
+        """`%qwq reveal`: answers unfolded from now on; the last reply, to show it."""
+        self.revealed = True
+        return self.last
 
     def cap_spending(self, dollars: float | None) -> None:
         """`%qwq budget D`: what this session may spend from now on in all (None: no cap)."""
@@ -471,18 +495,9 @@ def _stream_into(
 
 
 def _cassette_from_environment() -> Cassette | None:
-    """QWQ_JUPYTER_REPLAY=path or QWQ_JUPYTER_RECORD=path switches a whole run (CI, a class)."""
-    from ..client.cassette import RECORD_ENV, REPLAY_ENV, Cassette
+    from ..client.cassette import cassette_from_environment
 
-    for variable, mode, speed in ((REPLAY_ENV, "replay", 0.0), (RECORD_ENV, "record", 1.0)):
-        if os.environ.get(variable):
-            try:
-                return Cassette(os.environ[variable], mode, speed=speed)
-            except ConfigurationError as err:
-                # Said once, in one line; raising here would break every later cell instead.
-                print(f"note: {variable} is ignored: {err}", file=sys.stderr)
-                return None
-    return None
+    return cassette_from_environment()
 
 
 _active: list[Session] = []

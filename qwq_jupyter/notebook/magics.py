@@ -109,6 +109,10 @@ class QwQMagics(Magics):
 
         Outside Jupyter Server the notebook is not known: `%qwq policy load NOTEBOOK` then.
         """
+        import os
+
+        if notebook is None and quiet_if_none and not os.environ.get("JPY_SESSION_NAME"):
+            return  # no notebook to read: `%load_ext` stays as cheap as it was
         from ..core.errors import ConfigurationError
         from ..session.policy import find_policy
         from ..session.saved import notebook_path

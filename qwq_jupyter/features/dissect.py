@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core.diverge import diverge
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, server_text
 from ..core.public import publish
 from ..render.anatomy import divergence_html, shown_anatomy
 from ..render.html import document, escape
@@ -82,7 +82,7 @@ def diff_of(session: Session, a: str, b: str, chat: str | None) -> Rendered:
     )
     divergence = diverge(first.anatomy(), second.anatomy())
     answers = "".join(
-        f"<li><b>{escape(label)}</b>: {escape(_short(response.answer))}</li>"
+        f"<li><b>{escape(label)}</b>: {escape(server_text(response.answer))}</li>"
         for label, response in ((first_label, first), (second_label, second))
     )
     html = document(
@@ -103,16 +103,11 @@ def diff_of(session: Session, a: str, b: str, chat: str | None) -> Rendered:
                     (second_label, divergence.b_branch),
                 )
             ),
-            f"{first_label} answered: {_short(first.answer)}",
-            f"{second_label} answered: {_short(second.answer)}",
+            f"{first_label} answered: {server_text(first.answer)}",
+            f"{second_label} answered: {server_text(second.answer)}",
         ]
     )
     return Rendered(html, plain)
-
-
-def _short(text: str, size: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 publish(globals())

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.anatomy import final_answer
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, server_text
 from ..core.events import AnswerDelta, Event, ReasoningDelta, Response
 from ..core.printable import printable
 from ..core.settings import QwQSettings
@@ -182,9 +182,7 @@ def run_line(run: Run) -> str:
         return f"{run.label}: not run (■)"
     answer = answer_of(r)
     if r.finish_reason == "error":
-        error = " ".join((r.error or "the call failed").split())
-        if len(error) > _ERROR_CHARS:
-            error = error[: _ERROR_CHARS - 1] + "…"
+        error = server_text(r.error or "the call failed", _ERROR_CHARS)
         return f"{run.label}: failed, no answer ({error})"
     tokens = r.reasoning_tokens
     parts = [

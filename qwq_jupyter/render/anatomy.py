@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..core.errors import server_text
 from ..core.printable import printable
 from .html import block, document, escape
 from .render import Rendered
@@ -41,7 +42,8 @@ def _strip(anatomy: Anatomy) -> str:
     segments = []
     for number, step in enumerate(anatomy.steps, 1):
         width = max(step.end - step.start, 1)
-        tip = f"{number}. {step.kind} · tokens {step.start:,}–{step.end:,}: {_short(step.text)}"
+        text = server_text(step.text, _SHOWN)
+        tip = f"{number}. {step.kind} · tokens {step.start:,}–{step.end:,}: {text}"
         segments.append(
             f'<span title="{escape(tip)}" style="flex: {width} 1 0; min-width: 2px; '
             f'background-color: {KIND_COLOURS.get(step.kind, "#888888")}; height: 1.3em">'
@@ -118,7 +120,7 @@ def _steps(steps: tuple[Step, ...]) -> str:
     items = "".join(
         f'<li><span style="color: {KIND_COLOURS.get(step.kind, "#888888")}; font-weight: bold">'
         f"{escape(step.kind)}</span> {escape(f'tokens {step.start:,}–{step.end:,}')}: "
-        f"{escape(_short(step.text))}</li>"
+        f"{escape(server_text(step.text, _SHOWN))}</li>"
         for step in steps
     )
     return (
@@ -148,7 +150,8 @@ def anatomy_plain(anatomy: Anatomy, title: str = "Anatomy of the reasoning") -> 
     lines.append("")
     for number, step in enumerate(anatomy.steps, 1):
         lines.append(
-            f"{number:>3}. {step.kind:<9} {step.start:>6,}–{step.end:<6,} {_short(step.text, 90)}"
+            f"{number:>3}. {step.kind:<9} {step.start:>6,}–{step.end:<6,} "
+            f"{server_text(step.text, 90)}"
         )
     return printable("\n".join(lines))
 
@@ -164,7 +167,8 @@ def divergence_html(divergence: Divergence, a_label: str, b_label: str) -> str:
     for label, branch in ((a_label, divergence.a_branch), (b_label, divergence.b_branch)):
         steps = "".join(
             f'<li><span style="color: {KIND_COLOURS.get(step.kind, "#888888")}; '
-            f'font-weight: bold">{escape(step.kind)}</span> {escape(_short(step.text, 240))}</li>'
+            f'font-weight: bold">{escape(step.kind)}</span> '
+            f"{escape(server_text(step.text, 240))}</li>"
             for step in branch
         )
         columns.append(
@@ -177,8 +181,3 @@ def divergence_html(divergence: Divergence, a_label: str, b_label: str) -> str:
     return f"<p>{escape(divergence.summary())}</p>" + block(
         "".join(columns), "qwq-grid", "display: flex; flex-wrap: wrap; gap: 1.5em"
     )
-
-
-def _short(text: str, size: int = _SHOWN) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= size else text[: size - 1] + "…"

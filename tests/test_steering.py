@@ -300,3 +300,15 @@ def test_an_endless_repeating_stream_is_caught_by_the_loop_guard(shell, qwq_env)
     assert qwq_env.wait_for_disconnect(2.0)
     assert value.loop.period == 256 and value.loop.start == 0  # "thinking0 … thinking255", again
     assert value.answer == "stopped going round"
+
+
+def test_the_budget_refuses_before_even_asking_the_server_its_models(shell, qwq_env) -> None:
+    shell.run_line_magic("config", "QwQSettings.backend = 'openai'")  # server 'auto': GET /models
+    # Cloudflare's hosts elsewhere, so the local base_url is a generic server, not /ai/v1
+    shell.run_line_magic("config", "QwQSettings.api_base = 'https://api.cloudflare.com/client/v4'")
+    shell.run_line_magic("config", "QwQSettings.gateway_base = 'https://gateway.ai.cloudflare.com/v1'")
+    command(shell, "budget 0.0001")
+    before = len(qwq_env.requests)
+    with pytest.raises(Exception, match="refused: this call could cost up to"):
+        ask(shell, QUESTION)
+    assert len(qwq_env.requests) == before  # not a POST, not a GET /models

@@ -35,6 +35,7 @@ from ..core.events import (
     UsageEvent,
 )
 from ..core.public import publish
+from .ask import Ask
 from .conversation import Conversation, ConversationStore, Turn, read_turn
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "TURN_MIME",
     "Restored",
     "SavedReply",
+    "SavedTurns",
     "notebook_path",
     "restore",
     "saved_turns",
@@ -64,32 +66,38 @@ def source_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def turn_record(
-    conversation: str,
-    prompt: str,
-    response: Response,
-    *,
-    system_prompt: str = "",
-    cell_id: str | None = None,
-    request_hash: str = "",
-    cell_source: str = "",
-    kept: bool = True,
-    secrets: tuple[str, ...] = (),
-) -> dict[str, Any]:
+def turn_record(ask: Ask, response: Response, secrets: tuple[str, ...]) -> dict[str, Any]:
     """The JSON a finished output carries for its turn (masked once more with `secrets`)."""
     record = {
         "version": VERSION,
-        "conversation": conversation,
-        "kept": kept,  # False: a one-off question, not part of any conversation
-        "cell_id": cell_id,
-        "source_hash": source_hash(cell_source) if cell_source else "",
-        "request_hash": request_hash,
-        "system_prompt": system_prompt,
-        "prompt": prompt,
+        "conversation": ask.conversation.name,
+        # False: a one-off question (or a failed call), not part of any conversation
+        "kept": ask.slot is not None and response.finish_reason != "error",
+        "cell_id": ask.cell_id,
+        "source_hash": source_hash(ask.cell_source) if ask.cell_source else "",
+        "request_hash": ask.request_hash,
+        "system_prompt": ask.system_prompt,
+        "prompt": ask.prompt,
         "response": response.to_dict(),
     }
     masked: dict[str, Any] = redact_data(record, secrets)
     return masked
+
+
+class SavedTurns:
+    """A saved notebook's turns by request hash, read again when the file changes."""
+
+    def __init__(self) -> None:
+        self._read: tuple[tuple[str, float], dict[str, Response]] | None = None
+
+    def find(self, notebook: str, request_hash: str) -> Response | None:
+        """A copy of the saved turn made by this very request, if the notebook holds one."""
+        path = notebook_path(notebook or None)
+        stamp = (path, os.path.getmtime(path))
+        if self._read is None or self._read[0] != stamp:
+            self._read = (stamp, saved_turns(path))
+        found = self._read[1].get(request_hash)
+        return Response.from_dict(found.to_dict()) if found is not None else None
 
 
 @dataclass

@@ -6,7 +6,6 @@ runs it through a view, and records the turn. It knows nothing of argument parsi
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from .conversation import (
     fit_to_window,
 )
 from .redaction import LiveRedaction, redact_response
-from .saved import SavedReply, notebook_path, restore, saved_turns, turn_record
+from .saved import SavedReply, SavedTurns, restore, turn_record
 
 if TYPE_CHECKING:
     from ..client.cassette import Cassette
@@ -80,7 +79,7 @@ class Session:
     policy: Policy | None = None
     revealed: bool = False
     #: The saved notebook's turns by request hash, and which file (and version) they are from.
-    _saved: tuple[tuple[str, float], dict[str, Response]] | None = None
+    _saved: SavedTurns = field(default_factory=SavedTurns)
     _running: dict[str, ResponseStream] = field(default_factory=dict)
     _idle: dict[str, threading.Event] = field(default_factory=dict)
 
@@ -203,32 +202,31 @@ class Session:
         """
         from ..client.cassette import request_key
 
+        reusing = ask.settings.reuse == "saved"
+        if not reusing:  # refused before any request, the server's GET /models too
+            self.check_sendable(ask)
         request = self.prepare(ask)
         ask.request_hash = request_key(request)
-        saved = self.saved_turn(ask) if ask.settings.reuse == "saved" else None
+        saved = self._saved.find(ask.settings.notebook, ask.request_hash) if reusing else None
         if saved is not None:  # the notebook already holds this very turn: send nothing
             ask.reused = saved
             return self.client.send(request, ask.settings, source=SavedReply(saved))
-        if self.policy is not None and self.policy.replay_only and not self.offline:
-            raise ConfigurationError(
-                f"this class replays recorded answers only ({self.policy.source}): "
-                "%qwq replay PATH, or the notebook's saved turns with reuse = 'saved'"
-            )
-        self.check_budget([ask])
+        if reusing:
+            self.check_sendable(ask)
         source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
         if self.cassette is not None:
             source = self.cassette.wrap(source)
         source = self.steered(ask, source, request)  # as is, if the reply is not streamed
         return self.client.send(request, ask.settings, source=source)
 
-    def saved_turn(self, ask: Ask) -> Response | None:
-        """The saved notebook's turn for this very request, if it has one (`reuse='saved'`)."""
-        path = notebook_path(ask.settings.notebook or None)
-        stamp = (path, os.path.getmtime(path))
-        if self._saved is None or self._saved[0] != stamp:
-            self._saved = (stamp, saved_turns(path))
-        found = self._saved[1].get(ask.request_hash)
-        return Response.from_dict(found.to_dict()) if found is not None else None
+    def check_sendable(self, ask: Ask) -> None:
+        """Refuse a call the class's policy or the budget does not allow, in one line."""
+        if self.policy is not None and self.policy.replay_only and not self.offline:
+            raise ConfigurationError(
+                f"this class replays recorded answers only ({self.policy.source}): "
+                "%qwq replay PATH, or the notebook's saved turns with reuse = 'saved'"
+            )
+        self.check_budget([ask])
 
     def follow(self, policy: Policy) -> None:
         """The class's policy: its budget caps spending, its answers arrive folded."""
@@ -319,24 +317,8 @@ class Session:
         if redact_response(response, secrets):
             notes = [*notes, REPLY_REDACTED]
         self.record(ask, response)
-        view.finish(response, notes, self.turn_record(ask, response, secrets))
+        view.finish(response, notes, turn_record(ask, response, secrets))
         return response
-
-    def turn_record(
-        self, ask: Ask, response: Response, secrets: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        """The turn as the output keeps it, for `%qwq restore` (masked; never a key)."""
-        return turn_record(
-            ask.conversation.name,
-            ask.prompt,
-            response,
-            system_prompt=ask.system_prompt,
-            cell_id=ask.cell_id,
-            request_hash=ask.request_hash,
-            cell_source=ask.cell_source,
-            kept=ask.slot is not None and response.finish_reason != "error",
-            secrets=secrets or self.secrets(ask.settings),
-        )
 
     def restore(self, path: str | None = None) -> str:
         """`%qwq restore`: conversations back from a saved notebook; what was done, in lines."""

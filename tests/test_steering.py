@@ -306,7 +306,9 @@ def test_the_budget_refuses_before_even_asking_the_server_its_models(shell, qwq_
     shell.run_line_magic("config", "QwQSettings.backend = 'openai'")  # server 'auto': GET /models
     # Cloudflare's hosts elsewhere, so the local base_url is a generic server, not /ai/v1
     shell.run_line_magic("config", "QwQSettings.api_base = 'https://api.cloudflare.com/client/v4'")
-    shell.run_line_magic("config", "QwQSettings.gateway_base = 'https://gateway.ai.cloudflare.com/v1'")
+    shell.run_line_magic(
+        "config", "QwQSettings.gateway_base = 'https://gateway.ai.cloudflare.com/v1'"
+    )
     command(shell, "budget 0.0001")
     before = len(qwq_env.requests)
     with pytest.raises(Exception, match="refused: this call could cost up to"):

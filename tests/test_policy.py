@@ -122,3 +122,12 @@ def test_a_bad_policy_is_refused_in_one_line(lesson, shell) -> None:
     with pytest.raises(UsageError, match="temperature must be from 0 to 5") as refused:
         command(shell, f"policy load {lesson}")
     assert "\n" not in str(refused.value)
+
+
+def test_a_policy_cannot_put_escape_codes_on_the_screen(tmp_path, shell) -> None:
+    # The path is shown in the line %load_ext prints; a file name may hold any character.
+    path = tmp_path / "lesson\x1b]0;owned\x07.ipynb"
+    notebook = {"cells": [], "metadata": {"qwq-jupyter": {"policy": {"code": False}}}}
+    path.write_text(json.dumps(notebook))
+    _, out = command(shell, f"policy load '{path}'")
+    assert "\x1b" not in out and "\x07" not in out and "--code is off" in out

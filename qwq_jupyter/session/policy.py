@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigurationError
+from ..core.printable import printable
 from ..core.public import publish
 from ..core.settings import QwQSettings
 
@@ -125,7 +126,8 @@ class Policy:
     def summary(self) -> str:
         """One line for `%load_ext`."""
         shown = "; ".join(self.lines()) or "nothing locked"
-        return f"class policy from {self.source}: {shown} (%qwq policy shows it)"
+        # The values and the path come from a file anyone can edit: control characters shown.
+        return printable(f"class policy from {self.source}: {shown} (%qwq policy shows it)")
 
 
 def _locks(data: Any, source: str) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ..core.builder import ResponseBuilder
 from ..core.credentials import Credentials, redact
 from ..core.errors import (
     ConfigurationError,
@@ -28,7 +29,7 @@ from ..core.errors import (
     UnreadableReplyError,
     server_text,
 )
-from ..core.events import Event, Finish, Response, ResponseBuilder, Retrying
+from ..core.events import Event, Finish, Response, Retrying
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..core.template import apply_chat_template
@@ -470,7 +471,9 @@ def _template(request: HTTPRequest) -> str:
     if isinstance(prompt, str):
         return prompt
     messages = request.body.get("messages")
-    return apply_chat_template(messages if isinstance(messages, list) else [])
+    tools = request.body.get("tools")
+    listed = tools if isinstance(tools, list) else None
+    return apply_chat_template(messages if isinstance(messages, list) else [], listed)
 
 
 def _as_sent(settings: QwQSettings, request: HTTPRequest) -> QwQSettings:

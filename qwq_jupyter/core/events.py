@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,12 +24,15 @@ __all__ = [
     "Meter",
     "ReasoningDelta",
     "Response",
-    "ResponseBuilder",
     "Retrying",
     "ThinkingCut",
     "ThinkingExtended",
     "ToolCall",
     "ToolCallEvent",
+    "ToolReply",
+    "ToolResult",
+    "ToolStatus",
+    "ToolsRequested",
     "Usage",
     "UsageEvent",
     "delta_tokens",
@@ -66,18 +68,81 @@ class AnswerDelta:
     text: str
 
 
+#: What became of a tool call: run (`ran`), raised (`failed`), refused before running (bad
+#: arguments, an unknown tool, the user said no: `refused`), stopped with ■ (`stopped`), or
+#: not run because the rounds ran out or nothing could run it (`not run`, the empty default).
+ToolStatus = Literal["", "ran", "failed", "refused", "stopped", "not run"]
+
+
 @dataclass(frozen=True)
 class ToolCall:
+    """A call the model asked for and, once a tool ran, what it returned.
+
+    `result` is the text sent back to the model; `error` the one line sent back instead when
+    the call could not run or raised. `round` counts the model's replies in one cell: 0 for
+    the first request, 1 after the first results went back, and so on.
+    """
+
     name: str
     arguments: Any  # a dict when the server sent valid JSON, else the raw string
     id: str | None = None
+    result: str | None = None
+    error: str | None = None
+    seconds: float | None = None
+    round: int = 0
+    status: ToolStatus = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "arguments": self.arguments, "id": self.id}
+        data: dict[str, Any] = {"name": self.name, "arguments": self.arguments, "id": self.id}
+        if self.status:  # a call only described (nothing ran it) keeps its 0.1 shape
+            data |= {
+                "result": self.result,
+                "error": self.error,
+                "seconds": self.seconds,
+                "round": self.round,
+                "status": self.status,
+            }
+        return data
+
+    @property
+    def sent_back(self) -> str | None:
+        """What the model read as this call's result: the result, or the error line."""
+        if self.error is not None:
+            return f"error: {self.error}"
+        return self.result
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCallEvent:
+    call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class ToolsRequested:
+    """The model's reply ended asking for these calls, and the tools are ours to run.
+
+    The reader of the stream runs them (in its own thread, so ■ can stop a slow one and a
+    confirmation can ask the user) and puts the finished calls into `reply`; the call then
+    goes on with their results. `reply` is None when the source runs them itself.
+    """
+
+    calls: tuple[ToolCall, ...]
+    round: int
+    reply: Future[ToolReply] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReply:
+    """The finished calls of one round; `stopped` when ■ stopped a tool (the call ends)."""
+
+    calls: tuple[ToolCall, ...]
+    stopped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool call finished: `call` carries its result or error, its time and status."""
+
     call: ToolCall
 
 
@@ -236,6 +301,8 @@ Event = (
     | ThinkingExtended
     | LoopFound
     | Meter
+    | ToolsRequested
+    | ToolResult
 )
 
 
@@ -268,6 +335,8 @@ class Response:
     calls: int = 1
     #: Shown again from a saved notebook's output (`reuse = 'saved'`): nothing was sent.
     reused: bool = False
+    #: Rounds of tool calls whose results went back to the model before this answer.
+    tool_rounds: int = 0
 
     @property
     def forced(self) -> bool:
@@ -368,6 +437,7 @@ class Response:
             "loop": self.loop.to_dict() if self.loop else None,
             "calls": self.calls,
             "reused": self.reused,
+            "tool_rounds": self.tool_rounds,
         }
 
     @classmethod
@@ -420,101 +490,6 @@ def _int_or_none(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer() and 0 <= value < _MAX_COUNT:
         return int(value)  # is_integer() is False for inf and nan
     return None
-
-
-class ResponseBuilder:
-    """Adds up events into a `Response`, timing them with `clock`."""
-
-    def __init__(
-        self,
-        settings: dict[str, Any] | None = None,
-        *,
-        input_price: float = 0.66,
-        output_price: float = 1.00,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> None:
-        self._clock = clock
-        self._start = clock()
-        self._reasoning: list[str] = []
-        self._answer: list[str] = []
-        self._first_token: float | None = None
-        self._first_reasoning: float | None = None
-        self._first_answer: float | None = None
-        self._finished = False
-        self.response = Response(
-            settings=dict(settings or {}), input_price=input_price, output_price=output_price
-        )
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    def add(self, event: Event) -> None:
-        response = self.response
-        if isinstance(event, ReasoningDelta):
-            now = self._mark_token()
-            if self._first_reasoning is None:
-                self._first_reasoning = now
-            self._reasoning.append(event.text)
-            response.reasoning_chunks += 1
-        elif isinstance(event, AnswerDelta):
-            now = self._mark_token()
-            if self._first_answer is None:
-                self._first_answer = now
-            self._answer.append(event.text)
-            response.answer_chunks += 1
-        elif isinstance(event, ToolCallEvent):
-            self._mark_token()
-            response.tool_calls.append(event.call)
-        elif isinstance(event, UsageEvent):
-            response.usage = event.usage  # cumulative: the last one wins, never summed
-        elif isinstance(event, ThinkingCut):
-            response.cut = event
-            response.calls += event.action == "answer"
-        elif isinstance(event, ThinkingExtended):
-            response.extensions = event.count
-            response.calls += 1
-        elif isinstance(event, LoopFound):
-            response.loop = event.loop
-        elif isinstance(event, Finish):
-            response.malformed_events = event.malformed_events
-            if event.answer_only and not self._answer:
-                self._answer, self._reasoning = self._reasoning, []
-                response.answer_chunks, response.reasoning_chunks = response.reasoning_chunks, 0
-                self._first_answer, self._first_reasoning = self._first_reasoning, None
-            self.finish(event.reason, event.error)
-
-    def finish(self, reason: FinishReason, error: QwQError | None = None) -> Response:
-        """Close the response; only the first finish counts."""
-        if self._finished:
-            return self.response
-        self._finished = True
-        response = self.response
-        now = self._clock()
-        response.reasoning = "".join(self._reasoning)
-        response.answer = "".join(self._answer)
-        response.finish_reason = reason
-        response.error = str(error) if error else None
-        response.total_time = now - self._start
-        if self._first_token is not None:
-            response.time_to_first_token = self._first_token - self._start
-        if self._first_reasoning is not None:
-            thinking_end = self._first_answer if self._first_answer is not None else now
-            response.thinking_time = thinking_end - self._first_reasoning
-        return response
-
-    def snapshot(self) -> Response:
-        """The text so far, for a view that renders before the call finishes."""
-        if not self._finished:
-            self.response.reasoning = "".join(self._reasoning)
-            self.response.answer = "".join(self._answer)
-        return self.response
-
-    def _mark_token(self) -> float:
-        now = self._clock()
-        if self._first_token is None:
-            self._first_token = now
-        return now
 
 
 publish(globals())

@@ -1,16 +1,77 @@
-"""QwQ's chat template, for raw prompts and for showing what the model actually reads."""
+"""QwQ's chat template, for raw prompts and for showing what the model actually reads.
+
+It follows Qwen's published template: tools are listed in the system turn inside `<tools>`,
+the model's calls are `<tool_call>` blocks in its turn, and results go back in a user turn
+as `<tool_response>` blocks. A raw continuation (a cut or extended thinking) of a call that
+used tools therefore shows QwQ the calls and results exactly as the chat route did.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
-__all__ = ["GENERATION_PROMPT", "apply_chat_template"]
+__all__ = ["GENERATION_PROMPT", "apply_chat_template", "tool_call_text"]
 
 #: How the template opens the model's turn: QwQ starts inside its reasoning.
 GENERATION_PROMPT = "<|im_start|>assistant\n<think>\n"
 
+_TOOLS_INTRO = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+)
+_TOOLS_OUTRO = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and "
+    "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+)
 
-def apply_chat_template(messages: list[dict[str, Any]]) -> str:
+
+def apply_chat_template(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+) -> str:
     """The text QwQ sees for `messages` (earlier answers only; reasoning never goes back)."""
-    turns = [f"<|im_start|>{m['role']}\n{m.get('content') or ''}<|im_end|>\n" for m in messages]
-    return "".join(turns) + GENERATION_PROMPT
+    parts: list[str] = []
+    messages = list(messages)
+    if tools:
+        system = ""
+        if _is(messages, 0, "system"):
+            system = messages.pop(0).get("content") or ""
+        listed = "".join("\n" + json.dumps(_function(tool), ensure_ascii=False) for tool in tools)
+        intro = f"{system}\n\n{_TOOLS_INTRO}" if system else _TOOLS_INTRO
+        parts.append(f"<|im_start|>system\n{intro}{listed}{_TOOLS_OUTRO}<|im_end|>\n")
+    for index, message in enumerate(messages):
+        role, content = message.get("role"), message.get("content") or ""
+        if role == "tool":
+            opening = "" if _is(messages, index - 1, "tool") else "<|im_start|>user"
+            closing = "" if _is(messages, index + 1, "tool") else "<|im_end|>\n"
+            parts.append(f"{opening}\n<tool_response>\n{content}\n</tool_response>{closing}")
+        elif role == "assistant" and message.get("tool_calls"):
+            calls = "".join("\n" + tool_call_text(call) for call in message["tool_calls"])
+            said = f"\n{content}" if content else ""
+            parts.append(f"<|im_start|>assistant{said}{calls}<|im_end|>\n")
+        else:
+            parts.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
+    return "".join(parts) + GENERATION_PROMPT
+
+
+def tool_call_text(call: dict[str, Any]) -> str:
+    """One call as QwQ writes it: `<tool_call>` around `{"name": …, "arguments": {…}}`."""
+    function = _function(call)
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):  # the OpenAI shape carries the arguments as JSON text
+        with contextlib.suppress(ValueError):
+            arguments = json.loads(arguments)
+    data = {"name": function.get("name"), "arguments": arguments}
+    return f"<tool_call>\n{json.dumps(data, ensure_ascii=False)}\n</tool_call>"
+
+
+def _function(item: dict[str, Any]) -> dict[str, Any]:
+    """`{type: function, function: {…}}` → its function; other shapes as they are."""
+    function = item.get("function")
+    return function if isinstance(function, dict) else item
+
+
+def _is(messages: list[dict[str, Any]], index: int, role: str) -> bool:
+    return 0 <= index < len(messages) and messages[index].get("role") == role

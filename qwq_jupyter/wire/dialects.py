@@ -26,6 +26,7 @@ from ..core.errors import ConfigurationError, server_text
 from ..core.settings import NUMERIC_PARAMETERS, QwQSettings, out_of_range, parameter_range
 from .chunks import Chunk, ToolCallAssembler, native_text, read_chunk, read_error
 from .servers import GENERIC, SERVER_KINDS, ServerInfo, ServerKind, shown_ids
+from .tool_messages import native_messages, openai_messages
 
 __all__ = [
     "AI_GATEWAY",
@@ -193,7 +194,7 @@ class WorkersAI(Dialect):
         model: str,
     ) -> dict[str, Any]:
         body: dict[str, Any] = (
-            {"messages": messages} if messages is not None else {"prompt": prompt}
+            {"messages": native_messages(messages)} if messages is not None else {"prompt": prompt}
         )
         body.update(params)
         if not body.get("raw"):
@@ -299,7 +300,7 @@ class CloudflareOpenAI(Dialect):
         model: str,
     ) -> dict[str, Any]:
         params = dict(params)
-        body: dict[str, Any] = {"model": model, "messages": messages or []}
+        body: dict[str, Any] = {"model": model, "messages": openai_messages(messages or [])}
         schema = params.pop("guided_json", None)
         if schema is not None:
             body["response_format"] = {

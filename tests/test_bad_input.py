@@ -245,13 +245,14 @@ def test_a_value_whose_repr_raises_is_one_line_and_sends_nothing(shell, qwq_env)
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("'a string'", "--tools tools: needs a list of tool dicts"),
-        ("['lookup']", "tools[0] must be a dict describing a tool"),
-        ("[print]", "tools[0] must be a dict describing a tool"),
-        ("[{'type': 'function'}]", "tools[0] must be a dict describing a tool"),
+        ("'a string'", "--tools tools: needs a list of functions or tool dicts"),
+        ("['lookup']", "tools[0] must be a function or a dict describing a tool, not str"),
+        ("[int]", "tools[0]: int is a class; a tool is a function or a method"),
+        ("[{'type': 'function'}]", "tools[0]: 'function' must be a dict"),
+        ("[lambda x: x]", "tools[0]: a lambda has no usable name"),
     ],
 )
-def test_tools_must_be_a_list_of_tool_dicts(shell, qwq_env, value, message) -> None:
+def test_tools_must_be_functions_or_tool_dicts(shell, qwq_env, value, message) -> None:
     shell.run_cell(f"tools = {value}")
     seen = user_sees(shell, "%%qwq --tools tools\nq")
     assert message in seen

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from qwq_jupyter import AnswerDelta, Finish, ReasoningDelta, ToolCallEvent, UsageEvent
-from qwq_jupyter.core.errors import IncompleteStreamError
 from qwq_jupyter.core.builder import ResponseBuilder
+from qwq_jupyter.core.errors import IncompleteStreamError
 from qwq_jupyter.wire.decode import EventDecoder
 
 

@@ -79,6 +79,9 @@ class RecordingView:
     def on_event(self, event) -> None:
         pass
 
+    def confirm_tool(self, name: str, arguments: str) -> bool:
+        return False
+
     def finish(self, response: Response, notes: list[str], record=None) -> None:
         self.final = response
         self.notes = notes

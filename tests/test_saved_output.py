@@ -75,7 +75,7 @@ def test_verbose_tracebacks_in_a_saved_notebook_hold_no_secret(tmp_path) -> None
         sources = [
             setup,
             "%%qwq\nthe server fails with HTTP 500",
-            "tools = [print]",
+            "tools = [int]",  # a class: no tool
             "%%qwq --tools tools\nq",
             "schema = {'type': 'object', 'properties': {'x': {'enum': {1, 2}}}}",
             "%%qwq --json schema\nq",

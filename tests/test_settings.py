@@ -92,18 +92,35 @@ def test_config_loader_sets_values() -> None:
     assert QwQSettings(config=config).temperature == 0.3
 
 
-@pytest.mark.parametrize("tools", [["lookup"], [len], [{"description": "no name"}]])
-def test_tools_must_describe_tools(tools) -> None:
+@pytest.mark.parametrize(
+    ("tools", "message"),
+    [
+        (["lookup"], r"tools\[0\] must be a function or a dict describing a tool"),
+        ([int], r"tools\[0\]: int is a class"),
+        ([{"description": "no name"}], r"tools\[0\]: a tool's description needs a 'name'"),
+    ],
+)
+def test_tools_must_be_functions_or_describe_tools(tools, message) -> None:
     settings = QwQSettings()
     before = settings.tools
-    with pytest.raises(ConfigurationError, match=r"tools\[0\] must be a dict describing a tool"):
+    with pytest.raises(ConfigurationError, match=message):
         settings.override(tools=tools)
-    with pytest.raises(Exception, match=r"tools\[0\] must be a dict"):
+    with pytest.raises(Exception, match=message):
         settings.tools = tools  # %config and the panel set the trait directly
     assert settings.tools == before  # unchanged
 
 
-def test_both_tool_shapes_are_accepted() -> None:
+def test_both_tool_shapes_and_functions_are_accepted() -> None:
     workers = {"name": "f", "description": "d", "parameters": {}}
-    openai = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    openai = {"type": "function", "function": {"name": "g", "parameters": {}}}
     assert QwQSettings().override(tools=[workers, openai]).tools == [workers, openai]
+
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return key
+
+    settings = QwQSettings().override(tools={"find": lookup}, functions=[workers])
+    assert settings.tools == {"find": lookup}  # as given: the function itself, not a copy
+    assert [tool["name"] for tool in settings.model_parameters()["tools"]] == ["find", "f"]
+    with pytest.raises(ConfigurationError, match="two tools are named 'f'"):
+        QwQSettings().override(tools=[workers], functions=[workers]).model_parameters()

@@ -20,6 +20,7 @@ from qwq_jupyter.client.steering import (
     Steering,
     sentence_end,
 )
+from qwq_jupyter.core.builder import ResponseBuilder
 from qwq_jupyter.core.errors import ConfigurationError, QwQError
 from qwq_jupyter.core.events import (
     AnswerDelta,
@@ -28,7 +29,6 @@ from qwq_jupyter.core.events import (
     LoopFound,
     Meter,
     ReasoningDelta,
-    ResponseBuilder,
     ThinkingCut,
     ThinkingExtended,
     Usage,

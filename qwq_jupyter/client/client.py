@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ..core.builder import ResponseBuilder
-from ..core.credentials import Credentials, redact
+from ..core.credentials import Credentials, known_secrets, redact
 from ..core.errors import (
     ConfigurationError,
     DeadlineExceeded,
@@ -49,6 +49,8 @@ from .probe import ServerDirectory
 from .retry import RetryPolicy
 from .source import EventSource
 from .steering import SteeredSource, Steering
+from .tool_loop import with_tools
+from .tool_runner import ToolRunner, runs_tools
 
 __all__ = ["AsyncQwQClient", "response_builder"]
 
@@ -279,7 +281,8 @@ class AsyncQwQClient:
         """Events for one call; `overrides` change settings for this call only."""
         settings = self.settings.override(**overrides) if overrides else self.settings
         request = await self.aprepare(messages, prompt=prompt, settings=settings)
-        async for batch in self.steer(self, request, settings).event_batches(request, settings):
+        source = self._with_tools(self.steer(self, request, settings), messages, settings)
+        async for batch in source.event_batches(request, settings):
             for event in batch:
                 yield event
 
@@ -295,7 +298,7 @@ class AsyncQwQClient:
         request = await self.aprepare(messages, prompt=prompt, settings=settings)
         builder = self.builder(_as_sent(settings, request))
         add = builder.add
-        source = self.steer(self, request, settings)
+        source = self._with_tools(self.steer(self, request, settings), messages, settings)
         try:
             async for batch in source.event_batches(request, settings):
                 for event in batch:
@@ -307,6 +310,16 @@ class AsyncQwQClient:
             builder.finish("interrupted")
             raise
         return builder.response
+
+    def _with_tools(
+        self, source: EventSource, messages: list[Message] | None, settings: QwQSettings
+    ) -> EventSource:
+        """`source`, running the functions among the tools in a worker thread as QwQ calls."""
+        if not runs_tools(settings):
+            return source
+        secrets = known_secrets(self.credentials, settings=settings)
+        runner = ToolRunner.for_settings(settings, secrets=secrets)
+        return with_tools(self, source, messages, settings, runner, base=self, in_thread=True)
 
     async def aclose(self) -> None:
         if self._http is not None:

@@ -8,18 +8,29 @@ the HTTP client, a cassette, the offline demo, or a steered call wrapping one of
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from ..core.credentials import Credentials
+from ..core.credentials import Credentials, known_secrets
 from ..core.errors import (
     QwQError,
 )
-from ..core.events import Event, Finish, Response, UsageEvent
+from ..core.events import (
+    Event,
+    Finish,
+    Response,
+    ToolCall,
+    ToolReply,
+    ToolResult,
+    ToolsRequested,
+    UsageEvent,
+)
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..wire.dialects import Message
@@ -29,6 +40,8 @@ from .client import _END, AsyncQwQClient, _as_sent, response_builder
 from .loop import LoopThread
 from .source import EventSource
 from .steering import SteeredSource
+from .tool_loop import ToolLoop, with_tools
+from .tool_runner import ToolRunner, runs_tools
 
 __all__ = ["EventSource", "QwQClient", "ResponseStream"]
 
@@ -46,8 +59,10 @@ class ResponseStream:
         request: HTTPRequest,
         settings: QwQSettings,
         loop: LoopThread | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self._client = client
+        self._tools = tools
         self._request = request
         self._settings = settings
         self._loop = loop or LoopThread.get()
@@ -85,6 +100,9 @@ class ResponseStream:
                     yield None
                     continue
                 yield from batch
+                for event in batch:
+                    if isinstance(event, ToolsRequested) and event.reply is not None:
+                        yield from self._serve(event, event.reply)
         finally:
             if cancel_on_exit and not self._builder.finished:
                 self.cancel()
@@ -97,7 +115,34 @@ class ResponseStream:
             if batch is None:
                 break
             events += batch
+            for event in batch:
+                if isinstance(event, ToolsRequested) and event.reply is not None:
+                    events += self._serve(event, event.reply)
         return events
+
+    def _serve(
+        self, event: ToolsRequested, reply: concurrent.futures.Future[ToolReply]
+    ) -> Iterator[ToolResult]:
+        """Run the calls the model asked for, here in the reading thread, one by one.
+
+        Each finished call is yielded as it finishes. On ■ the reply says stopped (the call
+        goes no further) and the KeyboardInterrupt goes on to the reader, which stops it.
+        """
+        finished: list[ToolCall] = []
+        try:
+            calls = self._tools.each(event.calls) if self._tools else _unrunnable(event.calls)
+            for call in calls:
+                finished.append(call)
+                result = ToolResult(call)
+                self._builder.add(result)
+                yield result
+        except KeyboardInterrupt:
+            reply.set_result(ToolReply(tuple(finished), stopped=True))
+            raise
+        except BaseException as err:  # a bug of ours: the call must not wait forever
+            reply.set_exception(err)
+            raise
+        reply.set_result(ToolReply(tuple(finished)))
 
     def _take(self, timeout: float | None) -> list[Event] | None:
         """The next batch of events, added to the response; None if none came in time."""
@@ -116,11 +161,18 @@ class ResponseStream:
             self._builder.add(event)
         return events
 
+    def _steered(self) -> SteeredSource | None:
+        """The steered source of the call (of its current round, when tools run)."""
+        source = self._client
+        if isinstance(source, ToolLoop):
+            return source.steered
+        return source if isinstance(source, SteeredSource) else None
+
     @property
     def thinking(self) -> bool:
         """Whether QwQ is still reasoning and its answer can be forced (`answer_now`)."""
-        source = self._client
-        return isinstance(source, SteeredSource) and source.thinking and not self.finished
+        source = self._steered()
+        return source is not None and source.thinking and not self.finished
 
     def answer_now(self) -> bool:
         """Cut the thinking here and let QwQ answer from it (budget forcing, on demand).
@@ -128,8 +180,8 @@ class ResponseStream:
         Works from any thread. False when there is nothing to cut: the answer has begun, the
         call ended, or the call is not steered (`QwQClient.send` without steering).
         """
-        source = self._client
-        return isinstance(source, SteeredSource) and not self.finished and source.answer_now()
+        source = self._steered()
+        return source is not None and not self.finished and source.answer_now()
 
     def cancel(self, timeout: float = 2.0, *, wait: bool = True) -> Response:
         """Stop the call: the task is cancelled, which closes the HTTP connection.
@@ -152,8 +204,9 @@ class ResponseStream:
 
     def _interrupted(self) -> Finish:
         event = Finish("interrupted")
-        if isinstance(self._client, SteeredSource) and not self._builder.finished:
-            usage = self._client.usage_so_far()  # the calls steering made, the last estimated
+        source = self._client
+        if isinstance(source, (SteeredSource, ToolLoop)) and not self._builder.finished:
+            usage = source.usage_so_far()  # the calls steering made, the last estimated
             if usage is not None:
                 self._builder.add(UsageEvent(usage))
         self._builder.add(event)
@@ -183,6 +236,16 @@ class ResponseStream:
             hand_over()
             self._queue.put(_END)
             self._pump_done.set()
+
+
+def _unrunnable(calls: tuple[ToolCall, ...]) -> Iterator[ToolCall]:
+    """Calls of a stream given no tools to run them with (a source that asks regardless)."""
+    for call in calls:
+        yield replace(call, status="not run", error=NO_RUNNER)
+
+
+#: The error of a call asked of a stream that was given no tools.
+NO_RUNNER = "not run: this stream was given no tools to run"
 
 
 class QwQClient:
@@ -243,9 +306,14 @@ class QwQClient:
         if overrides:
             settings = settings.override(**overrides)
         request = self.prepare(messages, prompt=prompt, settings=settings)
-        return self.send(
-            request, settings, source=self._async.steer(self._async, request, settings)
-        )
+        client = self._async
+        runner = None
+        if runs_tools(settings):  # run as the stream is read
+            secrets = known_secrets(client.credentials, settings=settings)
+            runner = ToolRunner.for_settings(settings, secrets=secrets)
+        steered = client.steer(client, request, settings)
+        source = with_tools(client, steered, messages, settings, runner, base=client)
+        return self.send(request, settings, source=source, tools=runner)
 
     def send(
         self,
@@ -253,14 +321,15 @@ class QwQClient:
         settings: QwQSettings | None = None,
         *,
         source: EventSource | None = None,
+        tools: ToolRunner | None = None,
     ) -> ResponseStream:
         """Send a prepared request and return its stream of events.
 
         `source` stands in for the HTTP client: a cassette recording or replaying calls, or
-        the offline demo.
+        the offline demo. `tools` runs the calls a `ToolLoop` source asks for, as it is read.
         """
         settings = settings or self.settings
-        return ResponseStream(source or self._async, request, settings, self._loop)
+        return ResponseStream(source or self._async, request, settings, self._loop, tools)
 
     def complete(
         self,

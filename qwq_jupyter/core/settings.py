@@ -13,13 +13,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from traitlets import Any as AnyValue
 from traitlets import (
     Bool,
     Dict,
     Enum,
     Float,
     Int,
-    List,
     TraitError,
     Unicode,
     default,
@@ -29,6 +29,7 @@ from traitlets.config import Configurable
 
 from .errors import ConfigurationError
 from .public import publish
+from .tools import all_tools, tools_from
 
 __all__ = [
     "BACKENDS",
@@ -160,9 +161,28 @@ class QwQSettings(Configurable):
     guided_json = Dict(None, allow_none=True, help="JSON schema the answer must satisfy").tag(
         config=True, model_param=True
     )
-    tools: List[Any] = List(None, allow_none=True, help="Tools the model may call").tag(
-        config=True, model_param=True
-    )
+    tools = AnyValue(
+        None,
+        allow_none=True,
+        help="Tools the model may call: Python functions (a list, or a dict of name -> "
+        "function), which run when QwQ calls them, or JSON descriptions of tools",
+    ).tag(config=True, model_param=True)
+    functions = AnyValue(
+        None,
+        allow_none=True,
+        help="Deprecated by the API in favour of tools: given here, they are sent as tools",
+    ).tag(config=True)
+    max_tool_rounds = BoundedInt(
+        5,
+        0,
+        50,
+        help="Most rounds of tool calls in one cell: results go back and QwQ goes on "
+        "(0: show the calls, run nothing)",
+    ).tag(config=True)
+    confirm_tools = Bool(False, help="Ask before each tool call runs").tag(config=True)
+    tool_result_chars = BoundedInt(
+        4_000, 100, 100_000, help="Most characters of one tool result sent back to the model"
+    ).tag(config=True)
 
     extra_body = Dict(
         help="More fields merged into every request body, as is: e.g. reasoning_effort, "
@@ -321,18 +341,16 @@ class QwQSettings(Configurable):
     def _gateway_from_environment(self) -> str:
         return os.environ.get("QWQ_GATEWAY_ID", "")
 
-    @validate("tools")
-    def _tools_are_descriptions(self, proposal: Any) -> Any:
-        """Tools are JSON descriptions sent in the body; a string or a function cannot be sent."""
-        tools = proposal["value"]
-        for number, tool in enumerate(tools or ()):
-            if not _is_tool(tool):
-                raise TraitError(
-                    f"tools[{number}] must be a dict describing a tool ({{'name', 'description', "
-                    f"'parameters'}} or {{'type': 'function', 'function': {{…}}}}), "
-                    f"not {type(tool).__name__}"
-                )
-        return tools
+    @validate("tools", "functions")
+    def _tools_are_describable(self, proposal: Any) -> Any:
+        """Each tool must become a description the model can read: refused here otherwise."""
+        value = proposal["value"]
+        try:
+            tools_from(value)
+        except ConfigurationError as err:
+            name, line = proposal["trait"].name, str(err)
+            raise TraitError(line if line.startswith(name) else f"{name}: {line}") from None
+        return value
 
     def lock(self, refusal: Callable[[str, Any], str | None] | None) -> None:
         """Have every later change asked first: `refusal(name, value)` returns why not, or None.
@@ -353,6 +371,9 @@ class QwQSettings(Configurable):
     def model_parameters(self) -> dict[str, Any]:
         """The model parameters that are set (None means: leave to the server)."""
         values = {name: getattr(self, name) for name in MODEL_PARAMETERS}
+        # Functions go out as their descriptions; `functions` is the deprecated way to say tools.
+        described = all_tools(self.tools, self.functions)
+        values["tools"] = [tool.schema() for tool in described]
         # An empty schema or tool list means the same as none: leave it out of the request.
         return {name: value for name, value in values.items() if value not in (None, {}, [])}
 
@@ -360,7 +381,11 @@ class QwQSettings(Configurable):
         """A validated copy with `changes` applied; this object is left untouched."""
         clone = QwQSettings()
         for name in self.trait_names(config=True):
-            clone.set_trait(name, copy.deepcopy(getattr(self, name)))
+            value = getattr(self, name)
+            # Tools are the user's functions (and the objects they are bound to): shared, never
+            # copied, so a tool's state and data are the ones the user's code sees.
+            shared = name in ("tools", "functions")
+            clone.set_trait(name, copy.copy(value) if shared else copy.deepcopy(value))
         clone.lock(self.__dict__.get("_refusal"))  # a cell's flags meet the same policy
         for name, value in changes.items():
             set_validated(clone, name, value)
@@ -374,16 +399,6 @@ class QwQSettings(Configurable):
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sorted(self.trait_names(config=True))}
-
-
-def _is_tool(tool: Any) -> bool:
-    """A Workers AI tool ({name, …}) or an OpenAI one ({type: function, function: {name, …}})."""
-    if not isinstance(tool, dict):
-        return False
-    if tool.get("type") == "function":
-        function = tool.get("function")
-        return isinstance(function, dict) and isinstance(function.get("name"), str)
-    return isinstance(tool.get("name"), str)
 
 
 def set_validated(settings: QwQSettings, name: str, value: Any) -> None:

@@ -33,8 +33,16 @@ from .tool_schema import (
     shown,
 )
 
-__all__ = ["RESULT_CHARS", "Tool", "ToolOutcome", "result_text", "run_tool",
-           "tools_from", "unknown_tool_error"]  # fmt: skip
+__all__ = [
+    "RESULT_CHARS",
+    "Tool",
+    "ToolOutcome",
+    "all_tools",
+    "result_text",
+    "run_tool",
+    "tools_from",
+    "unknown_tool_error",
+]  # fmt: skip
 
 #: The most characters of a tool's result the model is sent, by default.
 RESULT_CHARS = 4000
@@ -53,9 +61,13 @@ class Tool:
     converters: dict[str, Convert] = field(default_factory=dict, repr=False, compare=False)
     #: Positional-only parameters in order, each with its default (or `Parameter.empty`).
     positional: tuple[tuple[str, Any], ...] = field(default=(), repr=False, compare=False)
+    #: A description the user wrote, sent as written (fields we do not read included).
+    given: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def schema(self) -> dict[str, Any]:
         """The Workers AI shape; the OpenAI dialect wraps it in {type: function, function: …}."""
+        if self.given is not None:
+            return {**self.given, "name": self.name, "parameters": self.parameters}
         return {"name": self.name, "description": self.description, "parameters": self.parameters}
 
     def check_arguments(self, arguments: Any) -> dict[str, Any]:
@@ -131,6 +143,19 @@ def tools_from(value: Any) -> list[Tool]:
     return tools
 
 
+def all_tools(*values: Any) -> list[Tool]:
+    """The tools of several settings (`tools`, and the deprecated `functions`) together."""
+    tools: list[Tool] = []
+    for value in values:
+        for tool in tools_from(value):
+            if any(known.name == tool.name for known in tools):
+                raise ConfigurationError(
+                    f"tools: two tools are named '{tool.name}'; names must differ"
+                )
+            tools.append(tool)
+    return tools
+
+
 def _named(name: str, where: str) -> str:
     if not _NAME.fullmatch(name):
         raise ConfigurationError(
@@ -172,7 +197,12 @@ def _one_tool(item: Any, key: str | None, where: str) -> Tool:
     except (TypeError, ValueError, RecursionError) as err:
         problem = server_text(err, 80)
         raise ConfigurationError(f"{where}: 'parameters' is not JSON: {problem}") from None
-    return Tool(name, description, parameters)
+    try:
+        given = json.loads(json.dumps(body, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as err:
+        problem = server_text(err, 80)
+        raise ConfigurationError(f"{where}: the description is not JSON: {problem}") from None
+    return Tool(name, description, parameters, given=given)
 
 
 def _from_callable(function: Callable[..., Any], key: str | None, where: str) -> Tool:

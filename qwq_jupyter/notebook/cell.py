@@ -128,10 +128,12 @@ def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
         changes["guided_json"] = _schema(_variable(namespace, args.json, "--json"))
     if args.tools:
         tools = _variable(namespace, args.tools, "--tools")
-        if not isinstance(tools, (list, tuple)):
+        if callable(tools) and not isinstance(tools, type):
+            tools = [tools]  # one function: `--tools count_rows`
+        if not isinstance(tools, (list, tuple, dict)):
             raise UsageError(
-                f"--tools {args.tools}: needs a list of tool dicts ({{'name', "
-                f"'description', 'parameters'}}), not {type(tools).__name__}"
+                f"--tools {args.tools}: needs a list of functions or tool dicts, or a dict of "
+                f"name -> function, not {type(tools).__name__}"
             )
         changes["tools"] = tools
     return changes

@@ -146,7 +146,11 @@ class QwQMagics(Magics):
     @argument("--raw", action="store_true", help="Send QwQ's chat-template text, raw")
     @argument("--no-stream", action="store_true", help="Wait for the whole reply")
     @argument("--json", metavar="VAR", help="Variable holding a JSON schema for the answer")
-    @argument("--tools", metavar="VAR", help="Variable holding a list of tools")
+    @argument(
+        "--tools",
+        metavar="VAR",
+        help="Variable holding the tools QwQ may call: functions (they run) or tool dicts",
+    )
     @argument("--out", metavar="NAME", help="Store the response in this variable")
     @argument("--code", action="store_true", help="Put the answer's code into a new cell below")
     @argument("--no-interpolate", action="store_true", help="Send {@name} literally")

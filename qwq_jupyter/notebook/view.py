@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from ..core.errors import server_text
 from ..core.events import (
     AnswerDelta,
     Event,
@@ -31,6 +32,8 @@ from ..core.events import (
     ThinkingCut,
     ThinkingExtended,
     ToolCallEvent,
+    ToolResult,
+    ToolsRequested,
 )
 from ..core.printable import printable
 from ..render.html import block, document, escape
@@ -45,6 +48,7 @@ from ..render.render import (
     reasoning_html,
     response_bundle,
 )
+from ..render.tools import MARK, call_line
 from ..session.saved import TURN_MIME
 
 __all__ = ["NotebookView", "TerminalView"]
@@ -178,6 +182,13 @@ class _LiveView:
                 self._text.write(event.text)
         elif isinstance(event, ToolCallEvent):
             self._on_tool_call(event)
+        elif isinstance(event, ToolsRequested):
+            names = ", ".join(dict.fromkeys(call.name for call in event.calls))
+            self._steered = server_text(f"running {names}…", 80)
+            self._on_marker(f"{MARK} {self._steered}")
+        elif isinstance(event, ToolResult):
+            self._steered = ""
+            self._on_marker(call_line(event.call))
         elif isinstance(event, Retrying):
             self._on_retry(event)
         elif isinstance(event, Meter):
@@ -195,6 +206,14 @@ class _LiveView:
 
     def _after_event(self) -> None:
         """A chance to refresh what is shown besides the text (the notebook's status line)."""
+
+    def confirm_tool(self, name: str, arguments: str) -> bool:
+        """Ask the user whether QwQ's call may run (`confirm_tools`): the text so far first."""
+        self._text.flush()
+        return self._confirm(name, arguments)
+
+    def _confirm(self, name: str, arguments: str) -> bool:
+        raise NotImplementedError
 
     def _on_marker(self, line: str) -> None:
         """Steering did something (a cut, a loop, more thinking): say so where the text is."""
@@ -299,6 +318,11 @@ class NotebookView(_LiveView):
     def _on_tool_call(self, event: ToolCallEvent) -> None:
         self._text.say(f"\n[tool call {event.call.name}]\n")
 
+    def _confirm(self, name: str, arguments: str) -> bool:
+        from .confirm import confirm_in_notebook
+
+        return confirm_in_notebook(name, arguments)
+
     def _on_retry(self, event: Retrying) -> None:
         note = f"{event.error}; retried after {event.delay:.1f} s"
         self._retries.append(note)
@@ -400,6 +424,11 @@ class TerminalView(_LiveView):
 
     def _on_retry(self, event: Retrying) -> None:
         self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")
+
+    def _confirm(self, name: str, arguments: str) -> bool:
+        from .confirm import confirm_in_terminal
+
+        return confirm_in_terminal(name, arguments)
 
     def finish(
         self, response: Response, notes: list[str], record: dict[str, Any] | None = None

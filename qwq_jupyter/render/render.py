@@ -16,6 +16,7 @@ from ..core.events import Loop, Response, ThinkingCut
 from ..core.printable import printable
 from ..session.frontend import frontend
 from .html import block, document, escape, markdown, preformatted
+from .tools import tool_calls_html, tool_calls_plain
 
 __all__ = [
     "FOLDED",
@@ -237,12 +238,15 @@ def render_html(
     if show_reasoning and response.reasoning:
         blocks.append(reasoning_html(reasoning_summary(response), response.reasoning))
     blocks += [steering_html(line) for line in steering_lines(response)]
+    ran = [call for call in response.tool_calls if call.status]  # ours: before the answer
+    blocks.append(tool_calls_html(ran) if ran else "")
     if response.answer:
         answer = answer_html(response.answer)
         blocks.append(
             f"<details><summary>{escape(FOLDED)}</summary>{answer}</details>" if fold else answer
         )
-    blocks += [tool_call_html(call.name, call.arguments) for call in response.tool_calls]
+    asked = [call for call in response.tool_calls if not call.status]  # the user's to run
+    blocks += [tool_call_html(call.name, call.arguments) for call in asked]
     notice = notice_text(response)
     if notice:
         blocks.append(block(f"<p><b>{escape(notice)}</b></p>", "qwq-notice"))
@@ -266,10 +270,12 @@ def render_plain(
     if response.reasoning:
         lines.append(f"[{reasoning_summary(response)}]")
     lines += steering_lines(response)
+    lines += tool_calls_plain([call for call in response.tool_calls if call.status])
     if response.answer:
         lines.append(f"[{FOLDED}]" if fold else response.answer)
     for call in response.tool_calls:
-        lines.append(f"tool call {call.name}({call.arguments})")
+        if not call.status:
+            lines.append(f"tool call {call.name}({call.arguments})")
     notice = notice_text(response)
     if notice:
         lines.append(notice)

@@ -28,6 +28,8 @@ REUSED = (
     "reused from the notebook · $0: this cell's request is the one its saved output was "
     "made by, so nothing was sent"
 )
+#: What a call given tools through the deprecated `functions` setting says first.
+FUNCTIONS_DEPRECATED = "functions is deprecated in the API: they were sent as tools"
 REPLY_REDACTED = "a known secret (API token, key or account id) in the reply is shown as ****"
 
 
@@ -57,7 +59,20 @@ class Ask:
 
     @property
     def notes(self) -> list[str]:
-        return self.fit.notices() + ([PROMPT_REDACTED] if self.redacted else [])
+        notes = self.fit.notices() + ([PROMPT_REDACTED] if self.redacted else [])
+        return notes + ([FUNCTIONS_DEPRECATED] if self.settings.functions else [])
+
+    @property
+    def tools_run(self) -> bool:
+        """Some of the call's tools are functions, which run when QwQ calls them."""
+        from ..client.tool_runner import runs_tools
+
+        return runs_tools(self.settings)
+
+    @property
+    def requests_at_most(self) -> int:
+        """Requests this call may make: one, and one more per round of tools."""
+        return 1 + self.settings.max_tool_rounds if self.tools_run else 1
 
     def request_input(self) -> dict[str, Any]:
         """`messages=` for the chat template, or `prompt=` for a raw request."""

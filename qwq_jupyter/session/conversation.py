@@ -19,6 +19,7 @@ from typing import Any
 from ..core.credentials import known_secrets, redact_data
 from ..core.errors import ConfigurationError, ContextWindowError
 from ..core.events import Response
+from ..wire.tool_messages import tool_rounds
 
 __all__ = [
     "Conversation",
@@ -94,6 +95,7 @@ class Conversation:
         for turn in self.turns[:before]:
             if turn.in_history:
                 messages.append({"role": "user", "content": turn.prompt})
+                messages += tool_rounds(turn.response.tool_calls)
                 messages.append({"role": "assistant", "content": turn.answer})
         return messages
 
@@ -345,11 +347,27 @@ def _check_response(data: dict[str, Any], turn: str) -> None:
                 or cut["action"] not in ("answer", "stop")):  # fmt: skip
         raise _Malformed(f"{where}.cut has an unknown reason or action")
     for number, call in enumerate(data.get("tool_calls", [])):
-        _expect(call, (dict,), f"{where}.tool_calls[{number}]")
-        unknown = set(call) - {"name", "arguments", "id"}
+        here = f"{where}.tool_calls[{number}]"
+        _expect(call, (dict,), here)
+        unknown = set(call) - {"name", "arguments", "id"} - set(_TOOL_RESULT_FIELDS)
         if "name" not in call or unknown:
-            raise _Malformed(f"{where}.tool_calls[{number}] must have a name, arguments and id")
-        _expect(call["name"], (str,), f"{where}.tool_calls[{number}].name")
+            raise _Malformed(f"{here} must have a name, arguments and id (and a result)")
+        _expect(call["name"], (str,), f"{here}.name")
+        for name, kinds in _TOOL_RESULT_FIELDS.items():
+            if name in call:
+                _expect(call[name], kinds, f"{here}.{name}")
+        if call.get("status", "") not in ("", "ran", "failed", "refused", "stopped", "not run"):
+            raise _Malformed(f"{here}.status is not one a tool call can have")
+
+
+#: What a call that went through our tools adds: its result or error, time, round, status.
+_TOOL_RESULT_FIELDS: dict[str, tuple[type, ...]] = {
+    "result": (str, type(None)),
+    "error": (str, type(None)),
+    "seconds": (int, float, type(None)),
+    "round": (int,),
+    "status": (str,),
+}
 
 
 def _check_record(data: Any, fields: dict[str, tuple[type, ...]], where: str) -> None:

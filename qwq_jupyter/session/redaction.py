@@ -22,6 +22,8 @@ from ..core.events import (
     ThinkingExtended,
     ToolCall,
     ToolCallEvent,
+    ToolResult,
+    ToolsRequested,
 )
 
 __all__ = ["LiveRedaction", "StreamRedactor", "redact_response"]
@@ -119,11 +121,19 @@ class LiveRedaction:
         if isinstance(event, AnswerDelta):
             return _as_events(self._text.feed("answer", event.text))
         if isinstance(event, ToolCallEvent):
-            return [ToolCallEvent(ToolCall(**redact_data(event.call.to_dict(), self._secrets)))]
+            return [ToolCallEvent(self._masked(event.call))]
+        if isinstance(event, ToolsRequested):
+            calls = tuple(self._masked(call) for call in event.calls)
+            return [*_as_events(self._text.flush()), ToolsRequested(calls, event.round)]
+        if isinstance(event, ToolResult):
+            return [ToolResult(self._masked(event.call))]
         if isinstance(event, (ThinkingCut, ThinkingExtended)):
             # The reasoning before the marker is shown before it; nothing continues it.
             return [*_as_events(self._text.flush()), event]
         return [event]
+
+    def _masked(self, call: ToolCall) -> ToolCall:
+        return ToolCall(**redact_data(call.to_dict(), self._secrets))
 
     def end(self) -> list[Event | None]:
         """What was held back, once the call is over."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..core.credentials import Credentials, known_secrets, redact, redact_data
 from ..core.errors import ConfigurationError
-from ..core.events import Event, Response
+from ..core.events import Response
 from ..core.settings import QwQSettings
 from .ask import PROMPT_REDACTED, REPLY_REDACTED, REUSED, Ask, Totals, steering_for
 from .budget import Budget
@@ -24,6 +24,7 @@ from .conversation import (
     Turn,
     fit_to_window,
 )
+from .reading import View, stream_into
 from .redaction import LiveRedaction, redact_response
 from .saved import SavedReply, SavedTurns, restore, turn_record
 
@@ -31,10 +32,11 @@ if TYPE_CHECKING:
     from ..client.cassette import Cassette
     from ..client.source import EventSource
     from ..client.stream import QwQClient, ResponseStream
+    from ..client.tool_runner import Confirm
     from ..wire.request import HTTPRequest
     from .policy import Policy
 
-__all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Session", "Totals"]
+__all__ = ["PROMPT_REDACTED", "REPLY_REDACTED", "Ask", "Session", "Totals", "View"]
 
 #: How to leave the demo for the real model, said wherever the demo is.
 _FOR_THE_REAL_MODEL = "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for the real model)"
@@ -42,20 +44,6 @@ _FOR_THE_REAL_MODEL = "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for t
 DEMO_BANNER = (
     f"offline demo: this reply is scripted by qwq-jupyter, not written by QwQ {_FOR_THE_REAL_MODEL}"
 )
-
-
-class View(Protocol):
-    """Where a running call is shown: the notebook and terminal views implement it."""
-
-    def start(self, notes: list[str]) -> None: ...
-
-    def on_event(self, event: Event | None) -> None:
-        """An event, or None when the stream pauses (a chance to flush)."""
-
-    def finish(
-        self, response: Response, notes: list[str], record: dict[str, Any] | None = None
-    ) -> None:
-        """The call ended. `record` is the turn as a saved notebook keeps it (`saved.py`)."""
 
 
 @dataclass
@@ -185,6 +173,11 @@ class Session:
             redacted,
         )
         ask.steering = steering_for(ask)
+        if ask.tools_run and settings.raw:
+            raise ConfigurationError(
+                "tools run through the chat template, and a raw prompt has none: "
+                "set raw = False to give QwQ tools"
+            )
         return ask
 
     @property
@@ -192,7 +185,7 @@ class Session:
         """Replies come from the offline demo: every output must say so."""
         return self.settings.backend == "demo"
 
-    def start(self, ask: Ask) -> ResponseStream:
+    def start(self, ask: Ask, confirm: Confirm | None = None) -> ResponseStream:
         """Send the request to where its events come from: the server, a cassette, the demo.
 
         Three sources of events behind one interface (`event_batches(request, settings)`):
@@ -201,6 +194,8 @@ class Session:
         so a replay or the demo prepares its request without one.
         """
         from ..client.cassette import request_key
+        from ..client.tool_loop import with_tools
+        from ..client.tool_runner import ToolRunner
 
         reusing = ask.settings.reuse == "saved"
         if not reusing:  # refused before any request, the server's GET /models too
@@ -213,11 +208,18 @@ class Session:
             return self.client.send(request, ask.settings, source=SavedReply(saved))
         if reusing:
             self.check_sendable(ask)
-        source: EventSource = self.client.async_client  # the demo in-process, others over HTTP
+        base: EventSource = self.client.async_client  # the demo in-process, others over HTTP
         if self.cassette is not None:
-            source = self.cassette.wrap(source)
-        source = self.steered(ask, source, request)  # as is, if the reply is not streamed
-        return self.client.send(request, ask.settings, source=source)
+            base = self.cassette.wrap(base)
+        source = self.steered(ask, base, request)  # as is, if the reply is not streamed
+        runner = ToolRunner.for_settings(
+            ask.settings, confirm=confirm, secrets=self.secrets(ask.settings)
+        )
+        messages = ask.request_input().get("messages")
+        client, needed = self.client.async_client, not self.offline
+        source = with_tools(client, source, messages, ask.settings, runner, base=base,
+                            credentials_needed=needed)  # fmt: skip
+        return self.client.send(request, ask.settings, source=source, tools=runner)
 
     def check_sendable(self, ask: Ask) -> None:
         """Refuse a call the class's policy or the budget does not allow, in one line."""
@@ -250,7 +252,11 @@ class Session:
 
     def check_budget(self, asks: list[Ask]) -> None:
         """Refuse, before anything is sent, calls whose worst case would cross the budget."""
-        worst = sum(ask.steering.worst_case() for ask in asks if ask.steering is not None)
+        worst = sum(
+            ask.steering.worst_case() * ask.requests_at_most
+            for ask in asks
+            if ask.steering is not None
+        )
         self.budget.check(worst, self.totals.cost)
 
     def steered(self, ask: Ask, source: EventSource, request: HTTPRequest) -> EventSource:
@@ -295,12 +301,12 @@ class Session:
         live = LiveRedaction(secrets)
         try:
             if stream is None:
-                stream = self.start(ask)
+                stream = self.start(ask, confirm=view.confirm_tool)
             if ask.reused is not None:
                 notes = [*notes, REUSED]
             view.start(notes)
             started = True
-            _stream_into(view, stream, live, answer_first=ask.settings.interrupt == "answer")
+            stream_into(view, stream, live, answer_first=ask.settings.interrupt == "answer")
         except KeyboardInterrupt:
             if stream is None:
                 raise  # nothing was sent
@@ -335,6 +341,11 @@ class Session:
         """Stream from a thread; the cell returns at once. Output stays in the cell's area."""
         import contextvars
 
+        if ask.settings.confirm_tools and ask.tools_run:
+            raise ConfigurationError(
+                "confirm_tools asks before each call, which a background cell cannot: "
+                "run the cell without --background, or set confirm_tools = False"
+            )
         name = ask.conversation.name
         idle = self._idle.setdefault(name, threading.Event())
         stream: ResponseStream | None = None
@@ -421,7 +432,8 @@ class Session:
             self.totals.add(response)
         # Tools and schemas add prompt tokens the messages do not show: learning from such a
         # call would skew the estimate for every later one.
-        plain = not (ask.settings.raw or ask.settings.tools or ask.settings.guided_json)
+        settings = ask.settings
+        plain = not (settings.raw or settings.tools or settings.functions or settings.guided_json)
         if response.usage.input_tokens and plain:
             self.estimator.calibrate(ask.fit.messages, response.usage.input_tokens)
         if ask.slot is not None and response.finish_reason != "error":
@@ -449,31 +461,6 @@ class Session:
 
     def conversation_tokens(self, name: str | None = None) -> int:
         return self.estimator.estimate(self.conversation(name).history())
-
-
-def _stream_into(
-    view: View, stream: ResponseStream, live: LiveRedaction, *, answer_first: bool
-) -> None:
-    """Show the stream's events; ■ while QwQ thinks forces its answer, a second ■ stops.
-
-    The stream is read with `cancel_on_exit=False`, so an interrupt that lands anywhere,
-    even inside the view, leaves the call running until this decides what ■ meant.
-    """
-    while True:
-        try:
-            for event in stream.events(tick=0.05, cancel_on_exit=False):
-                for shown in live.events(event):
-                    view.on_event(shown)
-            return
-        except KeyboardInterrupt:
-            if answer_first and stream.answer_now():
-                answer_first = False  # the next ■ stops
-                continue
-            stream.cancel()
-            return
-        except BaseException:
-            stream.cancel()
-            raise
 
 
 def _cassette_from_environment() -> Cassette | None:

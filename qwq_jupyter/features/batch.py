@@ -1,9 +1,19 @@
 """Run one prompt template over many inputs: bounded concurrency, a requests-per-minute limit,
-per-item failures recorded, results in input order, and ■ keeps what finished.
+per-item failures recorded, results in input order; a journal keeps what was paid for.
 
 In [1]: from qwq_jupyter import batch
 In [2]: results = batch("Classify the sentiment of this review: {@item}", reviews)
 In [3]: frame = batch("Summarise: {@item}", df, column="text")   # new columns on a copy of df
+In [4]: results = batch("Classify: {@item}", reviews, journal="reviews.qwq")  # survives a crash
+
+With `journal=PATH` each finished item is written to an SQLite file as it completes
+(`features/journal.py` says why SQLite); run again with the same journal and inputs, and what
+finished is taken from it ($0, marked `from_journal`) while only the missing items are sent.
+
+■ comes in two steps, so what was paid for is kept: the first stops scheduling (no new item
+starts) and waits for the calls in flight, which land in the result and the journal; a second
+cancels those calls. Items never started are "not run: interrupted", calls cut by the second ■
+"not run: cancelled in flight"; neither is journaled, so a re-run sends exactly them.
 """
 
 from __future__ import annotations
@@ -11,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
+import os
 import threading
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.client import AsyncQwQClient
@@ -26,9 +35,11 @@ from ..core.events import Response
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..session.context import interpolate
-from ..session.frontend import Progress, frontend
+from ..session.frontend import Progress, ProgressState, frontend
 from ..session.redaction import redact_response
 from ..session.session import active_session
+from .journal import Journal, check_journal, reuse, share_repeats
+from .pacing import Control, RateLimiter, Spending
 
 __all__ = ["BatchItem", "BatchResult", "RateLimiter", "Spending", "batch"]
 
@@ -36,38 +47,10 @@ __all__ = ["BatchItem", "BatchResult", "RateLimiter", "Spending", "batch"]
 NOT_RUN = "not run: interrupted"
 #: The error of an item left unsent because its worst case would cross the budget.
 NOT_RUN_BUDGET = "not run: budget"
+#: The error of an item whose call a second ■ cut: it may have been billed; it is sent again.
+CANCELLED = "not run: cancelled in flight"
 
 Template = str | Callable[[Any], str]
-
-
-class RateLimiter:
-    """At most `rpm` request starts in any sliding 60-second window."""
-
-    def __init__(
-        self,
-        rpm: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.rpm = rpm
-        self._clock = clock
-        self._sleep = sleep
-        self._starts: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        if self.rpm <= 0:
-            return
-        async with self._lock:  # one waiter at a time keeps the starts in order
-            while True:
-                now = self._clock()
-                while self._starts and self._starts[0] <= now - 60.0:
-                    self._starts.popleft()
-                if len(self._starts) < self.rpm:
-                    self._starts.append(now)
-                    return
-                await self._sleep(self._starts[0] + 60.0 - now)
 
 
 @dataclass
@@ -76,54 +59,29 @@ class BatchItem:
     prompt: str
     response: Response | None = None
     error: str | None = None
+    #: Taken from the journal of an earlier run: nothing was sent for it, and it cost $0 now.
+    from_journal: bool = False
+    #: With a journal, a repeat of an earlier input (same key): that item's index. It was not
+    #: sent; it shares that item's response and error.
+    duplicate_of: int | None = None
+    #: With a journal, a hash of what decides the answer (see features/journal.py).
+    key: str = field(default="", repr=False)
 
     @property
     def answer(self) -> str | None:
         return self.response.answer if self.response else None
 
 
-class Spending:
-    """A budget as a batch spends it: each call reserves its worst case while in flight.
+class BatchResult(list["BatchItem"]):
+    """`BatchItem`s in input order; `.answers`, `.failed` and `.to_frame()` for quick use.
 
-    Once a call's worst case would cross what is left, scheduling stops: that item and every
-    one after it are marked `NOT_RUN_BUDGET`, so a capped batch never goes over.
+    `cost` is what this run paid: items from the journal and repeats add nothing (the `cost`
+    column still says what each item cost when it was answered).
     """
 
-    def __init__(self, left: float | None, settings: QwQSettings, system: str = "") -> None:
-        self.left = left
-        self.stopped = False
-        self._settings = settings
-        self._system_tokens = len(system) // 4
-
-    def worst(self, prompt: str) -> float:
-        """The most one item can cost: its prompt (estimated) and max_tokens of output."""
-        settings = self._settings
-        input_tokens = len(prompt) // 4 + self._system_tokens + 16
-        price_in, price_out = float(settings.input_price), float(settings.output_price)
-        return (input_tokens * price_in + int(settings.max_tokens) * price_out) / 1e6
-
-    def reserve(self, prompt: str) -> float | None:
-        """The reservation for this item, or None: it may not be sent."""
-        worst = self.worst(prompt)
-        if self.left is None:
-            return worst
-        if self.stopped or worst > self.left:
-            self.stopped = True
-            return None
-        self.left -= worst
-        return worst
-
-    def settle(self, reserved: float, response: Response | None) -> None:
-        """Give back the reservation; keep what the call really cost (its worst if unknown)."""
-        if self.left is not None:
-            cost = response.cost if response is not None and response.cost is not None else reserved
-            self.left += reserved - cost
-
-
-class BatchResult(list["BatchItem"]):
-    """`BatchItem`s in input order; `.answers`, `.failed` and `.to_frame()` for quick use."""
-
     interrupted = False
+    #: With a journal, the first write that failed, as one line (every result is still here).
+    journal_error: str | None = None
 
     @property
     def answers(self) -> list[str | None]:
@@ -134,8 +92,18 @@ class BatchResult(list["BatchItem"]):
         return [item for item in self if item.error is not None]
 
     @property
+    def from_journal(self) -> list[BatchItem]:
+        return [item for item in self if item.from_journal]
+
+    @property
+    def paid(self) -> list[Response]:
+        """The responses this run paid for: not from the journal, not repeats."""
+        paid = (i for i in self if not i.from_journal and i.duplicate_of is None)
+        return [item.response for item in paid if item.response is not None]
+
+    @property
     def cost(self) -> float:
-        return sum((item.response.cost or 0.0) for item in self if item.response)
+        return sum((response.cost or 0.0) for response in self.paid)
 
     def columns(self) -> dict[str, list[Any]]:
         return {
@@ -143,6 +111,7 @@ class BatchResult(list["BatchItem"]):
             "reasoning_tokens": [i.response.reasoning_tokens if i.response else None for i in self],
             "cost": [i.response.cost if i.response else None for i in self],
             "error": [i.error for i in self],
+            "from_journal": [i.from_journal for i in self],
         }
 
     def to_frame(self) -> Any:
@@ -151,10 +120,13 @@ class BatchResult(list["BatchItem"]):
         return pd.DataFrame({"input": [item.input for item in self], **self.columns()})
 
     def __repr__(self) -> str:
-        done = sum(1 for item in self if item.response is not None)
+        done = sum(1 for item in self if item.response is not None and item.error is None)
+        journal = len(self.from_journal)
+        kept = f" ({journal} from the journal)" if journal else ""
         state = ", interrupted" if self.interrupted else ""
+        state += f", journal not fully written: {self.journal_error}" if self.journal_error else ""
         return (
-            f"<BatchResult {len(self)} items: {done} answered, {len(self.failed)} failed, "
+            f"<BatchResult {len(self)} items: {done} answered{kept}, {len(self.failed)} failed, "
             f"${self.cost:.5f}{state}>"
         )
 
@@ -168,31 +140,43 @@ async def run_batch(
     system: str = "",
     secrets: tuple[str, ...] = (),
     spending: Spending | None = None,
+    control: Control | None = None,
+    on_finished: Callable[[BatchItem], None] | None = None,
 ) -> None:
     """Fill in each item's response or error; order is kept by writing into `items`.
 
     Whatever goes wrong in one item's call (an error reply, a reply the decoder chokes on, a
     bug of ours) is that item's error: the other items go on. Known secrets a server echoes
-    are masked in the answers and errors kept.
+    are masked in the answers and errors kept. Items from the journal and repeats are not
+    sent; `on_finished` gets each item whose call ended (answered or failed), on the loop.
     """
     gate = asyncio.Semaphore(concurrency)
+    control = control if control is not None else Control()
 
     async def one(item: BatchItem) -> None:
-        if item.error is not None:  # its prompt could not be made: nothing to send
+        # No prompt (nothing to send), taken from the journal, or a repeat of an earlier item.
+        if item.error is not None or item.from_journal or item.duplicate_of is not None:
             return
         async with gate:
+            if control.stopping:
+                return
             reserved = spending.reserve(item.prompt) if spending is not None else 0.0
             if reserved is None:
                 item.error = NOT_RUN_BUDGET
                 return
+            if not await control.wait_for(limiter.acquire()):  # a ■ came meanwhile
+                if spending is not None:
+                    spending.release(reserved)
+                return
             try:
-                await _one(item)
+                await control.send(item, _send(item))
+                if on_finished is not None:
+                    on_finished(item)
             finally:
                 if spending is not None:
                     spending.settle(reserved, item.response)
 
-    async def _one(item: BatchItem) -> None:
-        await limiter.acquire()
+    async def _send(item: BatchItem) -> None:
         messages = [{"role": "user", "content": item.prompt}]
         if system:
             messages.insert(0, {"role": "system", "content": system})
@@ -224,6 +208,8 @@ def batch(
     credentials: Credentials | None = None,
     progress: bool = True,
     budget: float | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    retry_failed: bool = False,
     **overrides: Any,
 ) -> Any:
     """Ask `template` about every input; a list of `BatchItem`s, or a DataFrame with new columns.
@@ -235,10 +221,15 @@ def batch(
     `budget` caps what the batch may spend, in dollars (default: what is left of the session's
     `%qwq budget`); scheduling stops before an item whose worst case would cross it, and the
     rest are marked "not run: budget".
+    `journal` is a file: each finished item is written to it as it completes, and a run with
+    the same journal takes the items it holds (same prompt, system prompt, model and answer
+    parameters) instead of sending them; failed ones too, unless `retry_failed=True`. With a
+    journal, repeated inputs are sent once and share the result.
     """
     _check_arguments(
         template, inputs, column, concurrency, rpm, settings, credentials, overrides, budget
     )
+    check_journal(journal, retry_failed)
     frame: Any = inputs if column is not None else None  # a DataFrame, checked above
     values = list(frame[column]) if frame is not None else list(inputs)
     # With a DataFrame, `{@row}` is the whole row, so a template can use other columns too.
@@ -250,39 +241,30 @@ def batch(
         credentials = session.credentials  # e.g. the offline demo's, after %qwq demo
     settings = settings.override(stream=False, **overrides)
     client = AsyncQwQClient(settings, credentials)
-    client.prepare([{"role": "user", "content": "check"}])  # credentials and settings, up front
     secrets = known_secrets(client.credentials, settings=settings)
-    items = BatchResult(
-        _item(template, value, row, settings, secrets)
-        for value, row in zip(values, rows, strict=True)
-    )
-    if items and all(item.error is not None for item in items):
-        raise ConfigurationError(f"no prompt could be made, so nothing was sent: {items[0].error}")
-    reporter = frontend().progress(len(items), "QwQ batch") if progress else None
-    ended = threading.Event()
-    limiter = RateLimiter(rpm)
-    if budget is None and session is not None:
-        budget = session.budget.left(session.totals.cost)
-    spending = Spending(budget, settings, settings.system_prompt)
-    future = LoopThread.get().submit(
-        _run_and_close(
-            client, items, concurrency, limiter, settings.system_prompt, ended, secrets, spending
-        )
-    )
+    book = Journal(journal, secrets) if journal is not None else None  # refused before sending
     try:
-        _wait(future, reporter, items)
-    except KeyboardInterrupt:
-        future.cancel()
-        ended.wait(5)  # until the tasks are gone, so no item changes after we mark it
-        items.interrupted = True
-        for item in items:
-            if item.response is None and item.error is None:
-                item.error = NOT_RUN
-    if reporter is not None:
-        _report(reporter, items)
-        reporter.close()
-    if session is not None:  # so %qwq usage counts the batch too
-        session.count([item.response for item in items if item.response is not None])
+        client.prepare([{"role": "user", "content": "check"}])  # credentials and settings
+        items = BatchResult(
+            _item(template, value, row, settings, secrets)
+            for value, row in zip(values, rows, strict=True)
+        )
+        if items and all(item.error is not None for item in items):
+            raise ConfigurationError(
+                f"no prompt could be made, so nothing was sent: {items[0].error}"
+            )
+        if book is not None:
+            reuse(items, book, settings, retry_failed)
+        if budget is None and session is not None:
+            budget = session.budget.left(session.totals.cost)
+        spending = Spending(budget, settings, settings.system_prompt)
+        _run(client, items, settings, secrets, spending, concurrency, rpm, progress, book)
+    finally:
+        if book is not None:
+            book.close()  # what finished is written before the result is returned
+    items.journal_error = book.error if book is not None else None
+    if session is not None:  # so %qwq usage counts the batch too; the journal's items are $0
+        session.count(items.paid)
     if frame is not None:
         result = frame.copy()
         for name, data in items.columns().items():
@@ -291,26 +273,54 @@ def batch(
     return items
 
 
-async def _run_and_close(
+def _run(
     client: AsyncQwQClient,
-    items: list[BatchItem],
-    concurrency: int,
-    limiter: RateLimiter,
-    system: str,
-    ended: threading.Event,
+    items: BatchResult,
+    settings: QwQSettings,
     secrets: tuple[str, ...],
-    spending: Spending | None = None,
+    spending: Spending,
+    concurrency: int,
+    rpm: float,
+    progress: bool,
+    book: Journal | None,
+) -> None:
+    """Send what is left to send, showing progress; the first ■ lets what is in flight finish,
+    a second cancels it."""
+    reporter = frontend().progress(len(items), "QwQ batch") if progress else None
+    ended = threading.Event()
+    control = Control()
+    work = run_batch(
+        client,
+        items,
+        concurrency=concurrency,
+        limiter=RateLimiter(rpm),
+        system=settings.system_prompt,
+        secrets=secrets,
+        spending=spending,
+        control=control,
+        on_finished=book.append if book is not None else None,
+    )
+    loop = LoopThread.get()
+    future = loop.submit(_run_and_close(client, work, ended))
+    try:
+        _wait(future, reporter, items, control, loop)
+    except KeyboardInterrupt:  # the second ■
+        future.cancel()
+        ended.wait(5)  # until the tasks are gone, so no item changes after we mark it
+    for item in items:
+        if item.response is None and item.error is None and item.duplicate_of is None:
+            item.error = CANCELLED if id(item) in control.sent else NOT_RUN
+    share_repeats(items)
+    if reporter is not None:
+        _report(reporter, items)
+        reporter.close()
+
+
+async def _run_and_close(
+    client: AsyncQwQClient, work: Awaitable[None], ended: threading.Event
 ) -> None:
     try:
-        await run_batch(
-            client,
-            items,
-            concurrency=concurrency,
-            limiter=limiter,
-            system=system,
-            secrets=secrets,
-            spending=spending,
-        )
+        await work
     finally:
         await client.aclose()
         ended.set()
@@ -383,20 +393,63 @@ def _fill(template: str, value: Any, row: Any, settings: QwQSettings) -> str:
     return interpolate(template, names, budget=settings.variable_budget)
 
 
-def _wait(future: concurrent.futures.Future[None], reporter: Any, items: BatchResult) -> None:
-    while True:
-        try:
-            future.result(timeout=0.2)
-            return
-        except concurrent.futures.TimeoutError:
-            if reporter is not None:
-                _report(reporter, items)
+def _wait(
+    future: concurrent.futures.Future[None],
+    reporter: Progress | None,
+    items: BatchResult,
+    control: Control,
+    loop: LoopThread,
+) -> None:
+    """Until the run ends. The first ■ stops scheduling and goes on waiting for the calls in
+    flight; a second ■ is raised to the caller, which cancels them."""
+    while not future.done():
+        try:  # a ■ may come anywhere in here, the report included
+            try:
+                future.result(timeout=0.2)
+            except concurrent.futures.TimeoutError:
+                if reporter is not None:
+                    _report(reporter, items, control)
+        except KeyboardInterrupt:
+            if items.interrupted:
+                raise
+            items.interrupted = True
+            loop.loop.call_soon_threadsafe(control.stop)
+    future.result()  # what the run raised, if anything
 
 
-def _report(reporter: Progress, items: BatchResult) -> None:
-    not_run = sum(1 for item in items if item.error in (NOT_RUN, NOT_RUN_BUDGET))
-    done = sum(1 for item in items if item.response is not None or item.error is not None)
-    reporter.update(done - not_run, len(items.failed) - not_run, not_run)
+def _report(reporter: Progress, items: BatchResult, control: Control | None = None) -> None:
+    reporter.update(progress_state(items, control))
+
+
+def progress_state(items: BatchResult, control: Control | None = None) -> ProgressState:
+    """Where `items` stand; the estimate is the mean cost of the paid items × those left."""
+    done = journal = failed = not_run = paid = unsent = 0
+    spent = 0.0
+    for item in items:
+        first = items[item.duplicate_of] if item.duplicate_of is not None else item
+        if first.error in (NOT_RUN, NOT_RUN_BUDGET, CANCELLED):
+            not_run += 1
+        elif first.response is None and first.error is None:
+            unsent += item is first
+        else:
+            done += 1
+            journal += first.from_journal
+            failed += first.error is not None
+            cost = first.response.cost if first.response is not None else None
+            if item is first and not item.from_journal and cost is not None:
+                paid += 1
+                spent += cost
+    return ProgressState(
+        total=len(items),
+        done=done,
+        from_journal=journal,
+        failed=failed,
+        not_run=not_run,
+        spent=spent if paid else None,
+        estimate=spent / paid * unsent if paid and unsent else None,
+        stopping=control is not None and control.stopping,
+        in_flight=control.in_flight if control is not None else 0,
+    )
 
 
 publish(globals())

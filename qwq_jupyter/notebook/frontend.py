@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..session.frontend import Bundle, Frontend, LiveDisplay, Progress
+from ..session.frontend import Bundle, Frontend, LiveDisplay, Progress, ProgressState
 from ..session.session import View
 from .view import NotebookView, TerminalView
 
@@ -119,15 +119,14 @@ class _WidgetProgress:
         import ipywidgets
         from IPython.display import display
 
-        self._total = total
         self._bar = ipywidgets.IntProgress(max=total, description=label)
         self._label = ipywidgets.Label()
         display(ipywidgets.HBox([self._bar, self._label]))
 
-    def update(self, done: int, failed: int, not_run: int = 0) -> None:
-        self._bar.value = done
-        self._label.value = _progress_text(done, self._total, failed, not_run)
-        if not_run:
+    def update(self, state: ProgressState) -> None:
+        self._bar.value = state.done
+        self._label.value = _progress_text(state)
+        if state.not_run or state.stopping:
             self._bar.bar_style = "warning"  # stopped part way: the bar shows what ran
 
     def close(self) -> None:
@@ -136,21 +135,36 @@ class _WidgetProgress:
 
 class _TextProgress:
     def __init__(self, total: int, label: str) -> None:
-        self._total = total
         self._label = label
+        self._width = 0
 
-    def update(self, done: int, failed: int, not_run: int = 0) -> None:
-        text = _progress_text(done, self._total, failed, not_run)
-        sys.stderr.write(f"\r{self._label}: {text}")
+    def update(self, state: ProgressState) -> None:
+        text = f"{self._label}: {_progress_text(state)}"
+        pad = " " * max(0, self._width - len(text))  # a shorter line must not leave a tail
+        self._width = len(text)
+        sys.stderr.write(f"\r{text}{pad}")
         sys.stderr.flush()
 
     def close(self) -> None:
         sys.stderr.write("\n")
 
 
-def _progress_text(done: int, total: int, failed: int, not_run: int) -> str:
-    text = f"{done}/{total} done, {failed} failed"
-    return f"{text}, {not_run} not run" if not_run else text
+def _progress_text(state: ProgressState) -> str:
+    """E.g. `120/200 done (80 from the journal, 2 failed), 80 left · $0.01200 so far, ≈ $0.02400
+    for the rest`."""
+    parts = [f"{state.from_journal} from the journal"] if state.from_journal else []
+    parts += [f"{state.failed} failed"] if state.failed else []
+    text = f"{state.done}/{state.total} done"
+    text += f" ({', '.join(parts)})" if parts else ""
+    text += f", {state.left} left" if state.left else ""
+    text += f", {state.not_run} not run" if state.not_run else ""
+    if state.spent is not None:
+        text += f" · ${state.spent:.5f} so far"
+        if state.estimate is not None and state.left and not state.stopping:
+            text += f", ≈ ${state.estimate:.5f} for the rest"
+    if state.stopping:
+        text += f" · stopping: waiting for the {state.in_flight} in flight (■ again cancels them)"
+    return text
 
 
 class _Handle:

@@ -12,21 +12,57 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .session import View
 
-__all__ = ["Frontend", "LiveDisplay", "Progress", "frontend", "install_chooser", "using"]
+__all__ = [
+    "Frontend",
+    "LiveDisplay",
+    "Progress",
+    "ProgressState",
+    "frontend",
+    "install_chooser",
+    "using",
+]
 
 Bundle = dict[str, str]
+
+
+@dataclass(frozen=True)
+class ProgressState:
+    """Where a batch stands. Each item is done, not run, or left (waiting or in flight)."""
+
+    total: int
+    #: Finished: answered or failed, in this run or taken from the journal.
+    done: int = 0
+    #: Of `done`, taken from the journal: nothing was sent for them.
+    from_journal: int = 0
+    #: Of `done`, ended with an error (in this run or, kept as failed, in the journal).
+    failed: int = 0
+    #: Left unsent (the budget, a ■) or cancelled in flight by a second ■.
+    not_run: int = 0
+    #: Dollars this run has paid so far; None while no paid item has a known cost.
+    spent: float | None = None
+    #: About what the items left will cost: the mean of the paid items so far, times how many
+    #: are left to send; None when there is nothing to go by or nothing left.
+    estimate: float | None = None
+    #: A ■ came: no new item starts, the ones in flight finish (a second ■ cancels them).
+    stopping: bool = False
+    in_flight: int = 0
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done - self.not_run
 
 
 class Progress(Protocol):
     """A batch's progress: a bar in a notebook, a `\\r` line in a terminal."""
 
-    def update(self, done: int, failed: int, not_run: int = 0) -> None:
-        """`done` items finished (`failed` of them with an error); `not_run` were cancelled."""
+    def update(self, state: ProgressState) -> None:
+        """Show `state`; called a few times a second and once at the end."""
 
     def close(self) -> None: ...
 

@@ -38,6 +38,11 @@ OPEN_FENCE = "Here is the start:\n\n```\nunclosed"
 CLOSES_IT = f"```\n<img src=x onerror={mark(950)}>\n```\nand [a](javascript:{mark(951)})"
 ERROR_BODY = f"```\n<img src=x onerror={mark(960)}>\n[x](javascript:{mark(961)})"
 RETRY_BODY = f"```js\n</div><img src=x onerror={mark(962)}>"
+#: Tools that run: their arguments and results echo hostile text back into the cell.
+TOOL_SETUP = (
+    'def echo(text: str) -> str:\n    """Say it back."""\n    return text\n\nhostile_tools = [echo]'
+)
+TOOL_RUNS = [entry for entry in CORPUS if entry.kind == "answer"][:16]
 DRY_RUN_PROMPT = f"<img src=x onerror={mark(970)}> [x](javascript:{mark(971)})"
 
 # What the browser is asked, over every output that is HTML or text (images are skipped:
@@ -80,10 +85,18 @@ def _responder() -> Any:
     retried: set[str] = set()
 
     def reply(body: dict[str, Any]) -> Reply:
-        prompt = next(
-            m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"
-        )
+        messages = body.get("messages", [])
+        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         word, _, number = prompt.partition(" ")
+        if messages and messages[-1]["role"] == "tool":  # the results came back: answer
+            return Reply(reasoning="The tool answered.", answer="done")
+        if word == "toolrun":  # a tool that runs, echoing hostile text: argument and result
+            text = entries[int(number)].text
+            call = {"name": "echo", "arguments": {"text": text}}
+            return Reply(reasoning="I will call echo.", answer="", tool_calls=[call])
+        if word == "toolname":  # a hostile name for a tool that was not offered
+            call = {"name": TOOL_NAMES[int(number)], "arguments": {"q": "<b>x</b>"}}
+            return Reply(reasoning="a tool", answer="", tool_calls=[call])
         if word == "hostile":
             entry = entries[int(number)]
             if entry.kind == "reasoning":
@@ -118,6 +131,10 @@ def _cells() -> list[str]:
     cells = ["%load_ext qwq_jupyter\n%config QwQSettings.max_retries = 2"]
     cells += [f"%%qwq --no-history\nhostile {entry.number}" for entry in CORPUS]
     cells += [f"%%qwq --no-history\ntool {n}" for n in range(len(TOOL_NAMES))]
+    cells.append(TOOL_SETUP)
+    run = "%%qwq --no-history --tools hostile_tools\n"
+    cells += [f"{run}toolrun {entry.number}" for entry in TOOL_RUNS]
+    cells += [f"{run}toolname {n}" for n in range(len(TOOL_NAMES))]
     cells += [
         "%%qwq --no-history\nmath",
         "%%qwq --chat mixed\nturn-a",
@@ -171,6 +188,7 @@ def _screenshots(notebook: NotebookPage, theme: str) -> None:
         ("dry-run", "--dry-run"),
         ("stats", "%qwq stats"),
         ("tool", "tool 0"),
+        ("tool-run", f"toolrun {TOOL_RUNS[1].number}"),
     ):
         cell = notebook.output_of(source)
         cell.scroll_into_view_if_needed()
@@ -275,7 +293,7 @@ def converted(reloaded: Lab, tmp_path_factory: pytest.TempPathFactory) -> Lab:
 
 def test_the_notebook_runs_the_whole_corpus(live: Lab) -> None:
     assert len(CORPUS) >= 100
-    assert live.seen["live"].outputs >= len(_cells()) - 1
+    assert live.seen["live"].outputs >= len(_cells()) - 2  # the two set-up cells show nothing
     assert live.seen["live"].links > 0  # allowed links stay links: the check has teeth
 
 
@@ -291,7 +309,7 @@ def test_no_payload_runs_after_reload(reloaded: Lab) -> None:
 
 def test_no_payload_runs_in_nbconvert_html(converted: Lab) -> None:
     seen = converted.seen["nbconvert"]
-    assert seen.outputs >= len(_cells()) - 1
+    assert seen.outputs >= len(_cells()) - 2
     assert seen.pwned == [] and seen.problems == []
 
 

@@ -147,6 +147,10 @@ def footer_text(response: Response) -> str:
         parts.append("reused from the notebook")
     if response.calls > 1:
         parts.append(f"{response.calls} calls")
+    ran = sum(1 for call in response.tool_calls if call.status)
+    if ran:
+        rounds = f" in {response.tool_rounds} rounds" if response.tool_rounds > 1 else ""
+        parts.append(f"{ran} tool call{'s' if ran > 1 else ''}{rounds}")
     if response.forced:
         parts.append("answer forced")
     if not (response.forced and response.finish_reason == "stop"):

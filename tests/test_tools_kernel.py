@@ -1,0 +1,104 @@
+"""Tools in a real kernel: what the cell shows, ■ stopping a slow tool, and what is kept.
+
+The tools are the user's own functions, so they run in the kernel's main thread, where ■
+(a real SIGINT from the kernel manager) reaches them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kernels import Kernel
+
+from qwq_jupyter.testing import QwQTestServer, Reply
+
+SETUP = '''
+import time
+from typing import Literal
+
+def count_rows(column: Literal["region", "product"], value: str) -> int:
+    """Count the orders whose column equals value."""
+    return {"North": 42}.get(value, 0)
+
+def slow_total(region: str) -> float:
+    """Sum of the amounts of a region (slow)."""
+    print("slow_total started", flush=True)
+    time.sleep(60)
+    return 1.0
+
+tools = [count_rows, slow_total]
+'''
+
+
+def call(tool: str, **arguments) -> dict:
+    return {"name": tool, "arguments": arguments}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with QwQTestServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def kernel(server, tmp_path_factory):
+    kernel = Kernel(server, str(tmp_path_factory.mktemp("kernel")))
+    kernel.execute(SETUP).raise_on_error()
+    yield kernel
+    kernel.shutdown()
+
+
+def test_a_tool_round_in_the_cell_output(kernel, server) -> None:
+    server.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="<b>North</b>")]),
+        Reply(reasoning="The tool says 0.", answer="**0** orders."),
+    )
+    run = kernel.execute("%%qwq --tools tools\nHow many orders from the North?").raise_on_error()
+    html = run.last_display()["text/html"]
+    # one folded block per call, its line as the summary: name, arguments, result, time
+    assert html.count('class="qwq-tool"') == 1 and "<details><summary>⚙ count_rows(" in html
+    assert "&lt;b&gt;North&lt;/b&gt;" in html and "<b>North</b>" not in html
+    assert "→ 0" in html and "<strong>0</strong> orders." in html
+    assert html.index("qwq-tool") < html.index("qwq-answer")  # the calls came first
+    live = "".join(m["content"]["text"] for m in run.of_type("stream"))
+    assert "running count_rows…" in live and "→ 0" in live
+    value = json.loads(kernel.execute("import json; print(json.dumps(_.to_dict()))").stdout)
+    [done] = value["tool_calls"]
+    assert done["status"] == "ran" and done["result"] == "0" and value["tool_rounds"] == 1
+
+
+def test_interrupt_stops_a_slow_tool_and_keeps_the_turn_consistent(kernel, server) -> None:
+    server.push(
+        Reply(
+            answer="",
+            tool_calls=[
+                call("count_rows", column="region", value="North"),
+                call("slow_total", region="North"),
+                call("count_rows", column="region", value="South"),
+            ],
+        )
+    )
+    before = len(server.requests)
+    msg_id = kernel.send("%%qwq --tools tools\nTotals for the North?")
+    kernel.wait_for(
+        msg_id,
+        lambda m: m["msg_type"] == "stream" and "slow_total started" in m["content"]["text"],
+    )
+    kernel.manager.interrupt_kernel()
+    run = kernel.collect(msg_id, timeout=20)
+    assert run.reply["content"]["status"] == "ok"  # one readable output, no traceback
+    assert len(server.requests) - before == 1  # the results never went back
+    html = run.last_display()["text/html"]
+    assert "Interrupted" in html and "slow_total" in html and "stopped" in html
+    value = json.loads(kernel.execute("import json; print(json.dumps(_.to_dict()))").stdout)
+    statuses = [(c["name"], c["status"]) for c in value["tool_calls"]]
+    assert statuses == [("count_rows", "ran"), ("slow_total", "stopped"), ("count_rows", "not run")]
+    assert value["finish_reason"] == "interrupted" and value["calls"] == 1
+    # the kernel lives, and the next question's history is well formed
+    server.push(Reply(answer="ok"))
+    kernel.execute("%%qwq\nAnd now?").raise_on_error()
+    messages = server.last_body["messages"]
+    assert messages[-1] == {"role": "user", "content": "And now?"}
+    for message in messages:
+        assert message["role"] != "tool" or message["tool_call_id"]

@@ -321,3 +321,34 @@ def test_python_api_runs_tools_in_complete_and_stream(qwq_server: QwQTestServer)
         assert response.answer == "42" and response.tool_calls[0].result == "42"
     assert len(CALLED) == 2
     client.close()
+
+
+def test_a_recorded_tool_call_replays_with_no_network(tooled, qwq_env, tmp_path) -> None:
+    cassette = tmp_path / "tools.jsonl"
+    qwq_env.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")]),
+        Reply(answer="42 orders."),
+    )
+    tooled.run_line_magic("qwq", f"record {cassette}")
+    recorded, _ = ask(tooled, QUESTION, "--tools tools --no-history")
+    tooled.run_line_magic("qwq", f"replay {cassette} 0")
+    before = len(qwq_env.requests)
+    replayed, _ = ask(tooled, QUESTION, "--tools tools --no-history")
+    assert len(qwq_env.requests) == before  # nothing was sent
+    assert replayed.answer == recorded.answer == "42 orders."
+    assert [c.result for c in replayed.tool_calls] == ["42"]
+    assert len(CALLED) == 2  # the function ran again, in the kernel, on replay
+
+
+def test_dry_run_and_budget_count_every_round(tooled, qwq_env) -> None:
+    before = len(qwq_env.requests)
+    preview, _ = ask(tooled, QUESTION, "--tools tools --dry-run --max-tokens 2000")
+    text = repr(preview) + preview._repr_html_()
+    assert "up to 5 more requests" in text
+    one, _ = ask(tooled, QUESTION, "--dry-run --max-tokens 2000")
+    assert preview.worst_case == pytest.approx(one.worst_case * 6, rel=0.1)
+    # a budget that fits one request but not six is refused before anything is sent
+    tooled.run_line_magic("qwq", f"budget {one.worst_case * 2:.6f}")
+    with pytest.raises(Exception, match="refused: this call could cost"):
+        ask(tooled, QUESTION, "--tools tools --max-tokens 2000")
+    assert len(qwq_env.requests) == before

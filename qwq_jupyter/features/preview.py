@@ -45,8 +45,15 @@ class RequestPreview:
         # The window's notices, a redaction, and what the server kind does not accept.
         self.notes = [*ask.notes, *request.notes]
         #: The most the call can cost, continuations of a cut thinking included.
-        self.worst_case = ask.steering.worst_case() if ask.steering else None
+        rounds = ask.requests_at_most  # one, or one more per round of tools
+        self.worst_case = ask.steering.worst_case() * rounds if ask.steering else None
         self.steering = _steering(settings) if settings.stream else []
+        if rounds > 1:
+            self.steering.append(
+                f"the functions among the tools run in this kernel when QwQ calls them, and "
+                f"their results go back: up to {rounds - 1} more requests"
+                + (", each asked about first" if settings.confirm_tools else "")
+            )
 
     def __repr__(self) -> str:
         return (
@@ -64,7 +71,7 @@ class RequestPreview:
         if self.worst_case is not None:
             line += (
                 f" Worst case, with a cut thinking's continuation re-reading the prompt and "
-                f"reasoning: {money(self.worst_case)}."
+                f"reasoning (and every round of tools): {money(self.worst_case)}."
             )
         return line
 

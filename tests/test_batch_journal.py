@@ -196,6 +196,28 @@ def test_repeated_inputs_are_sent_once_and_share_the_result(
     assert sent(server)[-2:] == ["item 3", "item 3"]
 
 
+def test_a_key_is_the_same_in_every_kernel_and_changes_with_what_decides_the_answer() -> None:
+    from qwq_jupyter.features.journal import item_key
+
+    def make_tool() -> Callable[[int], int]:
+        def double(x: int) -> int:
+            """Double x."""
+            return 2 * x
+
+        return double
+
+    one, other = make_tool(), make_tool()  # two objects, as in two kernels
+    base = QwQSettings(tools=[one])
+    assert item_key("p", base) == item_key("p", QwQSettings(tools=[other]))
+    assert item_key("p", base) != item_key("p", base.override(max_tool_rounds=1))
+    assert item_key("p", QwQSettings()) == item_key("p", QwQSettings(max_tool_rounds=1))
+    assert item_key("p", QwQSettings()) == item_key("p", QwQSettings(stall_timeout=99))
+    for change in ({"system_prompt": "Be brief."}, {"model": "other"}, {"top_k": 5},
+                   {"max_tokens": 99}, {"guided_json": {"type": "object"}},
+                   {"extra_body": {"reasoning_effort": "low"}}, {"backend": "demo"}):  # fmt: skip
+        assert item_key("p", QwQSettings()) != item_key("p", QwQSettings(**change)), change
+
+
 def corrupt_journals(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     text = tmp_path / "notes.qwq"
     text.write_text("these are my notes\n" * 200)

@@ -23,10 +23,15 @@ not written: the next run sends them.
 
 An item's key is a hash of what decides its answer: the prompt as sent, the system prompt, the
 model, and the parameters that change the answer (temperature, top_p, top_k, seed, max_tokens,
-the penalties, raw, guided_json, tools, extra_body); the offline demo's answers are keyed
-apart. Not its place in the input list (a reordered or extended list reuses what matches), not
-the backend or URL (the same model reached directly or through AI Gateway answers alike), not
-timeouts, retries or prices.
+the penalties, raw, guided_json, tools, extra_body, and with tools the rounds and result size
+allowed; a Python function by its name, signature and docstring); the offline demo's answers
+are keyed apart. Not its place in the input list (a reordered or extended list reuses what
+matches), not the backend or URL (the same model reached directly or through AI Gateway
+answers alike), not timeouts, retries or prices.
+
+Repeats: with a journal, inputs with the same key are one call whose result they all share (the
+journal could not tell their answers apart anyway). Without a journal each input is asked, so
+sampling one prompt several times stays possible.
 
 Secrets: prompts are redacted before items are made and responses are masked as they arrive;
 the journal masks every text, and the whole response, once more before writing, so no secret
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import queue
@@ -73,6 +79,8 @@ DESCRIPTION_LIMIT = 120
 #: The parameters that change an answer: every model parameter but `stream` (a batch never
 #: streams), and `extra_body`, whose fields go into the request as they are.
 ANSWER_PARAMETERS = (*(name for name in MODEL_PARAMETERS if name != "stream"), "extra_body")
+#: With tools, these too: Python functions among them run, and their results shape the answer.
+TOOL_PARAMETERS = ("functions", "max_tool_rounds", "tool_result_chars")
 
 _SCHEMA = """
 CREATE TABLE items (
@@ -102,16 +110,32 @@ _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 12
 
 def item_key(prompt: str, settings: QwQSettings) -> str:
     """What decides an item's answer, as a short hash (see the module's docstring)."""
+    parameters = {name: getattr(settings, name) for name in ANSWER_PARAMETERS}
+    if parameters["tools"] or getattr(settings, "functions", None):
+        parameters |= {name: getattr(settings, name, None) for name in TOOL_PARAMETERS}
     decides: dict[str, Any] = {
         "prompt": prompt,
         "system": settings.system_prompt,
         "model": settings.model,
-        "parameters": {name: getattr(settings, name) for name in ANSWER_PARAMETERS},
+        "parameters": parameters,
     }
     if settings.backend == "demo":
         decides["demo"] = True  # scripted answers are not the model's
-    canonical = json.dumps(decides, sort_keys=True, default=repr)  # ASCII: surrogates escaped
+    canonical = json.dumps(decides, sort_keys=True, default=_stable)  # ASCII: any text
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _stable(value: Any) -> Any:
+    """A value JSON cannot hold, the same in every kernel: a function by its name, signature
+    and docstring (what the model is told of a tool), never by its address in memory."""
+    if callable(value):
+        try:
+            signature = str(inspect.signature(value))
+        except (TypeError, ValueError):
+            signature = ""
+        name = getattr(value, "__qualname__", type(value).__qualname__)
+        return [getattr(value, "__module__", ""), name, signature, getattr(value, "__doc__", "")]
+    return repr(value)
 
 
 def describe(value: Any, secrets: tuple[str, ...] = ()) -> str:

@@ -352,3 +352,19 @@ def test_dry_run_and_budget_count_every_round(tooled, qwq_env) -> None:
     with pytest.raises(Exception, match="refused: this call could cost"):
         ask(tooled, QUESTION, "--tools tools --max-tokens 2000")
     assert len(qwq_env.requests) == before
+
+
+def test_the_tool_flags_set_rounds_and_confirmation_for_one_cell(
+    tooled, qwq_env, monkeypatch
+) -> None:
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    again = Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")])
+    qwq_env.push(again, again)
+    value, _ = ask(tooled, QUESTION, "--tools tools --max-tool-rounds 1 --confirm-tools")
+    assert value.tool_rounds == 1 and value.finish_reason == "tool_calls"
+    assert CALLED == []  # the user said no
+    assert session(tooled).settings.max_tool_rounds == 5  # for this cell only
+    before = len(qwq_env.requests)
+    with pytest.raises(Exception, match="max_tool_rounds must be from 0 to 50, got 99"):
+        ask(tooled, QUESTION, "--tools tools --max-tool-rounds 99")
+    assert len(qwq_env.requests) == before

@@ -28,6 +28,8 @@ _MODE_FLAGS: dict[Mode, str] = {
 }
 #: How the thinking is steered: a flag each (`--think-budget N`, …), like the model parameters.
 STEERING = ("think_budget", "think_min", "max_cost", "on_loop")
+#: Settings with one flag each whose help and range come from the trait: steering, and tools.
+RANGED_FLAGS = (*STEERING, "max_tool_rounds")
 #: Names IPython keeps its own history in: `_`, `__`, `___`, `_12`, `_i`, `_ii`, `_i12`, `_oh`…
 _IPYTHON_HISTORY = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[ido]h")
 
@@ -104,7 +106,7 @@ def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
     """The settings this cell's flags change, for `QwQSettings.override` to validate."""
     changes: dict[str, Any] = {
         name: getattr(args, name)
-        for name in (*NUMERIC_PARAMETERS, *STEERING)
+        for name in (*NUMERIC_PARAMETERS, *RANGED_FLAGS)
         if getattr(args, name, None) is not None
     }
     if args.raw:
@@ -115,6 +117,8 @@ def _overrides(args: Any, namespace: dict[str, Any]) -> dict[str, Any]:
         changes["show_reasoning"] = args.show_reasoning
     if args.background:
         changes["background"] = True
+    if getattr(args, "confirm_tools", False):
+        changes["confirm_tools"] = True
     if getattr(args, "anatomy", False):
         changes["anatomy"] = True
     if getattr(args, "reuse", False):

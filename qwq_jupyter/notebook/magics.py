@@ -49,9 +49,9 @@ def _parameter_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 def _steering_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     """One flag per steering setting, help text and range (or choices) from the trait."""
     traits = QwQSettings.class_traits()
-    from .cell import STEERING
+    from .cell import RANGED_FLAGS
 
-    for name in reversed(STEERING):
+    for name in reversed(RANGED_FLAGS):
         trait = traits[name]
         flag = f"--{name.replace('_', '-')}"
         if isinstance(trait, Enum):
@@ -151,6 +151,7 @@ class QwQMagics(Magics):
         metavar="VAR",
         help="Variable holding the tools QwQ may call: functions (they run) or tool dicts",
     )
+    @argument("--confirm-tools", action="store_true", help="Ask before each tool call runs")
     @argument("--out", metavar="NAME", help="Store the response in this variable")
     @argument("--code", action="store_true", help="Put the answer's code into a new cell below")
     @argument("--no-interpolate", action="store_true", help="Send {@name} literally")

@@ -368,3 +368,52 @@ def test_the_tool_flags_set_rounds_and_confirmation_for_one_cell(
     with pytest.raises(Exception, match="max_tool_rounds must be from 0 to 50, got 99"):
         ask(tooled, QUESTION, "--tools tools --max-tool-rounds 99")
     assert len(qwq_env.requests) == before
+
+
+@pytest.mark.parametrize("backend", ["workers-ai", "openai"])
+def test_calls_written_in_the_answer_run_like_structured_ones(tooled, qwq_env, backend) -> None:
+    """A server without a tool parser leaves QwQ's `<tool_call>` text in the answer."""
+    use(tooled, backend)
+    written = (
+        "Let me count.\n<tool_call>\n"
+        '{"name": "count_rows", "arguments": {"column": "region", "value": "South"}}\n'
+        "</tool_call>"
+    )
+    qwq_env.push(Reply(answer=written), Reply(answer="7 orders came from the South."))
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    assert CALLED == [("count_rows", {"column": "region", "value": "South"})]
+    assert value.answer == "Let me count.\n\n7 orders came from the South."
+    assert "<tool_call>" not in value.answer
+    [done] = value.tool_calls
+    assert (done.id, done.status, done.result) == ("call_0_0", "ran", "7")
+    asked, answered = tool_messages(qwq_env.last_body)
+    assert asked["role"] == "assistant" and answered["role"] == "tool"
+    if backend == "openai":
+        assert asked["content"] == "Let me count."
+        assert asked["tool_calls"][0]["function"]["name"] == "count_rows"
+    else:
+        assert asked["content"].startswith("Let me count.\n<tool_call>\n")
+        assert asked["content"].count("<tool_call>") == 1
+
+
+def test_a_malformed_written_call_is_left_as_the_answer(tooled, qwq_env) -> None:
+    qwq_env.push(Reply(answer="<tool_call>{not json}</tool_call> sorry"))
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    assert CALLED == [] and value.finish_reason == "stop"
+    assert value.answer == "<tool_call>{not json}</tool_call> sorry"
+
+
+def test_reading_written_calls() -> None:
+    from qwq_jupyter.core.template import calls_in_text, tool_call_text, without_calls
+
+    one = tool_call_text({"name": "f", "arguments": {"x": [1, {"y": "}"}]}})
+    assert [(c.name, c.arguments) for c in calls_in_text(f"a {one} b")] == [
+        ("f", {"x": [1, {"y": "}"}]})
+    ]
+    assert without_calls(f"a {one} b") == "a  b"
+    assert len(calls_in_text(one * 40)) == 16  # bounded
+    as_text = '<tool_call>{"name": "f", "arguments": "{\\"x\\": 1}"}</tool_call>'
+    assert calls_in_text(as_text)[0].arguments == {"x": 1}
+    for junk in ("<tool_call>[1]</tool_call>", '<tool_call>{"name": 3}</tool_call>',
+                 "<tool_call>{", "no call"):  # fmt: skip
+        assert calls_in_text(junk) == []

@@ -35,6 +35,7 @@ from ..core.events import (
 )
 from ..core.public import publish
 from ..core.settings import QwQSettings
+from ..core.template import calls_in_text, without_calls
 from ..wire.dialects import Message
 from ..wire.request import HTTPRequest
 from ..wire.tool_messages import round_messages
@@ -100,8 +101,9 @@ class ToolLoop:
         round_ = 0
         while True:
             calls: list[ToolCall] = []
-            said: list[str] = []
+            said: list[str] = []  # the round's answer text
             held: Finish | None = None
+            written = False  # the calls were written in the answer, not sent as tool_calls
             async for batch in self.current.event_batches(request, settings):
                 shown: list[Event] = []
                 for event in batch:
@@ -115,6 +117,17 @@ class ToolLoop:
                         shown.append(UsageEvent(self._summed(event.usage)))
                     elif isinstance(event, Finish) and event.reason == "tool_calls" and calls:
                         held = event
+                    elif isinstance(event, Finish) and event.reason == "stop" and not calls:
+                        in_text = calls_in_text("".join(said))
+                        if not in_text:
+                            shown.append(event)
+                            continue
+                        calls = [
+                            replace(asked, id=f"call_{round_}_{n}", round=round_)
+                            for n, asked in enumerate(in_text)
+                        ]
+                        shown += [ToolCallEvent(asked) for asked in calls]
+                        held, written = replace(event, reason="tool_calls"), True
                     else:
                         if isinstance(event, AnswerDelta):
                             said.append(event.text)
@@ -128,19 +141,20 @@ class ToolLoop:
                 yield [ToolResult(replace(c, status="not run", error=text)) for c in calls]
                 yield [held]
                 return
-            asked = tuple(calls)
+            asking = tuple(calls)
             if self._run_here is None:  # the reader runs them and answers through `reply`
                 future: concurrent.futures.Future[ToolReply] = concurrent.futures.Future()
-                yield [ToolsRequested(asked, round_, future)]
+                yield [ToolsRequested(asking, round_, future, written)]
                 reply = await asyncio.wrap_future(future)
             else:
-                yield [ToolsRequested(asked, round_)]
-                finished = await asyncio.to_thread(self._run_here, asked)
+                yield [ToolsRequested(asking, round_, written=written)]
+                finished = await asyncio.to_thread(self._run_here, asking)
                 yield [ToolResult(call) for call in finished]
                 reply = ToolReply(tuple(finished))
             if reply.stopped:
                 return  # ■ stopped a tool: the reader cancels the call
-            self.messages += round_messages(list(reply.calls), "".join(said))
+            said_text = "".join(said)
+            self.messages += round_messages(list(reply.calls), without_calls(said_text))
             self._before, self._usage = self._summed(self._usage), None
             request = self._prepare(self.messages)
             self.current = self._source_for(request)

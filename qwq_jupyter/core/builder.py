@@ -28,6 +28,7 @@ from .events import (
     UsageEvent,
 )
 from .public import publish
+from .template import without_calls
 
 __all__ = ["ResponseBuilder"]
 
@@ -54,6 +55,7 @@ class ResponseBuilder:
         self._first_reasoning: float | None = None
         self._first_answer: float | None = None
         self._finished = False
+        self._round_answer = 0  # where this round's answer text begins in `_answer`
         #: Texts whose next piece follows tool results: it starts a new paragraph.
         self._after_tools: set[int] = set()
         self.response = Response(
@@ -86,6 +88,8 @@ class ResponseBuilder:
         elif isinstance(event, ToolsRequested):
             response.tool_rounds = event.round + 1
             response.calls += 1  # the results go back in one more request
+            if event.written:
+                self._take_out_written_calls()
         elif isinstance(event, ToolResult):
             self._settle(event)
         elif isinstance(event, UsageEvent):
@@ -145,6 +149,12 @@ class ResponseBuilder:
         if done.status == "stopped":
             self.response.calls -= 1  # ■ stopped the tool: its results never go back
         self._after_tools = {id(self._reasoning), id(self._answer)}
+        self._round_answer = len(self._answer)
+
+    def _take_out_written_calls(self) -> None:
+        """The round's answer held its calls as `<tool_call>` text: keep what was said around."""
+        said = without_calls("".join(self._answer[self._round_answer :]))
+        self._answer[self._round_answer :] = [said] if said else []
 
     def _start_round(self, pieces: list[str]) -> None:
         """Text after tool results begins a paragraph, not the middle of the last sentence."""

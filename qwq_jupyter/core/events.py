@@ -129,6 +129,9 @@ class ToolsRequested:
     calls: tuple[ToolCall, ...]
     round: int
     reply: Future[ToolReply] | None = None
+    #: QwQ wrote the calls as `<tool_call>` text in its answer (a server without a tool
+    #: parser): the response takes that text out of the answer.
+    written: bool = False
 
 
 @dataclass(frozen=True, slots=True)

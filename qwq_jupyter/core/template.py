@@ -10,9 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import Any
 
-__all__ = ["GENERATION_PROMPT", "apply_chat_template", "tool_call_text"]
+from .events import ToolCall
+
+__all__ = [
+    "GENERATION_PROMPT",
+    "apply_chat_template",
+    "calls_in_text",
+    "tool_call_text",
+    "without_calls",
+]
+
+#: A call as QwQ writes it in text, when the server has no tool parser to take it out.
+_WRITTEN_CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
+#: Most calls read from one reply's text.
+MAX_WRITTEN_CALLS = 16
 
 #: How the template opens the model's turn: QwQ starts inside its reasoning.
 GENERATION_PROMPT = "<|im_start|>assistant\n<think>\n"
@@ -75,3 +89,36 @@ def _function(item: dict[str, Any]) -> dict[str, Any]:
 
 def _is(messages: list[dict[str, Any]], index: int, role: str) -> bool:
     return 0 <= index < len(messages) and messages[index].get("role") == role
+
+
+def calls_in_text(text: str) -> list[ToolCall]:
+    """The `<tool_call>{"name": …, "arguments": {…}}</tool_call>` blocks QwQ wrote in `text`.
+
+    A server without a tool parser (or with none for this model) leaves QwQ's calls in the
+    answer as its chat template taught it to write them. Only well-formed blocks count: JSON
+    objects with a text `name`; `arguments` an object or JSON text of one.
+    """
+    if "<tool_call>" not in text:
+        return []
+    calls: list[ToolCall] = []
+    for match in _WRITTEN_CALL.finditer(text):
+        try:
+            data = json.loads(match.group(1))
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            continue
+        arguments = data.get("arguments", {})
+        if isinstance(arguments, str):
+            # Unreadable arguments stay as written: the check against the schema says what is wrong.
+            with contextlib.suppress(ValueError, RecursionError):
+                arguments = json.loads(arguments) if arguments.strip() else {}
+        calls.append(ToolCall(data["name"], arguments))
+        if len(calls) == MAX_WRITTEN_CALLS:
+            break
+    return calls
+
+
+def without_calls(text: str) -> str:
+    """`text` with the `<tool_call>` blocks taken out: what the model said around them."""
+    return _WRITTEN_CALL.sub("", text).strip()

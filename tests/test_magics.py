@@ -451,3 +451,15 @@ def test_panel_controls_reset_and_conversation_size(shell, qwq_env) -> None:
     assert "0 turns" in panel.size.value
     ask(shell, "a question for the size line")
     assert "1 turn," in panel.size.value and "of 24,000 tokens" in panel.size.value
+
+
+def test_panel_tool_controls_are_the_settings(shell) -> None:
+    from qwq_jupyter.notebook.panel import ParameterPanel
+
+    settings = session(shell).settings
+    panel = ParameterPanel(session(shell))
+    panel.controls["max_tool_rounds"].value = 2
+    panel.controls["confirm_tools"].value = True
+    assert (settings.max_tool_rounds, settings.confirm_tools) == (2, True)
+    shell.run_line_magic("config", "QwQSettings.tool_result_chars = 900")
+    assert panel.controls["tool_result_chars"].value == 900  # %config moves the slider

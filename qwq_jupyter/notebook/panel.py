@@ -58,6 +58,10 @@ class ParameterPanel:
                 widgets.HBox(
                     [self._choice(name) for name in ("on_loop", "on_budget", "interrupt")]
                 ),
+                widgets.HTML("<b>Tools</b> (functions given with --tools run when QwQ calls them)"),
+                self._parameter("max_tool_rounds"),
+                self._parameter("tool_result_chars"),
+                self._toggle("confirm_tools", "Ask before each tool call"),
                 self._text("system_prompt", "System prompt", widgets.Textarea),
                 self._dropdown("backend", "Backend", BACKENDS),
                 self._text("model", "Model", widgets.Text),

@@ -417,3 +417,15 @@ def test_reading_written_calls() -> None:
     for junk in ("<tool_call>[1]</tool_call>", '<tool_call>{"name": 3}</tool_call>',
                  "<tool_call>{", "no call"):  # fmt: skip
         assert calls_in_text(junk) == []
+
+
+def test_history_shows_the_calls_that_went_back(tooled, qwq_env) -> None:
+    qwq_env.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="<i>North</i>")]),
+        Reply(answer="None."),
+    )
+    ask(tooled, QUESTION, "--tools tools")
+    shown = tooled.run_line_magic("qwq", "history")
+    html, text = shown.html, shown.plain
+    assert "count_rows(" in html and "&lt;i&gt;North&lt;/i&gt;" in html and "<i>North" not in html
+    assert "⚙ count_rows(" in text and "→ 0" in text

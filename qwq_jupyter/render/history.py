@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .html import block, document, escape, markdown
 from .render import Rendered, plural
+from .tools import tool_calls_html, tool_calls_plain
 
 if TYPE_CHECKING:
     from ..session.conversation import Conversation
@@ -27,15 +28,19 @@ def history_output(conversation: Conversation) -> Rendered:
     for number, turn in enumerate(conversation.turns, 1):
         sent = "" if turn.in_history else f" (not sent back: {turn.response.finish_reason})"
         answer = markdown(turn.answer) if turn.answer else "<p><i>(no answer)</i></p>"
+        ran = [call for call in turn.response.tool_calls if call.status]  # sent back too
         blocks.append(
             block(
                 _speaker(f"{number}. you{sent}", markdown(turn.prompt, math=False))
+                + tool_calls_html(ran)
                 + _speaker("QwQ", answer),
                 "qwq-turn",
                 "margin-bottom: 0.8em",
             )
         )
-        lines += [f"{number}. you{sent}: {turn.prompt}", f"   QwQ: {turn.answer or '(no answer)'}"]
+        lines += [f"{number}. you{sent}: {turn.prompt}"]
+        lines += [f"   {line}" for line in tool_calls_plain(ran)]
+        lines += [f"   QwQ: {turn.answer or '(no answer)'}"]
     return Rendered(document(blocks), "\n".join(lines))
 
 

@@ -102,3 +102,21 @@ def test_interrupt_stops_a_slow_tool_and_keeps_the_turn_consistent(kernel, serve
     assert messages[-1] == {"role": "user", "content": "And now?"}
     for message in messages:
         assert message["role"] != "tool" or message["tool_call_id"]
+
+
+def test_a_background_cell_runs_tools_but_cannot_ask_first(kernel, server) -> None:
+    run = kernel.execute("%%qwq --tools tools --background --confirm-tools\nCount them.")
+    said = "".join(m["content"].get("text", "") for m in run.of_type("stream"))
+    assert (
+        said.startswith("UsageError: confirm_tools asks before each call") and said.count("\n") == 1
+    )
+    assert run.of_type("comm_open") == []  # refused before any button was made
+    server.push(
+        Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")]),
+        Reply(answer="42 in the background."),
+    )
+    kernel.execute("%%qwq --tools tools --background --out job\nCount them.").raise_on_error()
+    done = kernel.execute(
+        "job.wait(); print(job.response.answer, job.response.tool_calls[0].result)"
+    )
+    assert "42 in the background. 42" in done.stdout

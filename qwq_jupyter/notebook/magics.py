@@ -345,6 +345,7 @@ class QwQMagics(Magics):
         """The cell returns at once; a Stop button beside the output cancels the call."""
         from ..session.frontend import frontend
 
+        self.session.check_background(ask)  # before any button is shown
         streams: list[Any] = []
         view = frontend().live_view(
             show_reasoning=settings.show_reasoning,

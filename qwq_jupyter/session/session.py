@@ -341,11 +341,7 @@ class Session:
         """Stream from a thread; the cell returns at once. Output stays in the cell's area."""
         import contextvars
 
-        if ask.settings.confirm_tools and ask.tools_run:
-            raise ConfigurationError(
-                "confirm_tools asks before each call, which a background cell cannot: "
-                "run the cell without --background, or set confirm_tools = False"
-            )
+        self.check_background(ask)
         name = ask.conversation.name
         idle = self._idle.setdefault(name, threading.Event())
         stream: ResponseStream | None = None
@@ -367,6 +363,14 @@ class Session:
             idle.set()
             raise
         return stream
+
+    def check_background(self, ask: Ask) -> None:
+        """Refuse, in one line, what a cell running in the background cannot do."""
+        if ask.settings.confirm_tools and ask.tools_run:
+            raise ConfigurationError(
+                "confirm_tools asks before each call, which a background cell cannot: "
+                "run the cell without --background, or set confirm_tools = False"
+            )
 
     def _consume(self, ask: Ask, view: View, stream: ResponseStream, idle: threading.Event) -> None:
         """The background thread: stream into the view, then mark the conversation idle."""

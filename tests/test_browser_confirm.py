@@ -23,8 +23,10 @@ from typing import Any
 import nbformat
 import pytest
 from hostile_corpus import mark
-from jupyterlab_page import JupyterLabServer, NotebookPage, chromium_page
+from jupyterlab_page import JupyterLabServer, NotebookPage, chromium_page, kernel_environment
 from playwright.sync_api import Locator, Page
+
+from qwq_jupyter.testing import QwQTestServer, Reply
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -43,7 +45,25 @@ CELLS = {
     "run": f"print('run ->', confirm_in_notebook('count_rows', {ARGUMENTS!r}))",
     "skip": f"print('skip ->', confirm_in_notebook('count_rows', {ARGUMENTS!r}))",
     "hostile": f"print('hostile ->', confirm_in_notebook({HOSTILE_NAME!r}, {HOSTILE_ARGUMENTS!r}))",
+    "tools": (
+        "%load_ext qwq_jupyter\n"
+        "def count_rows(column: str, value: str) -> int:\n"
+        "    'Count the orders whose column equals value.'\n"
+        "    return 42\n"
+        "tools = [count_rows]"
+    ),
+    "qwq": "%%qwq --tools tools --confirm-tools\n'qwq ->' How many orders from the North?",
 }
+
+
+def _responder(body: dict[str, Any]) -> Reply:
+    """The model of the `%%qwq` cell: one call, then an answer from its result."""
+    messages = body.get("messages", [])
+    if messages and messages[-1]["role"] == "tool":
+        return Reply(reasoning="The tool said so.", answer=f"Result: {messages[-1]['content']}")
+    call = {"name": "count_rows", "arguments": {"column": "region", "value": "North"}}
+    return Reply(reasoning="I will count them with the tool.", answer="", tool_calls=[call])
+
 
 # Over one cell's outputs: elements and attributes that could run script or load something.
 # The question's own <button>s are ipywidgets' (inside .jupyter-button), so they are allowed.
@@ -94,10 +114,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS.values()]
     nbformat.write(notebook, root / NOTEBOOK)
+    server = QwQTestServer(responder=_responder).start()
     jupyter = JupyterLabServer(
         root,
         tmp_path_factory.mktemp("confirm-home"),
-        dict(os.environ),
+        kernel_environment(server),
         ARTIFACTS / "jupyterlab-confirm.log",
     )
     try:
@@ -109,6 +130,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             try:
                 lab.notebook.open(jupyter.url, NOTEBOOK)
                 lab.notebook.run(lab.notebook.code_cell(CELLS["import"]), timeout=60)
+                lab.notebook.run(lab.notebook.code_cell("tools = [count_rows]"), timeout=60)
                 yield lab
             except BaseException:
                 lab.screenshot(page, "failure-confirm")
@@ -116,6 +138,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 raise
     finally:
         jupyter.stop()
+        server.stop()
 
 
 @dataclass
@@ -197,6 +220,27 @@ def test_hostile_name_and_arguments_run_nothing(lab: Lab, hostile: Asked) -> Non
     assert "✖ skipped count_rows<img src=x" in hostile.final["text"]
 
 
-def test_no_dialog_or_page_error(lab: Lab, ran: Asked, skipped: Asked, hostile: Asked) -> None:
+@pytest.fixture(scope="module")
+def from_a_cell(lab: Lab, hostile: Asked) -> Asked:
+    """`%%qwq --tools tools --confirm-tools`: the model's call waits for Run, then goes back."""
+    asked = _ask_and_click(lab, "qwq", "Run")
+    cell = lab.notebook.code_cell("'qwq ->'")
+    asked.final["html"] = cell.locator(".jp-OutputArea").last.inner_html()
+    return asked
+
+
+def test_a_qwq_cell_asks_before_its_tool_runs(from_a_cell: Asked) -> None:
+    assert "QwQ wants to run count_rows with" in from_a_cell.waiting["text"]
+    assert '"value": "North"' in from_a_cell.waiting["text"]
+    assert "I will count them" in from_a_cell.waiting["text"]  # the reasoning streamed first
+    final = from_a_cell.final["text"]
+    assert "Result: 42" in final and "count_rows(" in final and "→ 42" in final
+    assert "✔ ran count_rows" not in final or "Result: 42" in final
+    assert from_a_cell.final["problems"] == [] and from_a_cell.final["pwned"] == []
+
+
+def test_no_dialog_or_page_error(
+    lab: Lab, ran: Asked, skipped: Asked, hostile: Asked, from_a_cell: Asked
+) -> None:
     assert lab.dialogs == []  # no alert(1) ran
     assert lab.page_errors == []

@@ -48,7 +48,7 @@ from ..render.render import (
     reasoning_html,
     response_bundle,
 )
-from ..render.tools import MARK, call_line
+from ..render.tools import MARK, asked_line, call_line
 from ..session.saved import TURN_MIME
 
 __all__ = ["NotebookView", "TerminalView"]
@@ -316,7 +316,7 @@ class NotebookView(_LiveView):
         self._collapse()
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:
-        self._text.say(f"\n[tool call {event.call.name}]\n")
+        self._text.say(f"\n{asked_line(event.call)}\n")
 
     def _confirm(self, name: str, arguments: str) -> bool:
         from .confirm import confirm_in_notebook
@@ -420,7 +420,7 @@ class TerminalView(_LiveView):
             self._text.say("\n\n── answer ──\n")
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:
-        self._text.say(f"\n[tool call {event.call.name}({event.call.arguments})]\n")
+        self._text.say(f"\n{asked_line(event.call)}\n")
 
     def _on_retry(self, event: Retrying) -> None:
         self._text.say(f"\nnote: {event.error}; retrying in {event.delay:.1f} s\n")

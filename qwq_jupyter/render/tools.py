@@ -16,13 +16,18 @@ from ..core.events import ToolCall
 from ..core.printable import printable
 from .html import block, escape, preformatted
 
-__all__ = ["SHOWN_CHARS", "call_line", "tool_calls_html", "tool_calls_plain"]
+__all__ = ["SHOWN_CHARS", "asked_line", "call_line", "tool_calls_html", "tool_calls_plain"]
 
 #: Characters of one call's arguments and result shown in a cell.
 SHOWN_CHARS = 2_000
 #: The mark of a tool call (in DejaVu Sans, so it renders without an emoji font).
 MARK = "⚙"
 _LINE_CHARS = 100
+
+
+def asked_line(call: ToolCall) -> str:
+    """The call as the model asked for it, before anything ran: `⚙ QwQ calls f(x=1)`."""
+    return f"{MARK} QwQ calls {server_text(call.name, 64)}({_arguments_inline(call.arguments)})"
 
 
 def call_line(call: ToolCall) -> str:

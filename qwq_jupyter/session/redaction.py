@@ -121,7 +121,8 @@ class LiveRedaction:
         if isinstance(event, AnswerDelta):
             return _as_events(self._text.feed("answer", event.text))
         if isinstance(event, ToolCallEvent):
-            return [ToolCallEvent(self._masked(event.call))]
+            # The round's text has ended: what was held back is shown before the call.
+            return [*_as_events(self._text.flush()), ToolCallEvent(self._masked(event.call))]
         if isinstance(event, ToolsRequested):
             calls = tuple(self._masked(call) for call in event.calls)
             return [*_as_events(self._text.flush()), ToolsRequested(calls, event.round)]

@@ -171,7 +171,7 @@ def test_tools_from_a_variable(shell, qwq_env) -> None:
     qwq_env.push(Reply(answer="", tool_calls=[{"name": "add", "arguments": {"a": 1}}]))
     value, out = ask(shell, "q", "--tools tools")
     assert qwq_env.last_body["tools"] == shell.user_ns["tools"]
-    assert value.tool_calls[0].name == "add" and "tool call add" in out
+    assert value.tool_calls[0].name == "add" and "QwQ calls add(a=1)" in out
 
 
 def test_out_stores_the_response(shell, qwq_env) -> None:

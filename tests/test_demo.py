@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import traceback
+from dataclasses import replace
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pytest
 
 from qwq_jupyter.client import steering
 from qwq_jupyter.client.demo import DemoSource, demo_reply
-from qwq_jupyter.core.events import AnswerDelta, Finish, ReasoningDelta, ToolCallEvent
+from qwq_jupyter.client.stream import QwQClient
+from qwq_jupyter.core.events import (
+    AnswerDelta,
+    Finish,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallEvent,
+    UsageEvent,
+)
+from qwq_jupyter.core.settings import QwQSettings
 from qwq_jupyter.core.template import apply_chat_template
+from qwq_jupyter.core.tool_schema import mismatch
+from qwq_jupyter.core.tools import Tool, run_tool, tools_from
+from qwq_jupyter.wire.tool_messages import native_messages, round_messages
 
 
 def body(prompt: str, **extra: Any) -> dict[str, Any]:
@@ -534,3 +548,245 @@ def test_products_a_head_does_easily_never_slip() -> None:
     for prompt, result in (("What is 12 x 12?", "144"), ("What is 19 times 21?", "399"),
                            ("compute 48 * 25", "1200"), ("What is 6 × 7?", "42")):  # fmt: skip
         assert {bold(prompt, s, 1.0) for s in range(1, 41)} == {result}
+
+
+# Tools: the demo calls the ones that fit, with arguments from the question and the schema,
+# all in one round, and then answers from what they returned.
+
+SALES = pd.DataFrame(
+    {
+        "region": ["North", "South", "East", "North", "South", "North"],
+        "month": ["2024-01", "2024-01", "2024-01", "2024-02", "2024-02", "2024-02"],
+        "units": [10, 20, 30, 40, 50, 60],
+        "revenue": [100.0, 200.0, 300.0, None, 500.0, 650.0],
+    }
+)
+
+
+def count_rows(column: Literal["region", "month"], value: str) -> int:
+    """Count the rows of the sales table whose column equals a value.
+
+    Args:
+        column: The column to filter on.
+        value: The value to look for.
+    """
+    return int((SALES[column] == value).sum())
+
+
+def group_mean(
+    by: Literal["region", "month"], column: Literal["units", "revenue"] = "revenue"
+) -> dict[str, float]:
+    """Mean of a numeric column for each group, skipping missing values.
+
+    Args:
+        by: The column to group by.
+        column: The numeric column to average.
+    """
+    means = SALES.groupby(by)[column].mean()
+    return {str(group): round(float(mean), 2) for group, mean in means.items()}
+
+
+def best_sellers(n: int = 3, ascending: bool = False) -> list[str]:
+    """The regions that sold the most units, best first."""
+    totals = SALES.groupby("region")["units"].sum().sort_values(ascending=ascending)
+    return list(totals.index[:n])
+
+
+FORECAST = {
+    "name": "forecast",
+    "description": "The weather forecast for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "days": {"type": "integer", "minimum": 1, "maximum": 14},
+            "units": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
+        },
+        "required": ["city", "days", "units"],
+    },
+}
+CONVERT = {
+    "name": "convert_currency",
+    "description": "Convert an amount of money to another currency.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "number"},
+            "to": {"type": "string", "enum": ["EUR", "GBP", "JPY"]},
+        },
+        "required": ["amount", "to"],
+    },
+}
+
+
+def offered(*given: Any) -> list[Tool]:
+    return tools_from(list(given))
+
+
+def calls_for(prompt: str, tools: list[Tool], **extra: Any) -> list[ToolCall]:
+    """The demo's calls, as a server sends them: one event each, then the finish; each valid."""
+    seen = events(body(prompt, tools=[tool.schema() for tool in tools], **extra))
+    calls = [e.call for e in seen if isinstance(e, ToolCallEvent)]
+    assert seen[-1] == Finish("tool_calls") and isinstance(seen[-2], UsageEvent)
+    assert [type(e) for e in seen[-2 - len(calls) : -2]] == [ToolCallEvent] * len(calls)
+    assert [c.id for c in calls] == [f"call_demo_{n}" for n in range(len(calls))]
+    by_name = {tool.name: tool for tool in tools}
+    for call in calls:
+        by_name[call.name].check_arguments(call.arguments)  # raises if the schema says no
+        assert mismatch(call.arguments, by_name[call.name].parameters, "") is None
+    return calls
+
+
+SALES_TOOLS = offered(count_rows, group_mean, best_sellers)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        (
+            "How many rows are from the North region, and what is the mean revenue per month?",
+            [("count_rows", {"column": "region", "value": "North"}),
+             ("group_mean", {"by": "month", "column": "revenue"})],
+        ),
+        ("What are the average units by region?",
+         [("group_mean", {"by": "region", "column": "units"})]),
+        ("What's the mean per month?", [("group_mean", {"by": "month"})]),  # default left out
+        ('How many rows have the month "2024-02"?',
+         [("count_rows", {"column": "month", "value": "2024-02"})]),
+        ("Which 2 regions are the best sellers?", [("best_sellers", {"n": 2})]),
+        ("Who are the best sellers?", [("best_sellers", {})]),  # no evidence: nothing sent
+        ("Tell me a joke.", [("count_rows", {"column": "region", "value": "example"})]),
+    ],
+)  # fmt: skip
+def test_the_fitting_tools_are_called_with_arguments_from_the_question(
+    prompt: str, expected: list[tuple[str, dict[str, Any]]]
+) -> None:
+    calls = calls_for(prompt, SALES_TOOLS)
+    assert [(c.name, c.arguments) for c in calls] == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "arguments"),
+    [
+        ("What's the weather in Paris for the next 10 days?",
+         {"city": "Paris", "days": 10, "units": "celsius"}),  # the default
+        ("Forecast for New York, in Fahrenheit please.",
+         {"city": "New York", "days": 1, "units": "fahrenheit"}),  # no number: 1
+        ("What's the weather going to be?", {"city": "London", "days": 1, "units": "celsius"}),
+        ("Forecast 30 days for Oslo", {"city": "Oslo", "days": 1, "units": "celsius"}),  # > max
+    ],
+)  # fmt: skip
+def test_arguments_come_from_the_schema_where_the_question_is_silent(
+    prompt: str, arguments: dict[str, Any]
+) -> None:
+    tools = offered(FORECAST, CONVERT)
+    [call] = calls_for(prompt, tools)
+    assert (call.name, call.arguments) == ("forecast", arguments)
+
+
+def test_numbers_and_enums_are_read_case_insensitively() -> None:
+    calls = calls_for("Convert 12.5 dollars to eur, and what's the weather in Rome?",
+                      offered(FORECAST, CONVERT))  # fmt: skip
+    assert [(c.name, c.arguments) for c in calls] == [
+        ("forecast", {"city": "Rome", "days": 1, "units": "celsius"}),
+        ("convert_currency", {"amount": 12.5, "to": "EUR"}),
+    ]
+
+
+def test_the_reasoning_says_which_tools_fit_and_why() -> None:
+    prompt = "How many rows are from the North region, and what is the mean revenue per month?"
+    request = body(prompt, tools=[tool.schema() for tool in SALES_TOOLS])
+    reply = demo_reply(request)
+    assert reply.answer == "" and reply.reasoning.startswith(("Okay", "Alright", "Hmm"))
+    assert "`count_rows` fits" in reply.reasoning and "`group_mean` fits" in reply.reasoning
+    assert '`count_rows(column="region", value="North")`' in reply.reasoning
+    assert "`best_sellers` doesn't seem needed" in reply.reasoning
+    assert len(reply.reasoning.split()) < 250  # brief
+    assert demo_reply(request) == reply  # deterministic
+    again = demo_reply({**request, "seed": 3, "temperature": 1.0})
+    assert again.tool_calls == reply.tool_calls
+
+
+def after_round(prompt: str, calls: list[ToolCall], tools: list[Tool]) -> dict[str, Any]:
+    """The next request after a round, as the client sends it to the demo (Workers AI's shape)."""
+    messages = [{"role": "user", "content": prompt}, *round_messages(calls)]
+    return {"messages": native_messages(messages), "tools": [t.schema() for t in tools]}
+
+
+def test_the_answer_quotes_each_result() -> None:
+    prompt = "How many rows are from the North region, and what is the mean revenue per month?"
+    asked = calls_for(prompt, SALES_TOOLS)
+    ran = [replace(c, result=run_tool(t, c.arguments).result) for c, t in
+           zip(asked, offered(count_rows, group_mean), strict=True)]  # fmt: skip
+    seen = events(after_round(prompt, ran, SALES_TOOLS))
+    assert not any(isinstance(e, ToolCallEvent) for e in seen) and seen[-1] == Finish("stop")
+    answer = "".join(e.text for e in seen if isinstance(e, AnswerDelta))
+    reasoning = "".join(e.text for e in seen if isinstance(e, ReasoningDelta))
+    north = (SALES["region"] == "North").sum()
+    means = SALES.dropna().groupby("month")["revenue"].mean()
+    assert f"**{north}**" in answer
+    for month, mean in means.items():
+        assert f'"{month}": {round(mean, 2)}' in answer and f'"{month}"' in reasoning
+    assert '`count_rows(column="region", value="North")` returned' in answer
+
+
+def test_a_failed_tool_is_reported_not_called_again() -> None:
+    prompt = "What is the mean revenue per month?"
+    [call] = calls_for(prompt, SALES_TOOLS)
+    failed = replace(call, error="KeyError: 'revenue'")
+    reply = demo_reply(after_round(prompt, [failed], SALES_TOOLS))
+    assert reply.tool_calls == ()
+    assert "failed with `KeyError: 'revenue'`" in reply.answer
+    assert "fix the tool" in reply.answer and "KeyError" in reply.reasoning
+
+
+def test_long_results_are_quoted_bounded() -> None:
+    prompt = "How many rows are from the North region?"
+    [call] = calls_for(prompt, SALES_TOOLS)
+    long = "\n".join(f"row {n}: North" for n in range(2000))
+    reply = demo_reply(after_round(prompt, [replace(call, result=long)], SALES_TOOLS))
+    assert len(reply.answer) < 700 and len(reply.reasoning) < 1500
+    assert "row 0: North" in reply.answer and "row 1999" not in reply.answer
+    assert f"cut: {len(long):,} characters in all" in reply.answer
+    assert "```\nrow 0: North" in reply.answer  # several lines: a code block
+
+
+def test_a_continuation_after_results_answers_from_them() -> None:
+    prompt = "How many rows are from the North region?"
+    [call] = calls_for(prompt, SALES_TOOLS)
+    history = [{"role": "user", "content": prompt}, *round_messages([replace(call, result="3")])]
+    text = apply_chat_template(history, [t.schema() for t in SALES_TOOLS]) + CLOSING.lstrip()
+    answer = demo_reply({"prompt": text, "raw": True}).answer
+    assert '`count_rows(column="region", value="North")` returned **3**' in answer
+
+
+def test_tools_run_through_the_client_and_the_answer_has_their_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qwq_jupyter.client import client as client_module
+
+    monkeypatch.setattr(client_module, "DemoSource", functools.partial(DemoSource, pace=None))
+    client = QwQClient(QwQSettings(backend="demo", tools=[count_rows, group_mean]))
+    question = [{"role": "user", "content": "How many rows come from the South region, "
+                 "and what are the mean units per month?"}]  # fmt: skip
+    south = str((SALES["region"] == "South").sum())
+    means = json.dumps(SALES.groupby("month")["units"].mean().round(2).to_dict())
+    try:
+        for read in ("complete", "stream"):
+            if read == "complete":
+                response = client.complete(question)
+            else:
+                stream = client.stream(question)
+                kinds = [type(event).__name__ for event in stream]
+                assert kinds.index("ToolsRequested") < kinds.index("ToolResult")
+                response = stream.response
+            ran = [(c.name, c.arguments, c.status, c.result) for c in response.tool_calls]
+            assert ran == [
+                ("count_rows", {"column": "region", "value": "South"}, "ran", south),
+                ("group_mean", {"by": "month", "column": "units"}, "ran", means),
+            ]
+            assert f"**{south}**" in response.answer and means in response.answer
+            assert response.finish_reason == "stop" and response.tool_rounds == 1
+            assert response.calls == 2
+    finally:
+        client.close()

@@ -354,3 +354,35 @@ def test_data_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     # 4 %%qwq calls and the 6 batch items
     assert stdout(cell(notebook, "usage")).startswith("10 calls")
+    check_tools(notebook)
+
+
+def check_tools(notebook: nbformat.NotebookNode) -> None:
+    """QwQ called the analyst's functions: they ran in the kernel on `df` with the arguments
+    the question gives, and the answer quotes what they returned."""
+    namespace: dict[str, object] = {}
+    exec(cell(notebook, "make-df").source, namespace)  # the notebook's own data
+    df = namespace["df"]
+    north = int((df["region"] == "North").sum())
+    revenue = df.dropna(subset=["revenue"]).groupby("month")["revenue"]
+    means = {month: round(sum(rows) / len(rows), 2) for month, rows in revenue}
+    asked = unescape(html_of(cell(notebook, "ask-tools")))
+    reasoning = reasoning_of(html_of(cell(notebook, "ask-tools")))
+    assert "`count_rows` fits" in reasoning and "`group_mean` fits" in reasoning
+    calls = [
+        'count_rows(column="region", value="North")',
+        'group_mean(by="month", column="revenue")',
+    ]
+    answer = asked.split('<div class="qwq-answer">', 1)[1]
+    assert f"<code>{calls[0]}</code> returned <strong>{north}</strong>" in answer
+    assert f"<code>{calls[1]}</code> returned <code>{json.dumps(means)}</code>" in answer
+    for call in calls:  # each shown as it ran, with its result
+        assert f"<summary>⚙ {call} → " in asked
+    assert "2 calls · 2 tool calls · stop" in asked  # one round: the calls, then the answer
+
+    (table,) = results(cell(notebook, "tool-calls"))
+    rows = unescape(table.data["text/html"])
+    assert "<th>name</th>" in rows and "<th>arguments</th>" in rows and "<th>seconds</th>" in rows
+    assert "<td>{'column': 'region', 'value': 'North'}</td>" in rows
+    assert "<td>{'by': 'month', 'column': 'revenue'}</td>" in rows
+    assert f"<td>{north}</td>" in rows

@@ -11,8 +11,8 @@ The session's banner says once per output that the reply is scripted.
 A raw prompt in QwQ's template (budget forcing's continuation: the thinking so far, then
 `</think>` or "Wait,") is read back into its turns and answered from where the thinking
 stopped, as `demo_continue` says. The arithmetic, data and error replies are in `demo_data`,
-the classic puzzles in `demo_replies`; the short ones (reviews, names, set questions, JSON,
-tools, anything else) are here.
+the classic puzzles in `demo_replies`, tool calls and answers from their results in
+`demo_tools`; the short ones (reviews, names, set questions, JSON, anything else) are here.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from ..core.events import (
 from .demo_continue import RawPrompt, continuation, parse_template
 from .demo_data import arithmetic, data_reply, explain_reply
 from .demo_replies import bat_and_ball, loop, monty_hall, river_crossing
+from .demo_tools import from_template, tool_script
 from .demo_voice import Script, Voice
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class DemoReply:
     reasoning: str
     answer: str
     pace: float | None = DEMO_PACE
-    tool_call: ToolCall | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class DemoSource:
@@ -84,9 +85,10 @@ class DemoSource:
                     await asyncio.sleep(delay)
                 count += 1
                 yield [ReasoningDelta(token) if kind == "reasoning" else AnswerDelta(token)]
-        if reply.tool_call is not None:
-            count += len(_TOKEN.findall(json.dumps(reply.tool_call.arguments)))
-            yield [ToolCallEvent(reply.tool_call)]
+        if reply.tool_calls:  # as a server sends them: one event a call, then the finish
+            for call in reply.tool_calls:
+                count += len(_TOKEN.findall(json.dumps(call.arguments)))
+                yield [ToolCallEvent(call)]
             yield [UsageEvent(Usage(prompt_tokens, count)), Finish("tool_calls")]
             return
         yield [UsageEvent(Usage(prompt_tokens, count)), Finish("stop")]
@@ -101,14 +103,14 @@ def demo_reply(body: dict[str, Any], *, pace: float | None = DEMO_PACE) -> DemoR
     raw = _template(body)
     if raw is not None:
         body = {k: v for k, v in body.items() if k not in ("prompt", "raw")}
-        body["messages"] = raw.messages
+        body["messages"] = from_template(raw.messages)
     prompt = _last_user_text(body)
     voice = Voice(prompt, body)
-    script, call = _script(prompt, body, voice)
+    script, calls = _script(prompt, body, voice)
     if raw is None or raw.mode == "fresh":
-        return DemoReply(script.reasoning, script.answer, pace, call)
+        return DemoReply(script.reasoning, script.answer, pace, calls)
     reasoning, answer = continuation(script, raw, voice)
-    return DemoReply(reasoning, answer, pace, call)
+    return DemoReply(reasoning, answer, pace, calls)
 
 
 def _template(body: dict[str, Any]) -> RawPrompt | None:
@@ -118,28 +120,15 @@ def _template(body: dict[str, Any]) -> RawPrompt | None:
     return parse_template(prompt)
 
 
-def _script(prompt: str, body: dict[str, Any], voice: Voice) -> tuple[Script, ToolCall | None]:
+def _script(prompt: str, body: dict[str, Any], voice: Voice) -> tuple[Script, tuple[ToolCall, ...]]:
     schema = body.get("guided_json") or (body.get("response_format") or {}).get("json_schema", {})
     if isinstance(schema, dict) and "schema" in schema:
         schema = schema["schema"]
     if schema and isinstance(schema, dict):
-        return _json_reply(prompt, schema, voice), None
-    tools = [t.get("function", t) for t in body.get("tools") or [] if isinstance(t, dict)]
-    messages = body.get("messages") or []
-    answered = (
-        bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
-    )
-    if tools and isinstance(tools[0], dict) and not answered:
-        return _tool_reply(prompt, tools[0], voice)
-    if answered:
-        result = str(messages[-1].get("content") or "")
-        reasoning = voice.think(
-            voice.opener("the tool has answered"),
-            f"It returned: {result[:300]}. Let me put that into a plain answer.",
-        )
-        answer = f"The tool says: {result}"
-        return Script(reasoning, answer, (((), answer),)), None
-    return _reply(prompt, body, voice), None
+        return _json_reply(prompt, schema, voice), ()
+    if found := tool_script(prompt, body, voice):
+        return found
+    return _reply(prompt, body, voice), ()
 
 
 def _reply(prompt: str, body: dict[str, Any], voice: Voice) -> Script:
@@ -354,19 +343,6 @@ def _json_reply(prompt: str, schema: dict[str, Any], voice: Voice) -> Script:
     ]
     answer = json.dumps(_example(schema, prompt))
     return Script(voice.think(steps), answer, (((), answer),))  # cut short, still valid JSON
-
-
-def _tool_reply(prompt: str, tool: dict[str, Any], voice: Voice) -> tuple[Script, ToolCall]:
-    name = str(tool.get("name") or "tool")
-    parameters = tool.get("parameters") or {}
-    arguments = _example(parameters, prompt) if isinstance(parameters, dict) else {}
-    steps = [
-        voice.opener(f"I have a tool, `{name}`, that can help with: {prompt.strip()[:120]}"),
-        f"{tool.get('description') or 'It takes arguments as its schema says.'} Rather than "
-        "guess, I should call it.",
-        f"Arguments: {json.dumps(arguments)}. {voice.check()} They match its schema.",
-    ]
-    return Script(voice.think(steps), "", (((), ""),)), ToolCall(name, arguments, "call_demo_0")
 
 
 def _example(schema: dict[str, Any], prompt: str = "") -> Any:

@@ -338,12 +338,13 @@ def test_descriptions_in_both_shapes_and_in_a_dict() -> None:
     assert workers.function is None
     renamed = tools_from({"define": SCHEMA})[0]
     assert renamed.name == "define"
-    bare = tools_from([{"name": "ping"}])[0]
-    assert bare.schema() == {
+    bare = tools_from([{"name": "ping", "strict": True}])[0]
+    assert bare.schema() == {  # as written (fields we do not read kept), with parameters
         "name": "ping",
-        "description": "",
+        "strict": True,
         "parameters": {"type": "object", "properties": {}},
     }
+    assert renamed.schema()["name"] == "define"
     mixed = tools_from((google, SCHEMA))
     assert [tool.name for tool in mixed] == ["google", "lookup"]
     assert tools_from(tools_from([google])) == tools_from([google])

@@ -63,6 +63,8 @@ class ResponseStream:
     ) -> None:
         self._client = client
         self._tools = tools
+        #: Only a tool loop asks for tools: other streams skip looking (a cost per event).
+        self._asks_for_tools = isinstance(client, ToolLoop)
         self._request = request
         self._settings = settings
         self._loop = loop or LoopThread.get()
@@ -100,9 +102,10 @@ class ResponseStream:
                     yield None
                     continue
                 yield from batch
-                for event in batch:
-                    if isinstance(event, ToolsRequested) and event.reply is not None:
-                        yield from self._serve(event, event.reply)
+                if self._asks_for_tools:
+                    for event in batch:
+                        if isinstance(event, ToolsRequested) and event.reply is not None:
+                            yield from self._serve(event, event.reply)
         finally:
             if cancel_on_exit and not self._builder.finished:
                 self.cancel()
@@ -115,9 +118,10 @@ class ResponseStream:
             if batch is None:
                 break
             events += batch
-            for event in batch:
-                if isinstance(event, ToolsRequested) and event.reply is not None:
-                    events += self._serve(event, event.reply)
+            if self._asks_for_tools:
+                for event in batch:
+                    if isinstance(event, ToolsRequested) and event.reply is not None:
+                        events += self._serve(event, event.reply)
         return events
 
     def _serve(

@@ -50,7 +50,7 @@ import reprlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,6 +66,7 @@ __all__ = [
     "check_journal",
     "describe",
     "item_key",
+    "keyer",
     "reuse",
     "share_repeats",
 ]
@@ -110,11 +111,15 @@ _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 12
 
 def item_key(prompt: str, settings: QwQSettings) -> str:
     """What decides an item's answer, as a short hash (see the module's docstring)."""
+    return keyer(settings)(prompt)
+
+
+def keyer(settings: QwQSettings) -> Callable[[str], str]:
+    """`item_key` for many prompts with the same settings: those are read once."""
     parameters = {name: getattr(settings, name) for name in ANSWER_PARAMETERS}
     if parameters["tools"] or getattr(settings, "functions", None):
         parameters |= {name: getattr(settings, name, None) for name in TOOL_PARAMETERS}
     decides: dict[str, Any] = {
-        "prompt": prompt,
         "system": settings.system_prompt,
         "model": settings.model,
         "parameters": parameters,
@@ -122,7 +127,12 @@ def item_key(prompt: str, settings: QwQSettings) -> str:
     if settings.backend == "demo":
         decides["demo"] = True  # scripted answers are not the model's
     canonical = json.dumps(decides, sort_keys=True, default=_stable)  # ASCII: any text
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def key(prompt: str) -> str:
+        text = f"{json.dumps(prompt)}\n{canonical}"  # a JSON string holds no raw newline
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    return key
 
 
 def _stable(value: Any) -> Any:
@@ -286,30 +296,33 @@ def reuse(items: Sequence[Item], journal: Journal, settings: QwQSettings, retry:
     is sent once: it gets `duplicate_of`, the index of the first, and shares its result. A
     failed row is taken as it is unless `retry`; then the item is sent again.
     """
+    key = keyer(settings)
     first: dict[str, int] = {}
     for index, item in enumerate(items):
         if item.error is not None:
             continue
-        item.key = item_key(item.prompt, settings)
+        item.key = key(item.prompt)
         item.duplicate_of = first.setdefault(item.key, index)
         if item.duplicate_of == index:
             item.duplicate_of = None
-    found = journal.lookup(first)
-    for key, index in first.items():
-        entry = found.get(key)
-        if entry is None or (retry and entry.error is not None):
-            continue
-        item = items[index]
-        try:
-            item.response = entry.response()
-        except ValueError as err:
-            raise ConfigurationError(
-                f"journal {printable(journal.path)} holds a damaged row for item {index} "
-                f"({server_text(err, 80)}), so nothing was sent: move the file away or give "
-                "another path"
-            ) from None
-        item.error = entry.error
-        item.from_journal = True
+    keys = list(first)
+    for start in range(0, len(keys), _LOOKUP_CHUNK):  # a chunk's rows at a time in memory
+        found = journal.lookup(keys[start : start + _LOOKUP_CHUNK])
+        for entry in found.values():
+            if retry and entry.error is not None:
+                continue
+            index = first[entry.key]
+            item = items[index]
+            try:
+                item.response = entry.response()
+            except ValueError as err:
+                raise ConfigurationError(
+                    f"journal {printable(journal.path)} holds a damaged row for item {index} "
+                    f"({server_text(err, 80)}), so nothing was sent: move the file away or "
+                    "give another path"
+                ) from None
+            item.error = entry.error
+            item.from_journal = True
 
 
 def share_repeats(items: Sequence[Item]) -> None:

@@ -196,6 +196,25 @@ def test_repeated_inputs_are_sent_once_and_share_the_result(
     assert sent(server)[-2:] == ["item 3", "item 3"]
 
 
+def test_an_item_the_journal_cannot_write_is_still_returned_and_said(
+    server: QwQTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Journal._row
+
+    def row(self: Journal, item: Any, when: float) -> tuple[Any, ...]:
+        if item.prompt == "item 2":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, item, when)
+
+    monkeypatch.setattr(Journal, "_row", row)
+    journal = tmp_path / "j.qwq"
+    result = runner(server, "native")("item {@item}", range(4), journal=journal)
+    assert result.answers == [f"echo: item {n}" for n in range(4)]
+    assert result.journal_error == "OperationalError: database or disk is full"
+    assert "journal not fully written: OperationalError" in repr(result)
+    assert sorted(r["prompt"] for r in rows(journal)) == ["item 0", "item 1", "item 3"]
+
+
 def test_a_key_is_the_same_in_every_kernel_and_changes_with_what_decides_the_answer() -> None:
     from qwq_jupyter.features.journal import item_key
 

@@ -102,6 +102,7 @@ CREATE INDEX items_by_key ON items (key, seq);
 _COLUMNS = (
     "key, input, prompt, answer, reasoning_tokens, cost, error, finish_reason, response, written"
 )
+_INSERT = f"INSERT INTO items ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
 _LOOKUP_CHUNK = 500  # keys per query, well under SQLite's limit on parameters
 _repr = reprlib.Repr()
 _repr.maxstring = 4_096  # strings are cut in the middle: far past what a description keeps
@@ -257,16 +258,8 @@ class Journal:
                 return
             try:
                 row = self._row(*pending)
-                with self._lock:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    try:
-                        self._db.execute(
-                            f"INSERT INTO items ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row
-                        )
-                        self._db.execute("COMMIT")
-                    except BaseException:
-                        self._db.execute("ROLLBACK")
-                        raise
+                with self._lock:  # one statement in autocommit mode: one transaction, atomic
+                    self._db.execute(_INSERT, row)
                 self.written += 1
             except Exception as err:  # the item stays in the result; the journal says so
                 if self.error is None:

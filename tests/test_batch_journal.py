@@ -180,6 +180,24 @@ def test_a_changed_temperature_or_template_sends_again(
     assert len(sent(server)) == before + 6 and not any(i.from_journal for i in seeded)
 
 
+def test_items_the_budget_left_unsent_are_not_kept_and_go_out_next_time(
+    server: QwQTestServer, tmp_path: Path
+) -> None:
+    run, journal = runner(server, "native"), tmp_path / "j.qwq"
+    # Each item's worst case is about $0.000115 (max_tokens=100) and each costs about $0.00003:
+    # once the first has cost that, what is left no longer covers a worst case.
+    capped = run("item {@item}", range(6), journal=journal, max_tokens=100, budget=0.00013,
+                 concurrency=1)  # fmt: skip
+    ran = [item.prompt for item in capped if item.answer is not None]
+    assert ran and len(ran) < 6
+    assert all(item.error == "not run: budget" for item in capped if item.answer is None)
+    assert sorted(row["prompt"] for row in rows(journal)) == sorted(ran)
+    before = len(sent(server))
+    rest = run("item {@item}", range(6), journal=journal, max_tokens=100)
+    assert sorted(sent(server)[before:]) == sorted(set(f"item {n}" for n in range(6)) - set(ran))
+    assert rest.failed == [] and len(rest.from_journal) == len(ran)
+
+
 def test_repeated_inputs_are_sent_once_and_share_the_result(
     server: QwQTestServer, tmp_path: Path
 ) -> None:

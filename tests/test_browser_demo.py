@@ -26,6 +26,10 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 #: Per notebook: (a line of the cell's source, the screenshot's name).
 SHOTS = {
+    "data_analysis.ipynb": [
+        ("%%qwq --out advice", "demo-analysis"),
+        ("%%qwq --tools tools --out reply", "demo-tools"),
+    ],
     "quickstart.ipynb": [
         ("What is 17 × 23?", "demo-quickstart-answer"),
         ("%qwq history", "demo-history"),
@@ -86,7 +90,7 @@ def _visit(name: str, tmp_path_factory: pytest.TempPathFactory) -> Seen:
         return _VISITED[name]
     root = tmp_path_factory.mktemp("demo-root")
     home = tmp_path_factory.mktemp("demo-home")
-    shutil.copyfile(REPO / "notebooks" / name, root / name)
+    _runnable_copy(REPO / "notebooks" / name, root / name)
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "QWQ_"))
     }  # a newcomer: no keys
@@ -117,6 +121,22 @@ def _visit(name: str, tmp_path_factory: pytest.TempPathFactory) -> Seen:
         jupyter.stop()
     _VISITED[name] = result
     return result
+
+
+def _runnable_copy(source: Path, target: Path) -> None:
+    """The notebook as JupyterLab's Run All can run it and count its cells: "Run All" stops at
+    the first error, so a cell that fails on purpose (tagged `raises-exception`) and the
+    `%qwq explain` that reads its error are left out, and `--code` (which adds a cell below)
+    is dropped; tests/test_notebooks.py runs them whole with nbclient."""
+    notebook = nbformat.read(source, as_version=4)
+    cells = notebook.cells
+    failing = [i for i, c in enumerate(cells) if "raises-exception" in c.metadata.get("tags", [])]
+    drop = set(failing) | {i + 1 for i in failing if "%qwq explain" in cells[i + 1].source}
+    notebook.cells = [cell for i, cell in enumerate(cells) if i not in drop]
+    for cell in notebook.cells:
+        if cell.source.startswith("%%qwq --code"):
+            cell.source = cell.source.replace("%%qwq --code", "%%qwq", 1)
+    nbformat.write(notebook, target)
 
 
 @pytest.fixture(scope="module", params=sorted(SHOTS))

@@ -57,7 +57,7 @@ def test_a_tool_round_in_the_cell_output(kernel, server) -> None:
     run = kernel.execute("%%qwq --tools tools\nHow many orders from the North?").raise_on_error()
     html = run.last_display()["text/html"]
     # one folded block per call, its line as the summary: name, arguments, result, time
-    assert html.count('class="qwq-tool"') == 1 and "<details><summary>⚙ count_rows(" in html
+    assert html.count("<details><summary>⚙ count_rows(") == 1  # one folded block per call
     assert "&lt;b&gt;North&lt;/b&gt;" in html and "<b>North</b>" not in html
     assert "→ 0" in html and "<strong>0</strong> orders." in html
     assert html.index("qwq-tool") < html.index("qwq-answer")  # the calls came first

@@ -45,13 +45,16 @@ def call_line(call: ToolCall) -> str:
 
 def tool_calls_html(calls: list[ToolCall]) -> str:
     """Each call folded under its line; open, the arguments and the result as written."""
-    return "".join(
+    if not calls:
+        return ""
+    folded = "".join(
         block(
             f"<details><summary>{escape(call_line(call))}</summary>{_details(call)}</details>",
             "qwq-tool",
         )
         for call in calls
     )
+    return block(folded, "qwq-tool", "margin-bottom: 0.6em")
 
 
 def tool_calls_plain(calls: list[ToolCall]) -> list[str]:

@@ -247,3 +247,11 @@ def test_the_estimate_is_the_mean_paid_cost_times_what_is_left_to_send() -> None
     assert (state.done, state.from_journal, state.failed, state.left) == (5, 1, 1, 2)
     assert state.spent == pytest.approx(4.0)
     assert state.estimate == pytest.approx(2.0 * 2)  # mean $2 × 2 items left to send
+
+
+def test_a_batch_before_any_cell_uses_the_configured_settings(shell, qwq_env) -> None:
+    """`%config` then `batch()` with no `%%qwq` cell yet: the extension's session is made."""
+    shell.run_line_magic("config", "QwQSettings.temperature = 0.25")
+    qwq_env.push(Reply(answer="a"))
+    batch("Say {@item}", ["x"], progress=False)
+    assert qwq_env.last_body["temperature"] == 0.25

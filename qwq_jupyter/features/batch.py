@@ -34,10 +34,10 @@ from ..core.errors import ConfigurationError, QwQError
 from ..core.events import Response
 from ..core.public import publish
 from ..core.settings import QwQSettings
+from ..session.active import active_session
 from ..session.context import interpolate
 from ..session.frontend import Progress, ProgressState, frontend
 from ..session.redaction import redact_response
-from ..session.session import active_session
 from .journal import Journal, check_journal, reuse, share_repeats
 from .pacing import Control, RateLimiter, Spending
 

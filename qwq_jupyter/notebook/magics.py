@@ -96,7 +96,8 @@ class QwQMagics(Magics):
     def session(self) -> Session:
         """Created on first use, so `%load_ext` stays cheap (no httpx, no dataclasses)."""
         if self._session is None:
-            from ..session.session import Session, activate
+            from ..session.active import activate
+            from ..session.session import Session
 
             self._session = Session(self.settings)
             activate(self._session)
@@ -407,6 +408,9 @@ def load(shell: Any) -> None:
     magics = QwQMagics(shell, settings)
     shell.register_magics(magics)
     _loaded[id(shell)] = magics
+    from ..session.active import on_first_use
+
+    on_first_use(lambda: magics.session)  # `batch()` before any cell gets %config's settings
     magics.apply_policy(None, quiet_if_none=True)
 
 
@@ -414,11 +418,11 @@ def unload(shell: Any) -> None:
     magics = _loaded.pop(id(shell), None)
     if magics is None:
         return
-    if magics._session is not None:
-        from ..session.session import deactivate
+    from ..session.active import deactivate
 
+    if magics._session is not None:
         magics._session.close()
-        deactivate(magics._session)
+    deactivate(magics._session)
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("qwq", None)
     if magics.settings in shell.configurables:

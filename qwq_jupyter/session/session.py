@@ -471,21 +471,3 @@ def _cassette_from_environment() -> Cassette | None:
     from ..client.cassette import cassette_from_environment
 
     return cassette_from_environment()
-
-
-_active: list[Session] = []
-
-
-def activate(session: Session) -> None:
-    """Make `session` the one `batch()` and other code outside a cell uses by default."""
-    _active[:] = [session]
-
-
-def deactivate(session: Session) -> None:
-    if session in _active:
-        _active.remove(session)
-
-
-def active_session() -> Session | None:
-    """The loaded extension's session (its settings and credentials), if any."""
-    return _active[0] if _active else None

@@ -29,7 +29,6 @@ from traitlets.config import Configurable
 
 from .errors import ConfigurationError
 from .public import publish
-from .tools import all_tools, tools_from
 
 __all__ = [
     "BACKENDS",
@@ -344,6 +343,8 @@ class QwQSettings(Configurable):
     @validate("tools", "functions")
     def _tools_are_describable(self, proposal: Any) -> Any:
         """Each tool must become a description the model can read: refused here otherwise."""
+        from .tools import tools_from  # on first use: %load_ext stays cheap
+
         value = proposal["value"]
         try:
             tools_from(value)
@@ -372,7 +373,11 @@ class QwQSettings(Configurable):
         """The model parameters that are set (None means: leave to the server)."""
         values = {name: getattr(self, name) for name in MODEL_PARAMETERS}
         # Functions go out as their descriptions; `functions` is the deprecated way to say tools.
-        described = all_tools(self.tools, self.functions)
+        described = []
+        if self.tools or self.functions:
+            from .tools import all_tools
+
+            described = all_tools(self.tools, self.functions)
         values["tools"] = [tool.schema() for tool in described]
         # An empty schema or tool list means the same as none: leave it out of the request.
         return {name: value for name, value in values.items() if value not in (None, {}, [])}

@@ -123,7 +123,7 @@ class ToolRunner:
 
 def runs_tools(settings: QwQSettings) -> bool:
     """Some of the call's tools are functions, which run when QwQ calls them."""
-    if settings.max_tool_rounds == 0:
+    if settings.max_tool_rounds == 0 or not (settings.tools or settings.functions):
         return False
     given = all_tools(settings.tools, settings.functions)
     return any(tool.function is not None for tool in given)

@@ -72,14 +72,16 @@ class ResponseBuilder:
             now = self._mark_token()
             if self._first_reasoning is None:
                 self._first_reasoning = now
-            self._start_round(self._reasoning)
+            if self._after_tools:  # empty unless results just went back: one check a token
+                self._start_round(self._reasoning)
             self._reasoning.append(event.text)
             response.reasoning_chunks += 1
         elif isinstance(event, AnswerDelta):
             now = self._mark_token()
             if self._first_answer is None:
                 self._first_answer = now
-            self._start_round(self._answer)
+            if self._after_tools:
+                self._start_round(self._answer)
             self._answer.append(event.text)
             response.answer_chunks += 1
         elif isinstance(event, ToolCallEvent):

@@ -15,6 +15,7 @@ result as a `tool` message, which the template wraps in `<tool_response>`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..core.events import ToolCall
@@ -27,41 +28,23 @@ Message = dict[str, Any]
 
 def native_messages(messages: list[Message]) -> list[Message]:
     """`messages` in Workers AI's native shape (unchanged when no tools were used)."""
-    if not _has_tools(messages):
-        return messages
-    shaped: list[Message] = []
-    for message in messages:
-        if message.get("role") == "assistant" and message.get("tool_calls"):
-            said = message.get("content") or ""
-            calls = "\n".join(tool_call_text(call) for call in message["tool_calls"])
-            shaped.append({"role": "assistant", "content": f"{said}\n{calls}" if said else calls})
-        elif message.get("role") == "tool":
-            shaped.append(
-                {
-                    "role": "tool",
-                    "content": message.get("content") or "",
-                    "tool_call_id": message.get("tool_call_id") or "",
-                }
-            )
-        else:
-            shaped.append(message)
-    return shaped
+    return _shaped(messages, _native_calls)
 
 
 def openai_messages(messages: list[Message]) -> list[Message]:
     """`messages` in the OpenAI chat shape (unchanged when no tools were used)."""
+    return _shaped(messages, _openai_calls)
+
+
+def _shaped(messages: list[Message], calls: Callable[[Message], Message]) -> list[Message]:
+    """Each round's calls as `calls` shapes them; each result as `{role, tool_call_id,
+    content}`, the one shape both take (Workers AI's schema has no room for more)."""
     if not _has_tools(messages):
         return messages
     shaped: list[Message] = []
     for message in messages:
         if message.get("role") == "assistant" and message.get("tool_calls"):
-            shaped.append(
-                {
-                    "role": "assistant",
-                    "content": message.get("content") or "",
-                    "tool_calls": [_openai_call(call) for call in message["tool_calls"]],
-                }
-            )
+            shaped.append(calls(message))
         elif message.get("role") == "tool":
             shaped.append(
                 {
@@ -73,6 +56,18 @@ def openai_messages(messages: list[Message]) -> list[Message]:
         else:
             shaped.append(message)
     return shaped
+
+
+def _native_calls(message: Message) -> Message:
+    """The calls as QwQ writes them, in the assistant's text, after what it said."""
+    said = message.get("content") or ""
+    calls = "\n".join(tool_call_text(call) for call in message["tool_calls"])
+    return {"role": "assistant", "content": f"{said}\n{calls}" if said else calls}
+
+
+def _openai_calls(message: Message) -> Message:
+    calls = [_openai_call(call) for call in message["tool_calls"]]
+    return {"role": "assistant", "content": message.get("content") or "", "tool_calls": calls}
 
 
 def _openai_call(call: dict[str, Any]) -> dict[str, Any]:

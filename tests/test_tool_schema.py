@@ -546,13 +546,16 @@ def test_a_raising_tool_gives_a_one_line_error() -> None:
     assert outcome.for_model == f"error: {outcome.error}"
 
 
-@pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit])
-def test_interrupts_are_never_swallowed(kind: type[BaseException]) -> None:
+def test_an_interrupt_is_never_swallowed_but_an_exit_is_a_failure() -> None:
     def stop() -> None:
-        raise kind()
+        raise KeyboardInterrupt
 
-    with pytest.raises(kind):
+    def leave() -> None:
+        raise SystemExit(2)  # argparse on bad input: the tool failed, the cell goes on
+
+    with pytest.raises(KeyboardInterrupt):
         run_tool(_tool(stop), {})
+    assert run_tool(_tool(leave), {}).error == "SystemExit: 2"
 
 
 def test_bad_arguments_never_call_the_function() -> None:

@@ -429,3 +429,113 @@ def test_history_shows_the_calls_that_went_back(tooled, qwq_env) -> None:
     html, text = shown.html, shown.plain
     assert "count_rows(" in html and "&lt;i&gt;North&lt;/i&gt;" in html and "<i>North" not in html
     assert "⚙ count_rows(" in text and "→ 0" in text
+
+
+# --- What a review found: each of these once failed ---------------------------------------
+
+
+def test_confirm_tools_is_refused_where_nothing_can_ask(tooled, qwq_env) -> None:
+    tooled.run_line_magic("config", "QwQSettings.confirm_tools = True")
+    before = len(qwq_env.requests)
+    for flags in ("--compare temperature=0.2,0.6", "--vote 2"):
+        with pytest.raises(Exception, match="confirm_tools asks before each tool call") as caught:
+            ask(tooled, QUESTION, f"--tools tools {flags}")
+        assert "\n" not in str(caught.value)
+    settings = session(tooled).settings.override(tools=[count_rows])
+    with pytest.raises(Exception, match="confirm_tools asks before each tool call"):
+        QwQClient(settings, Credentials(qwq_env.account_id, qwq_env.token)).complete(
+            [{"role": "user", "content": QUESTION}]
+        )
+    from qwq_jupyter import batch
+
+    with pytest.raises(Exception, match="confirm_tools asks before each tool call"):
+        batch("{@item}", ["a"], settings=settings, progress=False)
+    assert len(qwq_env.requests) == before  # refused before anything was sent
+    assert CALLED == []
+
+
+def test_a_tool_that_exits_fails_and_the_client_lives(qwq_server: QwQTestServer) -> None:
+    import sys
+
+    def parse(args: str) -> str:
+        """Run a command-line parser (which exits on bad input)."""
+        sys.exit(2)
+
+    settings = QwQSettings(api_base=qwq_server.api_base, tools=[parse], max_retries=0)
+    client = QwQClient(settings, Credentials(qwq_server.account_id, qwq_server.token))
+    question = [{"role": "user", "content": QUESTION}]
+    for _ in range(2):  # in a worker thread (complete), then in the reader's (stream)
+        qwq_server.push(Reply(answer="", tool_calls=[call("parse", args="-x")]), Reply(answer="ok"))
+    response = client.complete(question)
+    assert (
+        response.tool_calls[0].status == "failed"
+        and response.tool_calls[0].error == "SystemExit: 2"
+    )
+    stream = client.stream(question)
+    list(stream)
+    assert stream.response.tool_calls[0].error == "SystemExit: 2" and stream.response.answer == "ok"
+    qwq_server.push(Reply(answer="still here"))
+    assert client.complete(question, tools=None).answer == "still here"  # the loop thread lives
+    client.close()
+
+
+def test_a_secret_at_the_cut_is_masked_whole(tooled, qwq_env) -> None:
+    token = qwq_env.token
+    tooled.run_line_magic("config", "QwQSettings.tool_result_chars = 1000")
+
+    def padded() -> str:
+        """Returns the token right where the result is cut."""
+        return "x" * 950 + token + "y" * 500
+
+    def raises() -> str:
+        """Raises with the token where the error line is cut."""
+        raise ValueError("z" * 480 + token)
+
+    tooled.user_ns["kit"] = [padded, raises]
+    qwq_env.push(Reply(answer="", tool_calls=[call("padded"), call("raises")]), Reply(answer="ok"))
+    value, _ = ask(tooled, QUESTION, "--tools kit")
+    sent = json.dumps(qwq_env.last_body)
+    for text in (sent, json.dumps(value.to_dict())):
+        assert token[:8] not in text  # not even its beginning
+
+
+def test_calls_ending_with_stop_run_and_at_most_16_a_reply(tooled, qwq_env) -> None:
+    many = [call("count_rows", column="region", value=f"V{n}") for n in range(20)]
+    qwq_env.push(Reply(answer="", tool_calls=many, finish_reason="stop"), Reply(answer="done"))
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    assert len(CALLED) == 16
+    statuses = [c.status for c in value.tool_calls]
+    assert statuses == ["ran"] * 16 + ["not run"] * 4
+    assert "more than 16 calls" in value.tool_calls[-1].error
+    sent = [m for m in tool_messages(qwq_env.last_body) if m["role"] == "tool"]
+    assert len(sent) == 20  # every call the model made has its answer
+
+
+def test_repeated_ids_and_deep_arguments_keep_the_call_whole(tooled, qwq_env) -> None:
+    use(tooled, "openai")
+    deep: object = "bottom"
+    for _ in range(700):
+        deep = [deep]
+    calls = [  # a server that repeats an id
+        {"id": "c1", "name": "count_rows", "arguments": {"column": "region", "value": "North"}},
+        {"id": "c1", "name": "count_rows", "arguments": {"column": "region", "value": "South"}},
+        {"id": "c2", "name": "group_mean", "arguments": {"by": deep}},
+    ]
+    qwq_env.push(Reply(answer="", tool_calls=calls), Reply(answer="done"))
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    ids = [c.id for c in value.tool_calls]
+    assert ids[0] == "c1" and ids[2] == "c2" and len(set(ids)) == 3
+    assert value.tool_calls[2].status == "refused" and value.answer == "done"
+    sent = [m["tool_call_id"] for m in tool_messages(qwq_env.last_body) if m["role"] == "tool"]
+    assert sent == ids
+
+
+def test_a_call_shown_in_a_code_fence_is_an_example_not_a_call(tooled, qwq_env) -> None:
+    example = (
+        "Call it like this:\n```\n<tool_call>\n"
+        '{"name": "count_rows", "arguments": {"column": "region", "value": "North"}}\n'
+        "</tool_call>\n```"
+    )
+    qwq_env.push(Reply(answer=example))
+    value, _ = ask(tooled, QUESTION, "--tools tools")
+    assert CALLED == [] and value.answer == example and value.finish_reason == "stop"

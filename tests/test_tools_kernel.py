@@ -27,7 +27,13 @@ def slow_total(region: str) -> float:
     time.sleep(60)
     return 1.0
 
-tools = [count_rows, slow_total]
+def pause(seconds: float) -> str:
+    """Wait a while."""
+    print("pause started", flush=True)
+    time.sleep(seconds)
+    return "rested"
+
+tools = [count_rows, slow_total, pause]
 '''
 
 
@@ -120,3 +126,25 @@ def test_a_background_cell_runs_tools_but_cannot_ask_first(kernel, server) -> No
         "job.wait(); print(job.response.answer, job.response.tool_calls[0].result)"
     )
     assert "42 in the background. 42" in done.stdout
+
+
+def test_stop_while_a_background_tool_runs_keeps_the_turn(kernel, server) -> None:
+    server.push(Reply(answer="", tool_calls=[call("pause", seconds=2)]))
+    before = len(server.requests)
+    msg_id = kernel.send("%%qwq --tools tools --background --out paused --chat stopped\nWait.")
+    kernel.wait_for(
+        msg_id,
+        lambda m: m["msg_type"] == "stream" and "pause started" in m["content"]["text"],
+    )
+    kernel.execute("%qwq stop").raise_on_error()  # the Stop button's call, while pause runs
+    out = kernel.execute(
+        "paused.wait()\n"
+        "import time; time.sleep(2.5)\n"  # the tool returns; the thread writes the turn
+        "r = paused.response\n"
+        "print(r.finish_reason, r.tool_calls[0].status, r.tool_calls[0].result)\n"
+        "print(len(get_ipython().magics_manager.registry['QwQMagics'].session"
+        ".store.conversations['stopped'].turns))"
+    ).stdout
+    assert out.split() == ["interrupted", "ran", "rested", "1"]
+    assert len(server.requests) - before == 1  # the result never went back
+    kernel.execute("%qwq usage").raise_on_error()  # its cost was counted, nothing broke

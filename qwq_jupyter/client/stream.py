@@ -140,13 +140,13 @@ class ResponseStream:
                 result = ToolResult(call)
                 self._builder.add(result)
                 yield result
-        except KeyboardInterrupt:
-            reply.set_result(ToolReply(tuple(finished), stopped=True))
+        except Exception as err:  # a bug of ours: the call ends with it, it never waits
+            _answer(reply, error=err)
             raise
-        except BaseException as err:  # a bug of ours: the call must not wait forever
-            reply.set_exception(err)
+        except BaseException:  # ■, or the reader stopped reading: the call goes no further
+            _answer(reply, ToolReply(tuple(finished), stopped=True))
             raise
-        reply.set_result(ToolReply(tuple(finished)))
+        _answer(reply, ToolReply(tuple(finished)))
 
     def _take(self, timeout: float | None) -> list[Event] | None:
         """The next batch of events, added to the response; None if none came in time."""
@@ -240,6 +240,24 @@ class ResponseStream:
             hand_over()
             self._queue.put(_END)
             self._pump_done.set()
+
+
+def _answer(
+    reply: concurrent.futures.Future[ToolReply],
+    answer: ToolReply | None = None,
+    *,
+    error: Exception | None = None,
+) -> None:
+    """Give the tool loop its answer, unless the call was cancelled meanwhile (Stop)."""
+    if reply.done():
+        return
+    try:
+        if answer is not None:
+            reply.set_result(answer)
+        else:
+            reply.set_exception(error)
+    except concurrent.futures.InvalidStateError:
+        pass  # cancelled between the check and the answer
 
 
 def _unrunnable(calls: tuple[ToolCall, ...]) -> Iterator[ToolCall]:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from ..core.errors import server_text
 from ..core.events import (
     AnswerDelta,
     Event,
@@ -73,6 +74,75 @@ __all__ = ["ToolLoop", "with_tools"]
 OUT_OF_ROUNDS = "not run: the model kept calling tools after {rounds} rounds (max_tool_rounds)"
 
 
+#: Most calls run from one reply; the rest go back to the model as not run.
+MAX_CALLS_PER_ROUND = 16
+TOO_MANY = f"not run: more than {MAX_CALLS_PER_ROUND} calls in one reply; ask for fewer at a time"
+
+
+class _Round:
+    """One reply of the model, as the loop reads it: its calls, its answer text, its end."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.calls: list[ToolCall] = []
+        self.held: Finish | None = None  # the reply's end, held back while its calls run
+        self.written = False  # the calls were written in the answer, not sent as tool_calls
+        self._said: list[str] = []  # the reply's answer text
+
+    def read(self, batch: list[Event], usage_seen: Callable[[Usage], Usage]) -> list[Event]:
+        """The events to pass on; calls get ids and their round, usage is summed."""
+        shown: list[Event] = []
+        for event in batch:
+            if isinstance(event, ToolCallEvent):
+                shown.append(ToolCallEvent(self._add(event.call)))
+            elif isinstance(event, UsageEvent):
+                shown.append(UsageEvent(usage_seen(event.usage)))
+            elif isinstance(event, Finish) and event.reason in _CALLS_END and self.calls:
+                self.held = event  # some servers end a reply of calls with "stop"
+            elif isinstance(event, Finish) and event.reason == "stop":
+                written = calls_in_text("".join(self._said))
+                if not written:
+                    shown.append(event)
+                    continue
+                shown += [ToolCallEvent(self._add(call)) for call in written]
+                self.held, self.written = replace(event, reason="tool_calls"), True
+            else:
+                if isinstance(event, AnswerDelta):
+                    self._said.append(event.text)
+                shown.append(event)
+        return shown
+
+    def said(self) -> str:
+        """What the model said around its calls (written calls taken out)."""
+        return without_calls("".join(self._said))
+
+    def _add(self, call: ToolCall) -> ToolCall:
+        """The call with an id unique in this round (servers may send none, or repeat one)."""
+        taken = {known.id for known in self.calls}
+        named = call.id or f"call_{self.number}_{len(self.calls)}"
+        if named in taken:
+            named = f"{named}_{len(self.calls)}"
+        call = replace(call, id=named, round=self.number)
+        self.calls.append(call)
+        return call
+
+
+#: How a reply that holds calls may end.
+_CALLS_END = ("tool_calls", "stop")
+
+
+def _contained(
+    run: Callable[[tuple[ToolCall, ...]], list[ToolCall]], calls: tuple[ToolCall, ...]
+) -> list[ToolCall]:
+    """Tools run in a worker thread: whatever one raises, even SystemExit or
+    KeyboardInterrupt, is its failure, never the end of the event loop's thread."""
+    try:
+        return run(calls)
+    except BaseException as err:
+        line = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        return [replace(call, status="failed", error=server_text(line, 500)) for call in calls]
+
+
 class ToolLoop:
     """An `EventSource` for a call whose tools run; `current` is the round's own source."""
 
@@ -100,65 +170,46 @@ class ToolLoop:
     ) -> AsyncIterator[list[Event]]:
         round_ = 0
         while True:
-            calls: list[ToolCall] = []
-            said: list[str] = []  # the round's answer text
-            held: Finish | None = None
-            written = False  # the calls were written in the answer, not sent as tool_calls
+            reading = _Round(round_)
             async for batch in self.current.event_batches(request, settings):
-                shown: list[Event] = []
-                for event in batch:
-                    if isinstance(event, ToolCallEvent):
-                        named = event.call.id or f"call_{round_}_{len(calls)}"
-                        call = replace(event.call, id=named, round=round_)
-                        calls.append(call)
-                        shown.append(ToolCallEvent(call))
-                    elif isinstance(event, UsageEvent):
-                        self._usage = event.usage
-                        shown.append(UsageEvent(self._summed(event.usage)))
-                    elif isinstance(event, Finish) and event.reason == "tool_calls" and calls:
-                        held = event
-                    elif isinstance(event, Finish) and event.reason == "stop" and not calls:
-                        in_text = calls_in_text("".join(said))
-                        if not in_text:
-                            shown.append(event)
-                            continue
-                        calls = [
-                            replace(asked, id=f"call_{round_}_{n}", round=round_)
-                            for n, asked in enumerate(in_text)
-                        ]
-                        shown += [ToolCallEvent(asked) for asked in calls]
-                        held, written = replace(event, reason="tool_calls"), True
-                    else:
-                        if isinstance(event, AnswerDelta):
-                            said.append(event.text)
-                        shown.append(event)
+                shown = reading.read(batch, self._usage_seen)
                 if shown:
                     yield shown
-            if held is None:
+            if reading.held is None:
                 return
             if round_ >= self.max_rounds:
                 text = OUT_OF_ROUNDS.format(rounds=self.max_rounds)
-                yield [ToolResult(replace(c, status="not run", error=text)) for c in calls]
-                yield [held]
+                yield [ToolResult(replace(c, status="not run", error=text)) for c in reading.calls]
+                yield [reading.held]
                 return
-            asking = tuple(calls)
+            asking = tuple(reading.calls[:MAX_CALLS_PER_ROUND])
+            too_many = [
+                replace(call, status="not run", error=TOO_MANY)
+                for call in reading.calls[MAX_CALLS_PER_ROUND:]
+            ]
+            if too_many:
+                yield [ToolResult(call) for call in too_many]
             if self._run_here is None:  # the reader runs them and answers through `reply`
                 future: concurrent.futures.Future[ToolReply] = concurrent.futures.Future()
-                yield [ToolsRequested(asking, round_, future, written)]
+                yield [ToolsRequested(asking, round_, future, reading.written)]
                 reply = await asyncio.wrap_future(future)
             else:
-                yield [ToolsRequested(asking, round_, written=written)]
-                finished = await asyncio.to_thread(self._run_here, asking)
+                yield [ToolsRequested(asking, round_, written=reading.written)]
+                finished = await asyncio.to_thread(_contained, self._run_here, asking)
                 yield [ToolResult(call) for call in finished]
                 reply = ToolReply(tuple(finished))
             if reply.stopped:
                 return  # ■ stopped a tool: the reader cancels the call
-            said_text = "".join(said)
-            self.messages += round_messages(list(reply.calls), without_calls(said_text))
+            self.messages += round_messages([*reply.calls, *too_many], reading.said())
             self._before, self._usage = self._summed(self._usage), None
             request = self._prepare(self.messages)
             self.current = self._source_for(request)
             round_ += 1
+
+    def _usage_seen(self, usage: Usage) -> Usage:
+        """The round's latest usage; what the call has used in all, to pass on."""
+        self._usage = usage
+        return self._summed(usage)
 
     def _summed(self, usage: Usage | None) -> Usage:
         if usage is None:

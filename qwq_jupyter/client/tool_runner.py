@@ -17,17 +17,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from ..core.credentials import redact
+from ..core.errors import ConfigurationError
 from ..core.events import ToolCall, ToolStatus
 from ..core.printable import printable
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..core.tools import Tool, all_tools, run_tool, unknown_tool_error
 
-__all__ = ["Confirm", "ToolRunner", "runs_tools"]
+__all__ = ["NO_ONE_TO_ASK", "Confirm", "ToolRunner", "runs_tools"]
 
 #: Asks the user whether a call may run: (tool name, its arguments as JSON text) -> yes or no.
 Confirm = Callable[[str, str], bool]
 
+#: Why a call with `confirm_tools` is refused where nothing can ask the user.
+NO_ONE_TO_ASK = (
+    "confirm_tools asks before each tool call, and nothing here can ask: run the question in a "
+    "%%qwq cell of its own (not --compare, --vote, --background, batch() or the Python API), "
+    "or set confirm_tools = False"
+)
 #: The error line sent back for a call the user declined.
 DECLINED = "the user declined to run this call"
 #: ... for a call a ■ stopped, and for the calls of its round that never started.
@@ -66,6 +73,8 @@ class ToolRunner:
         """
         if not runs_tools(settings):
             return None
+        if settings.confirm_tools and confirm is None:
+            raise ConfigurationError(NO_ONE_TO_ASK)
         tools = all_tools(settings.tools, settings.functions)
         ask = confirm if settings.confirm_tools else None
         return cls(tools, result_chars=settings.tool_result_chars, confirm=ask, secrets=secrets)
@@ -93,32 +102,31 @@ class ToolRunner:
             yield finished
 
     def one(self, call: ToolCall) -> ToolCall:
-        """Run one call: unknown names, refusals and bad arguments are errors for the model."""
+        """Run one call: unknown names, refusals and bad arguments are errors for the model.
+
+        Everything that leaves (the result, an error line, the question to the user) has the
+        known secrets masked first, before any of it is cut to length.
+        """
         tool = self.tools.get(call.name)
         if tool is None:
-            return _settled(call, "refused", unknown_tool_error(call.name, self.tools.values()))
+            error = unknown_tool_error(self._mask(call.name), self.tools.values())
+            return _settled(call, "refused", error)
         if tool.function is not None:
             try:
                 tool.check_arguments(call.arguments)
             except ValueError as err:
-                return _settled(call, "refused", printable(str(err)))
-            if self.confirm is not None and not self.confirm(call.name, _json(call.arguments)):
+                return _settled(call, "refused", printable(self._mask(str(err))))
+            asked = self._mask(_json(call.arguments))
+            if self.confirm is not None and not self.confirm(call.name, asked):
                 return _settled(call, "refused", DECLINED)
-        outcome = run_tool(tool, call.arguments, result_chars=self.result_chars)
+        outcome = run_tool(tool, call.arguments, result_chars=self.result_chars, mask=self._mask)
         if outcome.error is not None:
             status: ToolStatus = "failed" if tool.function is not None else "refused"
-            return replace(
-                call,
-                status=status,
-                error=redact(outcome.error, self.secrets),
-                seconds=outcome.seconds,
-            )
-        return replace(
-            call,
-            status="ran",
-            result=redact(outcome.result, self.secrets),
-            seconds=outcome.seconds,
-        )
+            return replace(call, status=status, error=outcome.error, seconds=outcome.seconds)
+        return replace(call, status="ran", result=outcome.result, seconds=outcome.seconds)
+
+    def _mask(self, text: str) -> str:
+        return redact(text, self.secrets)
 
 
 def runs_tools(settings: QwQSettings) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -185,16 +186,28 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, (str, Secret)) and bool(value)
 
 
-def redact_data(data: Any, secrets: tuple[str, ...]) -> Any:
+#: Deeper than this, data is masked as its JSON text: a model can nest a tool call's
+#: arguments a thousand levels deep, and masking must not end in a RecursionError.
+_DEEPEST = 64
+
+
+def redact_data(data: Any, secrets: tuple[str, ...], _depth: int = 0) -> Any:
     """A copy of JSON-like `data` with every secret masked in its strings (keys included)."""
     if isinstance(data, str):
         return redact(data, secrets)
+    if isinstance(data, (dict, list, tuple)) and _depth >= _DEEPEST:
+        try:
+            return redact(json.dumps(data, default=str), secrets)  # nested too deep: as text
+        except (RecursionError, ValueError):
+            return "(nested too deeply to show)"
     if isinstance(data, dict):
+        deeper = _depth + 1
         return {
-            redact_data(key, secrets): redact_data(value, secrets) for key, value in data.items()
+            redact_data(key, secrets, deeper): redact_data(value, secrets, deeper)
+            for key, value in data.items()
         }
     if isinstance(data, (list, tuple)):
-        return [redact_data(item, secrets) for item in data]
+        return [redact_data(item, secrets, _depth + 1) for item in data]
     return data
 
 

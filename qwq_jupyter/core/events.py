@@ -94,6 +94,8 @@ class ToolCall:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "arguments": self.arguments, "id": self.id}
+        if self.round:
+            data["round"] = self.round
         if self.status:  # a call only described (nothing ran it) keeps its 0.1 shape
             data |= {
                 "result": self.result,

@@ -27,6 +27,8 @@ __all__ = [
 _WRITTEN_CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
 #: Most calls read from one reply's text.
 MAX_WRITTEN_CALLS = 16
+#: A fenced code block (to its closing fence, or the end): calls shown there are examples.
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?(?:^[ \t]*\1|\Z)", re.DOTALL | re.MULTILINE)
 
 #: How the template opens the model's turn: QwQ starts inside its reasoning.
 GENERATION_PROMPT = "<|im_start|>assistant\n<think>\n"
@@ -101,7 +103,7 @@ def calls_in_text(text: str) -> list[ToolCall]:
     if "<tool_call>" not in text:
         return []
     calls: list[ToolCall] = []
-    for match in _WRITTEN_CALL.finditer(text):
+    for match in _written(text):
         try:
             data = json.loads(match.group(1))
         except (ValueError, RecursionError):
@@ -121,4 +123,20 @@ def calls_in_text(text: str) -> list[ToolCall]:
 
 def without_calls(text: str) -> str:
     """`text` with the `<tool_call>` blocks taken out: what the model said around them."""
-    return _WRITTEN_CALL.sub("", text).strip()
+    kept, start = [], 0
+    for match in _written(text):
+        kept.append(text[start : match.start()])
+        start = match.end()
+    return ("".join(kept) + text[start:]).strip()
+
+
+def _written(text: str) -> list[re.Match[str]]:
+    """The `<tool_call>` blocks outside fenced code (inside one, a call is an example)."""
+    if "<tool_call>" not in text:
+        return []
+    fenced = [match.span() for match in _FENCE.finditer(text)]
+    return [
+        match
+        for match in _WRITTEN_CALL.finditer(text)
+        if not any(start <= match.start() < end for start, end in fenced)
+    ]

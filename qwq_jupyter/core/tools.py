@@ -290,10 +290,18 @@ def _hints(target: Any, signature: inspect.Signature) -> dict[str, Any]:
 # --- Running a tool -------------------------------------------------------------------------
 
 
-def run_tool(tool: Tool, arguments: Any, *, result_chars: int = RESULT_CHARS) -> ToolOutcome:
+def run_tool(
+    tool: Tool,
+    arguments: Any,
+    *,
+    result_chars: int = RESULT_CHARS,
+    mask: Callable[[str], str] = str,
+) -> ToolOutcome:
     """Call the tool with the model's arguments; bad arguments or a raise become `error`.
 
-    `KeyboardInterrupt` and `SystemExit` pass through: ■ stops the cell, not only the tool.
+    `mask` is applied to the whole result or error before either is cut to its length, so a
+    secret at the cut cannot leave half masked. A tool that calls `sys.exit` has failed (the
+    cell goes on); `KeyboardInterrupt` passes through: ■ stops the cell, not only the tool.
     """
     if tool.function is None:
         return ToolOutcome("", f"'{tool.name}' is described only (a schema): nothing runs it", 0.0)
@@ -305,25 +313,27 @@ def run_tool(tool: Tool, arguments: Any, *, result_chars: int = RESULT_CHARS) ->
     started = time.perf_counter()
     try:
         value = tool.function(*positional, **checked)
-    except Exception as err:
-        return ToolOutcome("", _error_line(err), time.perf_counter() - started)
+    except (Exception, SystemExit) as err:
+        return ToolOutcome("", _error_line(err, mask), time.perf_counter() - started)
     seconds = time.perf_counter() - started
     try:
-        text = result_text(value)
+        text = mask(result_text(value))
     except Exception as err:
-        return ToolOutcome("", f"its result cannot be made text: {_error_line(err)}", seconds)
+        line = _error_line(err, mask)
+        return ToolOutcome("", f"its result cannot be made text: {line}", seconds)
     if len(text) > result_chars:
         note = f"\n[… cut: {len(text):,} characters in all]"
         text = text[: max(0, result_chars - len(note))] + note
     return ToolOutcome(text, None, seconds)
 
 
-def _error_line(err: BaseException) -> str:
+def _error_line(err: BaseException, mask: Callable[[str], str] = str) -> str:
     try:
         said = str(err)
     except Exception:
         said = "(its message cannot be shown)"
-    return server_text(f"{type(err).__name__}: {said}" if said else type(err).__name__, 500)
+    line = f"{type(err).__name__}: {said}" if said else type(err).__name__
+    return server_text(mask(line), 500)
 
 
 def result_text(value: Any) -> str:

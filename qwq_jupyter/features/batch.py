@@ -29,6 +29,7 @@ from typing import Any
 
 from ..client.client import AsyncQwQClient
 from ..client.loop import LoopThread
+from ..client.tool_runner import NO_ONE_TO_ASK, runs_tools
 from ..core.credentials import Credentials, known_secrets, redact
 from ..core.errors import ConfigurationError, QwQError
 from ..core.events import Response
@@ -240,6 +241,8 @@ def batch(
     if credentials is None and session is not None:
         credentials = session.credentials  # e.g. the offline demo's, after %qwq demo
     settings = settings.override(stream=False, **overrides)
+    if settings.confirm_tools and runs_tools(settings):
+        raise ConfigurationError(NO_ONE_TO_ASK)  # before anything is sent, not once an item
     client = AsyncQwQClient(settings, credentials)
     secrets = known_secrets(client.credentials, settings=settings)
     book = Journal(journal, secrets) if journal is not None else None  # refused before sending

@@ -317,7 +317,7 @@ def _openai_tool_calls(tool_calls: list[_Json], *, indexed: bool) -> list[_Json]
     for index, call in enumerate(tool_calls):
         arguments = json.dumps(call.get("arguments", {}), ensure_ascii=False)
         entry: _Json = {
-            "id": f"call_{index}",
+            "id": call.get("id", f"call_{index}"),  # a test may give one (or repeat one)
             "type": "function",
             "function": {"name": call["name"], "arguments": arguments},
         }

@@ -87,8 +87,9 @@ def _has_tools(messages: list[Message]) -> bool:
 def round_messages(calls: list[ToolCall], said: str = "") -> list[Message]:
     """One round in the conversation: the model's calls, then each call's result.
 
-    Only finished calls go back (a call has its result or its error line); a call that was
-    never run is left out, so every call sent has its answer, as OpenAI servers require.
+    Each call goes back with its result or its error line (a call not run has one too); a
+    call without either (only described, nothing answered it) is left out, so every call sent
+    has its answer, as OpenAI servers require.
     """
     done = [call for call in calls if call.sent_back is not None]
     if not done:

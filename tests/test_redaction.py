@@ -82,6 +82,11 @@ class RecordingView:
     def confirm_tool(self, name: str, arguments: str) -> bool:
         return False
 
+    def tool_output(self, name: str):
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def finish(self, response: Response, notes: list[str], record=None) -> None:
         self.final = response
         self.notes = notes

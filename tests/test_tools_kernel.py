@@ -33,7 +33,15 @@ def pause(seconds: float) -> str:
     time.sleep(seconds)
     return "rested"
 
-tools = [count_rows, slow_total, pause]
+def noisy(x: str) -> str:
+    """Prints and shows something while it works."""
+    from IPython.display import HTML, display
+
+    print("noisy says", x)
+    display(HTML("<b>shown by noisy</b>"))
+    return "done"
+
+tools = [count_rows, slow_total, pause, noisy]
 '''
 
 
@@ -148,3 +156,21 @@ def test_stop_while_a_background_tool_runs_keeps_the_turn(kernel, server) -> Non
     assert out.split() == ["interrupted", "ran", "rested", "1"]
     assert len(server.requests) - before == 1  # the result never went back
     kernel.execute("%qwq usage").raise_on_error()  # its cost was counted, nothing broke
+
+
+def test_what_a_tool_prints_or_shows_stays_after_the_answer(kernel, server) -> None:
+    server.push(
+        Reply(answer="", tool_calls=[call("noisy", x="hello")]),
+        Reply(reasoning="It is done.", answer="All done."),
+    )
+    run = kernel.execute("%%qwq --tools tools\nMake some noise.").raise_on_error()
+    kinds = [m["msg_type"] for m in run.messages]
+    live = "".join(m["content"]["text"] for m in run.messages if m["msg_type"] == "stream")
+    assert live.index("noisy says hello") < live.index("→ done")  # live, as it printed
+    after = run.messages[len(kinds) - 1 - kinds[::-1].index("clear_output") :]
+    texts = [str(m["content"]) for m in after]
+    final = next(i for i, t in enumerate(texts) if "All done." in t)
+    note = next(i for i, t in enumerate(texts) if "what noisy printed or showed" in t)
+    printed = next(i for i, t in enumerate(texts) if "noisy says hello" in t)
+    shown = next(i for i, t in enumerate(texts) if "<b>shown by noisy</b>" in t)
+    assert final < note < printed and note < shown

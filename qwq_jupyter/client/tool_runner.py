@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 
 from ..core.credentials import redact
@@ -24,10 +25,13 @@ from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..core.tools import Tool, all_tools, run_tool, unknown_tool_error
 
-__all__ = ["NO_ONE_TO_ASK", "Confirm", "ToolRunner", "runs_tools"]
+__all__ = ["NO_ONE_TO_ASK", "Around", "Confirm", "ToolRunner", "runs_tools"]
 
 #: Asks the user whether a call may run: (tool name, its arguments as JSON text) -> yes or no.
 Confirm = Callable[[str, str], bool]
+#: Where a function's own output goes while it runs, given its name: the notebook keeps what
+#: a tool prints or plots and shows it again after the answer (its live view is cleared).
+Around = Callable[[str], AbstractContextManager[object]]
 
 #: Why a call with `confirm_tools` is refused where nothing can ask the user.
 NO_ONE_TO_ASK = (
@@ -52,11 +56,13 @@ class ToolRunner:
         result_chars: int = 4000,
         confirm: Confirm | None = None,
         secrets: tuple[str, ...] = (),
+        around: Around | None = None,
     ) -> None:
         self.tools = {tool.name: tool for tool in tools}
         self.result_chars = result_chars
         self.confirm = confirm
         self.secrets = secrets
+        self.around = around or (lambda name: nullcontext())
 
     @classmethod
     def for_settings(
@@ -65,6 +71,7 @@ class ToolRunner:
         *,
         confirm: Confirm | None = None,
         secrets: tuple[str, ...] = (),
+        around: Around | None = None,
     ) -> ToolRunner | None:
         """The runner for a call with these settings; None when no tool of theirs can run.
 
@@ -77,7 +84,8 @@ class ToolRunner:
             raise ConfigurationError(NO_ONE_TO_ASK)
         tools = all_tools(settings.tools, settings.functions)
         ask = confirm if settings.confirm_tools else None
-        return cls(tools, result_chars=settings.tool_result_chars, confirm=ask, secrets=secrets)
+        chars = settings.tool_result_chars
+        return cls(tools, result_chars=chars, confirm=ask, secrets=secrets, around=around)
 
     def run(self, calls: tuple[ToolCall, ...]) -> list[ToolCall]:
         """Every call of the round, finished; ■ (KeyboardInterrupt) passes through."""
@@ -119,7 +127,10 @@ class ToolRunner:
             asked = self._mask(_json(call.arguments))
             if self.confirm is not None and not self.confirm(call.name, asked):
                 return _settled(call, "refused", DECLINED)
-        outcome = run_tool(tool, call.arguments, result_chars=self.result_chars, mask=self._mask)
+        with self.around(call.name):
+            outcome = run_tool(
+                tool, call.arguments, result_chars=self.result_chars, mask=self._mask
+            )
         if outcome.error is not None:
             status: ToolStatus = "failed" if tool.function is not None else "refused"
             return replace(call, status=status, error=outcome.error, seconds=outcome.seconds)

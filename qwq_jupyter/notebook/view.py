@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TextIO
 
 from ..core.errors import server_text
@@ -44,12 +45,14 @@ from ..render.render import (
     extension_line,
     footer_text,
     loop_line,
+    note_html,
     notice_text,
     reasoning_html,
     response_bundle,
 )
 from ..render.tools import MARK, asked_line, call_line
 from ..session.saved import TURN_MIME
+from .tool_output import KeptOutput
 
 __all__ = ["NotebookView", "TerminalView"]
 
@@ -215,6 +218,11 @@ class _LiveView:
     def _confirm(self, name: str, arguments: str) -> bool:
         raise NotImplementedError
 
+    def tool_output(self, name: str) -> AbstractContextManager[object]:
+        """Around a running tool: its prints go where the view writes (a terminal keeps them)."""
+        self._text.flush()
+        return nullcontext()
+
     def _on_marker(self, line: str) -> None:
         """Steering did something (a cut, a loop, more thinking): say so where the text is."""
         self._text.say(f"\n{line}\n")
@@ -282,6 +290,7 @@ class NotebookView(_LiveView):
         self._retries: list[str] = []  # kept in the final output: a slow reply has a reason
         self._status: Any = None  # display handle of the status line
         self._last_status = 0.0
+        self._tool_outputs: list[KeptOutput] = []  # what the tools printed or showed
 
     def start(self, notes: list[str]) -> None:
         self._show_chrome()
@@ -323,6 +332,18 @@ class NotebookView(_LiveView):
 
         return confirm_in_notebook(name, arguments)
 
+    @contextmanager
+    def tool_output(self, name: str) -> Iterator[object]:
+        """A tool's own prints and displays (a plot) go through live, and are kept: the live
+        view is cleared when the answer starts and at the end, so they come again after it."""
+        from .tool_output import kept_output
+
+        self._text.flush()
+        with kept_output(name) as kept:
+            yield kept
+        if kept.parts:
+            self._tool_outputs.append(kept)
+
     def _on_retry(self, event: Retrying) -> None:
         note = f"{event.error}; retried after {event.delay:.1f} s"
         self._retries.append(note)
@@ -349,6 +370,10 @@ class NotebookView(_LiveView):
         if record is not None:
             bundle[TURN_MIME] = record
         display(bundle, raw=True)
+        for kept in self._tool_outputs:
+            line = f"{MARK} what {kept.name} printed or showed while it ran:"
+            display({"text/plain": line, "text/html": document([note_html(line)])}, raw=True)
+            kept.show()
 
     def _collapse(self) -> None:
         """The answer starts: fold the reasoning away, keeping it one click from view."""

@@ -7,6 +7,7 @@ in: the view's code, the network wait, or one of the user's tools running.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.events import Event, Response
@@ -33,6 +34,9 @@ class View(Protocol):
 
     def confirm_tool(self, name: str, arguments: str) -> bool:
         """Whether the user lets this tool call run (`confirm_tools`): buttons, or a prompt."""
+
+    def tool_output(self, name: str) -> AbstractContextManager[object]:
+        """Around a tool running in this call's cell: where what it prints or shows goes."""
 
 
 def stream_into(

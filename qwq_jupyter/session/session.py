@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..client.cassette import Cassette
     from ..client.source import EventSource
     from ..client.stream import QwQClient, ResponseStream
-    from ..client.tool_runner import Confirm
+    from ..client.tool_runner import Around, Confirm
     from ..wire.request import HTTPRequest
     from .policy import Policy
 
@@ -185,7 +185,9 @@ class Session:
         """Replies come from the offline demo: every output must say so."""
         return self.settings.backend == "demo"
 
-    def start(self, ask: Ask, confirm: Confirm | None = None) -> ResponseStream:
+    def start(
+        self, ask: Ask, confirm: Confirm | None = None, around: Around | None = None
+    ) -> ResponseStream:
         """Send the request to where its events come from: the server, a cassette, the demo.
 
         Three sources of events behind one interface (`event_batches(request, settings)`):
@@ -212,8 +214,9 @@ class Session:
         if self.cassette is not None:
             base = self.cassette.wrap(base)
         source = self.steered(ask, base, request)  # as is, if the reply is not streamed
+        secrets = self.secrets(ask.settings)
         runner = ToolRunner.for_settings(
-            ask.settings, confirm=confirm, secrets=self.secrets(ask.settings)
+            ask.settings, confirm=confirm, secrets=secrets, around=around
         )
         messages = ask.request_input().get("messages")
         client, needed = self.client.async_client, not self.offline
@@ -301,7 +304,7 @@ class Session:
         live = LiveRedaction(secrets)
         try:
             if stream is None:
-                stream = self.start(ask, confirm=view.confirm_tool)
+                stream = self.start(ask, confirm=view.confirm_tool, around=view.tool_output)
             if ask.reused is not None:
                 notes = [*notes, REUSED]
             view.start(notes)

@@ -539,3 +539,59 @@ def test_a_call_shown_in_a_code_fence_is_an_example_not_a_call(tooled, qwq_env) 
     qwq_env.push(Reply(answer=example))
     value, _ = ask(tooled, QUESTION, "--tools tools")
     assert CALLED == [] and value.answer == example and value.finish_reason == "stop"
+
+
+def test_max_cost_caps_the_whole_loop(tooled, qwq_env) -> None:
+    """Each round gets what the rounds before it left of max_cost; a round whose prompt alone
+    would cost more is not sent."""
+    again = Reply(answer="", tool_calls=[call("count_rows", column="region", value="North")])
+    qwq_env.push(again)
+    first, _ = ask(tooled, QUESTION, "--tools tools --max-tool-rounds 0 --no-history")
+    cap = first.cost * 1.5  # one round, and half of one more
+    qwq_env.push(again)
+    before = len(qwq_env.requests)
+    tooled.run_line_magic("config", "QwQSettings.on_budget = 'stop'")  # no early answer
+    value, out = ask(tooled, QUESTION, f"--tools tools --max-cost {cap:.8f}")
+    assert len(qwq_env.requests) - before == 1  # the results would cost more than what is left
+    assert value.finish_reason == "incomplete" and "max_cost was spent after 1" in value.error
+    assert value.tool_calls[0].status == "ran" and value.cost <= cap
+    assert "max_cost was spent" in out
+    qwq_env.push(again, Reply(answer="done"))
+    roomy, _ = ask(tooled, QUESTION, f"--tools tools --max-cost {first.cost * 20:.8f}")
+    assert roomy.answer == "done" and roomy.tool_rounds == 1  # with room, the loop goes on
+
+
+def test_a_loop_that_spent_max_cost_sends_no_more() -> None:
+    import asyncio
+
+    from qwq_jupyter.client.tool_loop import ToolLoop
+    from qwq_jupyter.core.events import Finish, ToolCall, ToolCallEvent, Usage, UsageEvent
+
+    class OneRound:
+        async def event_batches(self, request, settings=None):
+            yield [ToolCallEvent(ToolCall("f", {}, "a")), UsageEvent(Usage(1000, 1000))]
+            yield [Finish("tool_calls")]
+
+    class Prepared:
+        content = b"x" * 300  # a small next prompt: ≈100 tokens
+
+    def never(*_):
+        raise AssertionError("no second round may be sent")
+
+    loop = ToolLoop(
+        OneRound(),
+        [{"role": "user", "content": "q"}],
+        max_rounds=5,
+        prepare=lambda messages: Prepared(),
+        source_for=never,
+        run_here=lambda calls: [
+            c.__class__(**{**c.to_dict(), "status": "ran", "result": "1"}) for c in calls
+        ],
+        max_cost=0.001,  # the round cost (1000 × 0.66 + 1000 × 1.00) / 1e6 = $0.00166
+    )
+
+    async def events():
+        return [e async for batch in loop.event_batches(None) for e in batch]
+
+    last = asyncio.run(events())[-1]
+    assert last.reason == "incomplete" and "max_cost was spent after 1 round" in str(last.error)

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
-from ..core.errors import server_text
+from ..core.errors import QwQError, server_text
 from ..core.events import (
     AnswerDelta,
     Event,
@@ -74,6 +74,12 @@ __all__ = ["ToolLoop", "with_tools"]
 OUT_OF_ROUNDS = "not run: the model kept calling tools after {rounds} rounds (max_tool_rounds)"
 
 
+#: Why a loop ends before sending results: `max_cost` caps all its requests together, and
+#: what is left would not even pay for the next request's prompt.
+SPENT = (
+    "max_cost was spent after {rounds} round(s) of tools: what is left would not pay for "
+    "sending their results back (raise --max-cost, or ask for less at a time)"
+)
 #: Most calls run from one reply; the rest go back to the model as not run.
 MAX_CALLS_PER_ROUND = 16
 TOO_MANY = f"not run: more than {MAX_CALLS_PER_ROUND} calls in one reply; ask for fewer at a time"
@@ -153,7 +159,9 @@ class ToolLoop:
         *,
         max_rounds: int,
         prepare: Callable[[list[Message]], HTTPRequest],
-        source_for: Callable[[HTTPRequest], EventSource],
+        source_for: Callable[[HTTPRequest, float | None], EventSource],
+        max_cost: float | None = None,
+        prices: tuple[float, float] = (0.66, 1.00),
         run_here: Callable[[tuple[ToolCall, ...]], list[ToolCall]] | None = None,
     ) -> None:
         self.current = first
@@ -161,6 +169,8 @@ class ToolLoop:
         self.max_rounds = max_rounds
         self._prepare = prepare
         self._source_for = source_for
+        self._max_cost = max_cost  # the whole loop's cap: each round gets what is left
+        self._prices = prices  # dollars per million input and output tokens
         self._run_here = run_here
         self._before: Usage | None = None  # the finished rounds' usage, summed
         self._usage: Usage | None = None  # the current round's latest
@@ -203,8 +213,24 @@ class ToolLoop:
             self.messages += round_messages([*reply.calls, *too_many], reading.said())
             self._before, self._usage = self._summed(self._usage), None
             request = self._prepare(self.messages)
-            self.current = self._source_for(request)
+            left = self._left()
+            # The next request's prompt alone (a token per 3 bytes of its body: on the safe side)
+            if left is not None and left <= len(request.content) / 3 * self._prices[0] / 1e6:
+                yield [Finish("incomplete", QwQError(SPENT.format(rounds=round_ + 1)))]
+                return
+            self.current = self._source_for(request, left)
             round_ += 1
+
+    def _left(self) -> float | None:
+        """Of `max_cost`, what the rounds so far have left (None: no cap)."""
+        if self._max_cost is None:
+            return None
+        usage = self._before or Usage()
+        price_in, price_out = self._prices
+        spent = (
+            (usage.input_tokens or 0) * price_in + (usage.output_tokens or 0) * price_out
+        ) / 1e6
+        return self._max_cost - spent
 
     def _usage_seen(self, usage: Usage) -> Usage:
         """The round's latest usage; what the call has used in all, to pass on."""
@@ -251,8 +277,9 @@ def with_tools(
     def prepare(more: list[Message]) -> HTTPRequest:
         return client.prepare(more, settings=settings, credentials_needed=credentials_needed)
 
-    def source_for(request: HTTPRequest) -> EventSource:
-        return client.steer(base, request, settings, credentials_needed=credentials_needed)
+    def source_for(request: HTTPRequest, left: float | None) -> EventSource:
+        steered = settings if left is None else settings.override(max_cost=left)
+        return client.steer(base, request, steered, credentials_needed=credentials_needed)
 
     return ToolLoop(
         source,
@@ -261,6 +288,8 @@ def with_tools(
         prepare=prepare,
         source_for=source_for,
         run_here=runner.run if in_thread else None,
+        max_cost=settings.max_cost,
+        prices=(float(settings.input_price), float(settings.output_price)),
     )
 
 

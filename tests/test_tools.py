@@ -581,17 +581,38 @@ def test_a_loop_that_spent_max_cost_sends_no_more() -> None:
     loop = ToolLoop(
         OneRound(),
         [{"role": "user", "content": "q"}],
-        max_rounds=5,
-        prepare=lambda messages: Prepared(),
+        settings=QwQSettings(max_cost=0.001),
+        prepare=lambda messages, settings: Prepared(),
         source_for=never,
         run_here=lambda calls: [
             c.__class__(**{**c.to_dict(), "status": "ran", "result": "1"}) for c in calls
         ],
-        max_cost=0.001,  # the round cost (1000 × 0.66 + 1000 × 1.00) / 1e6 = $0.00166
-    )
+    )  # the round cost (1000 × 0.66 + 1000 × 1.00) / 1e6 = $0.00166, over the $0.001 cap
 
     async def events():
         return [e async for batch in loop.event_batches(None) for e in batch]
 
     last = asyncio.run(events())[-1]
     assert last.reason == "incomplete" and "max_cost was spent after 1 round" in str(last.error)
+
+
+def test_results_that_crowd_the_window_shrink_the_answer_or_end_the_loop(tooled, qwq_env) -> None:
+    def page(size: int) -> str:
+        """Return a page of text."""
+        return "word " * (size // 5)
+
+    tooled.user_ns["reader"] = [page]
+    tooled.run_line_magic("config", "QwQSettings.context_window = 4000")
+    tooled.run_line_magic("config", "QwQSettings.tool_result_chars = 100000")
+    qwq_env.push(Reply(answer="", tool_calls=[call("page", size=6000)]), Reply(answer="read it"))
+    value, _ = ask(tooled, QUESTION, "--tools reader --max-tokens 2000 --no-history")
+    second = qwq_env.last_body
+    assert value.answer == "read it"
+    assert 256 <= second["max_tokens"] < 2000  # what the window left for the answer
+    before = len(qwq_env.requests)
+    qwq_env.push(Reply(answer="", tool_calls=[call("page", size=20000)]))
+    value, out = ask(tooled, QUESTION, "--tools reader --max-tokens 2000 --no-history")
+    assert len(qwq_env.requests) - before == 1  # the results would not fit: nothing more sent
+    assert value.finish_reason == "incomplete" and "4,000-token window" in value.error
+    assert "4,000-token window" in out
+    assert value.tool_calls[0].status == "ran"

@@ -80,6 +80,14 @@ SPENT = (
     "max_cost was spent after {rounds} round(s) of tools: what is left would not pay for "
     "sending their results back (raise --max-cost, or ask for less at a time)"
 )
+#: ... or the conversation with the results would not fit the context window.
+TOO_LONG = (
+    "after {rounds} round(s) of tools the conversation would take ≈{prompt:,} of the "
+    "{window:,}-token window, leaving no room to answer: lower tool_result_chars, or ask for "
+    "less at a time"
+)
+#: The fewest tokens of answer worth asking for after a round of tools.
+MIN_ANSWER_ROOM = 256
 #: Most calls run from one reply; the rest go back to the model as not run.
 MAX_CALLS_PER_ROUND = 16
 TOO_MANY = f"not run: more than {MAX_CALLS_PER_ROUND} calls in one reply; ask for fewer at a time"
@@ -157,20 +165,17 @@ class ToolLoop:
         first: EventSource,
         messages: list[Message],
         *,
-        max_rounds: int,
-        prepare: Callable[[list[Message]], HTTPRequest],
-        source_for: Callable[[HTTPRequest, float | None], EventSource],
-        max_cost: float | None = None,
-        prices: tuple[float, float] = (0.66, 1.00),
+        settings: QwQSettings,
+        prepare: Callable[[list[Message], QwQSettings], HTTPRequest],
+        source_for: Callable[[HTTPRequest, QwQSettings], EventSource],
         run_here: Callable[[tuple[ToolCall, ...]], list[ToolCall]] | None = None,
     ) -> None:
         self.current = first
         self.messages = list(messages)
-        self.max_rounds = max_rounds
+        self.max_rounds = settings.max_tool_rounds
+        self._settings = settings
         self._prepare = prepare
         self._source_for = source_for
-        self._max_cost = max_cost  # the whole loop's cap: each round gets what is left
-        self._prices = prices  # dollars per million input and output tokens
         self._run_here = run_here
         self._before: Usage | None = None  # the finished rounds' usage, summed
         self._usage: Usage | None = None  # the current round's latest
@@ -212,25 +217,51 @@ class ToolLoop:
                 return  # ■ stopped a tool: the reader cancels the call
             self.messages += round_messages([*reply.calls, *too_many], reading.said())
             self._before, self._usage = self._summed(self._usage), None
-            request = self._prepare(self.messages)
-            left = self._left()
-            # The next request's prompt alone (a token per 3 bytes of its body: on the safe side)
-            if left is not None and left <= len(request.content) / 3 * self._prices[0] / 1e6:
-                yield [Finish("incomplete", QwQError(SPENT.format(rounds=round_ + 1)))]
+            following = self._next_request(round_ + 1)
+            if isinstance(following, str):  # it would not fit the window, or max_cost
+                yield [Finish("incomplete", QwQError(following))]
                 return
-            self.current = self._source_for(request, left)
+            request, round_settings = following
+            self.current = self._source_for(request, round_settings)
             round_ += 1
+
+    def _next_request(self, rounds: int) -> tuple[HTTPRequest, QwQSettings] | str:
+        """The request that sends the results back, and its settings; or why there is none.
+
+        The conversation grew by the calls and results, so the answer's room (`max_tokens`)
+        shrinks to what the context window leaves, and `max_cost` to what the rounds before
+        left. The prompt is estimated on the safe side: a token per 3 bytes of the body.
+        """
+        settings = self._settings
+        request = self._prepare(self.messages, settings)
+        prompt = len(request.content) // 3
+        changes: dict[str, float | int] = {}
+        room = settings.context_window - prompt
+        if room < settings.max_tokens:
+            if room < MIN_ANSWER_ROOM:
+                return TOO_LONG.format(rounds=rounds, prompt=prompt, window=settings.context_window)
+            changes["max_tokens"] = room
+        left = self._left()
+        if left is not None:
+            if left <= prompt * float(settings.input_price) / 1e6:
+                return SPENT.format(rounds=rounds)
+            changes["max_cost"] = left
+        if not changes:
+            return request, settings
+        settings = settings.override(**changes)
+        return self._prepare(self.messages, settings), settings
 
     def _left(self) -> float | None:
         """Of `max_cost`, what the rounds so far have left (None: no cap)."""
-        if self._max_cost is None:
+        settings = self._settings
+        if settings.max_cost is None:
             return None
         usage = self._before or Usage()
-        price_in, price_out = self._prices
         spent = (
-            (usage.input_tokens or 0) * price_in + (usage.output_tokens or 0) * price_out
+            (usage.input_tokens or 0) * float(settings.input_price)
+            + (usage.output_tokens or 0) * float(settings.output_price)
         ) / 1e6
-        return self._max_cost - spent
+        return float(settings.max_cost) - spent
 
     def _usage_seen(self, usage: Usage) -> Usage:
         """The round's latest usage; what the call has used in all, to pass on."""
@@ -274,22 +305,19 @@ def with_tools(
     if runner is None or messages is None:
         return source
 
-    def prepare(more: list[Message]) -> HTTPRequest:
-        return client.prepare(more, settings=settings, credentials_needed=credentials_needed)
+    def prepare(more: list[Message], now: QwQSettings) -> HTTPRequest:
+        return client.prepare(more, settings=now, credentials_needed=credentials_needed)
 
-    def source_for(request: HTTPRequest, left: float | None) -> EventSource:
-        steered = settings if left is None else settings.override(max_cost=left)
-        return client.steer(base, request, steered, credentials_needed=credentials_needed)
+    def source_for(request: HTTPRequest, now: QwQSettings) -> EventSource:
+        return client.steer(base, request, now, credentials_needed=credentials_needed)
 
     return ToolLoop(
         source,
         messages,
-        max_rounds=settings.max_tool_rounds,
+        settings=settings,
         prepare=prepare,
         source_for=source_for,
         run_here=runner.run if in_thread else None,
-        max_cost=settings.max_cost,
-        prices=(float(settings.input_price), float(settings.output_price)),
     )
 
 

@@ -102,10 +102,8 @@ class ResponseStream:
                     yield None
                     continue
                 yield from batch
-                if self._asks_for_tools:
-                    for event in batch:
-                        if isinstance(event, ToolsRequested) and event.reply is not None:
-                            yield from self._serve(event, event.reply)
+                for asked, reply in self._asked(batch):
+                    yield from self._serve(asked, reply)
         finally:
             if cancel_on_exit and not self._builder.finished:
                 self.cancel()
@@ -118,11 +116,21 @@ class ResponseStream:
             if batch is None:
                 break
             events += batch
-            if self._asks_for_tools:
-                for event in batch:
-                    if isinstance(event, ToolsRequested) and event.reply is not None:
-                        events += self._serve(event, event.reply)
+            for asked, reply in self._asked(batch):
+                events += self._serve(asked, reply)
         return events
+
+    def _asked(
+        self, batch: list[Event]
+    ) -> list[tuple[ToolsRequested, concurrent.futures.Future[ToolReply]]]:
+        """The rounds of calls in `batch` this reader must run (none unless tools run)."""
+        if not self._asks_for_tools:
+            return []
+        return [
+            (event, event.reply)
+            for event in batch
+            if isinstance(event, ToolsRequested) and event.reply is not None
+        ]
 
     def _serve(
         self, event: ToolsRequested, reply: concurrent.futures.Future[ToolReply]

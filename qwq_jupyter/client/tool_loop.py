@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
-from ..core.errors import QwQError, server_text
+from ..core.errors import QwQError
 from ..core.events import (
     AnswerDelta,
     Event,
@@ -37,6 +37,7 @@ from ..core.events import (
 from ..core.public import publish
 from ..core.settings import QwQSettings
 from ..core.template import calls_in_text, without_calls
+from ..core.tools import error_line
 from ..wire.dialects import Message
 from ..wire.request import HTTPRequest
 from ..wire.tool_messages import round_messages
@@ -153,8 +154,8 @@ def _contained(
     try:
         return run(calls)
     except BaseException as err:
-        line = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-        return [replace(call, status="failed", error=server_text(line, 500)) for call in calls]
+        line = error_line(err)
+        return [replace(call, status="failed", error=line) for call in calls]
 
 
 class ToolLoop:
@@ -256,11 +257,7 @@ class ToolLoop:
         settings = self._settings
         if settings.max_cost is None:
             return None
-        usage = self._before or Usage()
-        spent = (
-            (usage.input_tokens or 0) * float(settings.input_price)
-            + (usage.output_tokens or 0) * float(settings.output_price)
-        ) / 1e6
+        spent = (self._before or Usage()).dollars(settings.input_price, settings.output_price)
         return float(settings.max_cost) - spent
 
     def _usage_seen(self, usage: Usage) -> Usage:

@@ -175,6 +175,11 @@ class Usage:
     def known(self) -> bool:
         return self.input_tokens is not None or self.output_tokens is not None
 
+    def dollars(self, input_price: float, output_price: float) -> float:
+        """What these tokens cost at these prices (dollars per million); unknown counts as 0."""
+        read, written = self.input_tokens or 0, self.output_tokens or 0
+        return (read * input_price + written * output_price) / 1_000_000
+
     def __add__(self, other: Usage) -> Usage:
         """Two calls' usage together (a thinking cut and its continuation)."""
 
@@ -359,10 +364,7 @@ class Response:
             return 0.0
         if not self.usage.known:
             return None
-        return (
-            (self.usage.input_tokens or 0) * self.input_price
-            + (self.usage.output_tokens or 0) * self.output_price
-        ) / 1_000_000
+        return self.usage.dollars(self.input_price, self.output_price)
 
     @property
     def reasoning_tokens(self) -> int | None:

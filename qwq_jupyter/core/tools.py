@@ -38,6 +38,8 @@ __all__ = [
     "Tool",
     "ToolOutcome",
     "all_tools",
+    "error_line",
+    "has_functions",
     "result_text",
     "run_tool",
     "tools_from",
@@ -141,6 +143,17 @@ def tools_from(value: Any) -> list[Tool]:
             raise ConfigurationError(f"tools: two tools are named '{tool.name}'; names must differ")
         tools.append(tool)
     return tools
+
+
+def has_functions(value: Any) -> bool:
+    """Whether tools given as `value` (already checked by `tools_from`) include a function:
+    cheap, without building any schema."""
+    items = value.values() if isinstance(value, dict) else value or ()
+    return any(
+        item.function is not None if isinstance(item, Tool) else callable(item)
+        for item in items
+        if not isinstance(item, dict)
+    )
 
 
 def all_tools(*values: Any) -> list[Tool]:
@@ -314,12 +327,12 @@ def run_tool(
     try:
         value = tool.function(*positional, **checked)
     except (Exception, SystemExit) as err:
-        return ToolOutcome("", _error_line(err, mask), time.perf_counter() - started)
+        return ToolOutcome("", error_line(err, mask), time.perf_counter() - started)
     seconds = time.perf_counter() - started
     try:
         text = mask(result_text(value))
     except Exception as err:
-        line = _error_line(err, mask)
+        line = error_line(err, mask)
         return ToolOutcome("", f"its result cannot be made text: {line}", seconds)
     if len(text) > result_chars:
         note = f"\n[… cut: {len(text):,} characters in all]"
@@ -327,7 +340,8 @@ def run_tool(
     return ToolOutcome(text, None, seconds)
 
 
-def _error_line(err: BaseException, mask: Callable[[str], str] = str) -> str:
+def error_line(err: BaseException, mask: Callable[[str], str] = str) -> str:
+    """What went wrong, in one bounded printable line: `KeyError: 'price'` (masked first)."""
     try:
         said = str(err)
     except Exception:

@@ -23,7 +23,7 @@ from ..core.events import ToolCall, ToolStatus
 from ..core.printable import printable
 from ..core.public import publish
 from ..core.settings import QwQSettings
-from ..core.tools import Tool, all_tools, run_tool, unknown_tool_error
+from ..core.tools import Tool, all_tools, has_functions, run_tool, unknown_tool_error
 
 __all__ = ["NO_ONE_TO_ASK", "Around", "Confirm", "ToolRunner", "runs_tools"]
 
@@ -142,10 +142,9 @@ class ToolRunner:
 
 def runs_tools(settings: QwQSettings) -> bool:
     """Some of the call's tools are functions, which run when QwQ calls them."""
-    if settings.max_tool_rounds == 0 or not (settings.tools or settings.functions):
+    if settings.max_tool_rounds == 0:
         return False
-    given = all_tools(settings.tools, settings.functions)
-    return any(tool.function is not None for tool in given)
+    return has_functions(settings.tools) or has_functions(settings.functions)
 
 
 def _settled(call: ToolCall, status: ToolStatus, error: str) -> ToolCall:
